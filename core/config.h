@@ -1,0 +1,72 @@
+/* config.h - the INI configuration: [superd] plus one section per service.
+ * Parsing only: nothing here binds a socket or loads a plugin. */
+#ifndef SUPERD_CONFIG_H
+#define SUPERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "log.h"
+
+/* A key of a service section that the core does not read: the plugin's. */
+struct conf_opt {
+    char *key;
+    char *value;
+    int line;
+    bool used;      /* set when the plugin reads it with superd_option() */
+};
+
+struct conf_service {
+    char *name;             /* the [section] */
+    int line;               /* line of the [section] header */
+    char *plugin;           /* plugin = NAME or a path */
+    int plugin_line;
+    bool enabled;
+    struct laddr *addrs;    /* every address of every listen key */
+    size_t naddrs;
+    int backlog;            /* listen(2) backlog; 0: the kernel's somaxconn */
+    int socket_mode;        /* permissions of unix socket files; -1: umask */
+    struct conf_opt *opts;  /* the plugin's keys, in file order */
+    size_t nopts;
+};
+
+struct conf {
+    char *path;             /* as given, for messages */
+    char *dir;              /* its directory: base of relative paths */
+    char *plugin_dir;       /* resolved against dir; NULL if not set */
+    int workers;
+    enum log_target log_target;
+    int log_level;
+    char *pid_file;         /* resolved against dir; NULL if not set */
+    unsigned shutdown_timeout_ms;
+    struct conf_service *svcs;
+    size_t nsvcs;
+};
+
+/* Longest message a configuration error makes, file name included. */
+#define CONF_ERR_MAX 1024
+
+/*
+ * Read and check the file at `path`.  On success *out holds the parsed
+ * configuration (free it with conf_free) and 0 is returned.  On failure a
+ * negative errno is returned and err holds one line for the user:
+ * "FILE:LINE: [section] key: message".
+ */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+
+/* The same from a string; `path` names it in messages and gives the base
+ * directory of relative paths. */
+int conf_load_string(const char *text, const char *path, struct conf **out,
+                     char *err, size_t errlen);
+
+void conf_free(struct conf *c);
+
+/* Parse "250ms", "30s", "5m", "1h" (a bare number is seconds) into
+ * milliseconds.  Returns 0 or -EINVAL / -ERANGE. */
+int conf_parse_duration(const char *s, unsigned *ms);
+
+/* Parse yes/no, true/false, on/off, 1/0.  Returns 0 or -EINVAL. */
+int conf_parse_bool(const char *s, bool *out);
+
+#endif

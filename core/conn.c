@@ -1,0 +1,380 @@
+/* conn.c - stream connections.
+ *
+ * Life of a connection: accepted and registered for reading; bytes read go
+ * to the plugin's on_data (straight from a per-worker scratch buffer when
+ * nothing is pending, so an echo costs no copy and idle connections hold no
+ * buffer); what the socket cannot take at once waits in the output queue.
+ * Plugin calls (superd_write, superd_close) only set state: after each
+ * callback the core "settles" the connection, which is the one place that
+ * changes epoll interest or kills it.  A killed connection goes to the
+ * dead list and is freed after the current batch of events.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <superd/plugin.h>
+
+#include "listener.h"
+#include "log.h"
+#include "service.h"
+#include "worker.h"
+
+enum {
+    CONN_OPENED = 1 << 0,   /* on_open ran: on_close is owed */
+    CONN_EOF = 1 << 1,      /* the client sent FIN */
+    CONN_CLOSING = 1 << 2,  /* close once the output queue is empty */
+    CONN_ABORT = 1 << 3,    /* close now, dropping queued output */
+    CONN_DEAD = 1 << 4,     /* closed; on the dead list */
+};
+
+/* One read's worth.  Per process, so per worker: no sharing. */
+static char scratch[CONN_IN_MAX];
+
+#define conn_of(w) ((struct superd_conn *)((char *)(w) - offsetof(struct superd_conn, w)))
+#define listener_of(w) ((struct listener *)((char *)(w) - offsetof(struct listener, w)))
+
+static struct conn_set *set_of(const struct superd_conn *c)
+{
+    return &c->lsn->wk->conns;
+}
+
+static struct loop *loop_of(const struct superd_conn *c)
+{
+    return &c->lsn->wk->loop;
+}
+
+/* Close the socket, tell the plugin, and move the connection to the dead
+ * list.  Only called from the core, never from inside a plugin callback. */
+static void kill_conn(struct superd_conn *c)
+{
+    if (c->flags & CONN_DEAD)
+        return;
+    c->flags |= CONN_DEAD;
+    loop_del(loop_of(c), &c->w);
+    close(c->fd);
+    c->fd = -1;
+    const struct superd_plugin *p = service_plugin(c->svc);
+    if ((c->flags & CONN_OPENED) && p->on_close)
+        p->on_close(c);
+    struct conn_set *set = set_of(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        set->live = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    set->nlive--;
+    c->prev = NULL;
+    c->next = set->dead;
+    set->dead = c;
+}
+
+/* After any callback: apply what the plugin asked for, and set the epoll
+ * interest from the connection's state. */
+static void settle(struct superd_conn *c)
+{
+    if (c->flags & CONN_DEAD)
+        return;
+    if ((c->flags & CONN_ABORT) ||
+        ((c->flags & CONN_CLOSING) && buf_len(&c->out) == 0)) {
+        kill_conn(c);
+        return;
+    }
+    uint32_t want = 0;
+    if (!(c->flags & (CONN_EOF | CONN_CLOSING)) && buf_len(&c->out) < CONN_OUT_HIGH)
+        want |= EPOLLIN;
+    if (buf_len(&c->out) > 0)
+        want |= EPOLLOUT;
+    if (loop_mod(loop_of(c), &c->w, want) < 0)
+        kill_conn(c);
+}
+
+/* Write queued output.  When the queue empties, free it (idle connections
+ * keep no buffer) and let a generator produce more. */
+static void flush(struct superd_conn *c)
+{
+    while (buf_len(&c->out) > 0) {
+        ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        c->flags |= CONN_ABORT;
+        return;
+    }
+    buf_free(&c->out);
+    const struct superd_plugin *p = service_plugin(c->svc);
+    if (!(c->flags & CONN_CLOSING) && p->on_drain)
+        p->on_drain(c);
+}
+
+/* Hand bytes to the plugin; returns how many it consumed. */
+static size_t deliver(struct superd_conn *c, const char *data, size_t len)
+{
+    const struct superd_plugin *p = service_plugin(c->svc);
+    if (!p->on_data)
+        return len;
+    ssize_t r = p->on_data(c, data, len);
+    if (r < 0) {
+        c->flags |= CONN_CLOSING;
+        return len;
+    }
+    return (size_t)r > len ? len : (size_t)r;
+}
+
+static void on_eof(struct superd_conn *c)
+{
+    const struct superd_plugin *p = service_plugin(c->svc);
+    c->flags |= CONN_EOF;
+    if (p->on_eof)
+        p->on_eof(c);
+    else
+        superd_close(c);
+}
+
+/* One read per event: level-triggered epoll brings us back, and other
+ * connections get their turn in between. */
+static void read_some(struct superd_conn *c)
+{
+    size_t pending = buf_len(&c->in);
+    ssize_t n = recv(c->fd, scratch, sizeof scratch - pending, 0);
+    if (n == 0) {
+        on_eof(c);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            c->flags |= CONN_ABORT;
+        return;
+    }
+    size_t used;
+    if (pending == 0) {
+        used = deliver(c, scratch, (size_t)n);
+        if (used < (size_t)n && !(c->flags & (CONN_CLOSING | CONN_ABORT)) &&
+            buf_append(&c->in, scratch + used, (size_t)n - used) < 0)
+            c->flags |= CONN_ABORT;
+    } else {
+        if (buf_append(&c->in, scratch, (size_t)n) < 0) {
+            c->flags |= CONN_ABORT;
+            return;
+        }
+        used = deliver(c, buf_head(&c->in), buf_len(&c->in));
+        buf_consume(&c->in, used);
+    }
+    if (buf_len(&c->in) == 0)
+        buf_free(&c->in);
+    else if (buf_len(&c->in) >= CONN_IN_MAX) {
+        superd_log(c->svc, SUPERD_LOG_NOTICE, "%s: request larger than %d KiB, closing",
+                   c->peer, CONN_IN_MAX / 1024);
+        c->flags |= CONN_ABORT;
+    }
+}
+
+static void conn_event(struct loop_watch *w, uint32_t events)
+{
+    struct superd_conn *c = conn_of(w);
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        /* Reset, or both directions shut: nothing more can be said. */
+        c->flags |= CONN_ABORT;
+    } else {
+        if (events & EPOLLOUT)
+            flush(c);
+        if ((events & EPOLLIN) && !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF)))
+            read_some(c);
+    }
+    settle(c);
+}
+
+static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+    static struct log_limit oom_limit;
+    unsigned long missed;
+    struct superd_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        if (log_limit_pass(&oom_limit, &missed))
+            log_msg(LOG_ERR, "[%s] %s: out of memory, dropped a connection (%lu more)",
+                    superd_service_name(l->svc), l->addr.text, missed);
+        return;
+    }
+    c->lsn = l;
+    c->svc = l->svc;
+    c->fd = fd;
+    if (l->addr.kind == ADDR_TCP) {
+        /* Replies are whole writes: never wait for Nagle and delayed ACKs. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        addr_format((const struct sockaddr *)ss, sslen, c->peer, sizeof c->peer);
+    } else {
+        char path[ADDR_FMT_MAX];
+        addr_format((const struct sockaddr *)ss, sslen, path, sizeof path);
+        snprintf(c->peer, sizeof c->peer, "unix:%s", path);
+    }
+    struct conn_set *set = set_of(c);
+    if (loop_add(loop_of(c), &c->w, fd, EPOLLIN, conn_event) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = set->live;
+    if (set->live)
+        set->live->prev = c;
+    set->live = c;
+    set->nlive++;
+    c->flags |= CONN_OPENED;
+    const struct superd_plugin *p = service_plugin(c->svc);
+    if (p->on_open && p->on_open(c) < 0)
+        c->flags |= CONN_ABORT;
+    settle(c);
+}
+
+/*
+ * Out of descriptors: give up the spare one, accept the pending connection
+ * and close it, so the client is told at once and the listener does not
+ * stay readable (a busy loop).  Returns true if one was shed.
+ */
+static bool shed(struct listener *l)
+{
+    struct worker *wk = l->wk;
+    if (wk->spare_fd < 0)
+        return false;
+    close(wk->spare_fd);
+    int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    wk->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
+}
+
+/* Returns true when accepting should go on. */
+static bool accept_failed(struct listener *l, int err)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:  /* the client gave up while queued */
+    case EPROTO:
+        return true;
+    case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+    case EWOULDBLOCK:
+#endif
+        return false;
+    case EMFILE:
+    case ENFILE: {
+        bool again = shed(l);
+        if (log_limit_pass(&limit, &missed))
+            log_msg(LOG_WARNING, "[%s] %s: out of file descriptors, dropped a connection (%lu more)",
+                    superd_service_name(l->svc), l->addr.text, missed);
+        return again;
+    }
+    default:
+        if (log_limit_pass(&limit, &missed))
+            log_msg(LOG_ERR, "[%s] %s: accept: %s (%lu more)", superd_service_name(l->svc),
+                    l->addr.text, strerror(err), missed);
+        return false;
+    }
+}
+
+void conn_accept_ready(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct listener *l = listener_of(w);
+    for (int i = 0; i < CONN_ACCEPT_BATCH && l->fd >= 0; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (accept_failed(l, errno))
+                continue;
+            break;
+        }
+        conn_open(l, fd, &ss, len);
+    }
+}
+
+void conn_reap(struct conn_set *set)
+{
+    while (set->dead) {
+        struct superd_conn *c = set->dead;
+        set->dead = c->next;
+        buf_free(&c->in);
+        buf_free(&c->out);
+        free(c);
+    }
+}
+
+void conn_close_all(struct conn_set *set)
+{
+    while (set->live)
+        kill_conn(set->live);
+    conn_reap(set);
+}
+
+/* ---- the public API ---- */
+
+struct superd_service *superd_conn_service(const struct superd_conn *conn)
+{
+    return conn->svc;
+}
+
+void superd_conn_set_data(struct superd_conn *conn, void *data)
+{
+    conn->data = data;
+}
+
+void *superd_conn_data(const struct superd_conn *conn)
+{
+    return conn->data;
+}
+
+int superd_write(struct superd_conn *c, const void *buf, size_t len)
+{
+    if (c->flags & (CONN_DEAD | CONN_ABORT | CONN_CLOSING))
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    size_t done = 0;
+    if (buf_len(&c->out) == 0) {
+        /* Nothing queued: try the socket first, copying only the rest. */
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            c->flags |= CONN_ABORT;
+            return -EPIPE;
+        }
+        done = n > 0 ? (size_t)n : 0;
+    }
+    if (done < len && buf_append(&c->out, (const char *)buf + done, len - done) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+size_t superd_queued(const struct superd_conn *conn)
+{
+    return buf_len(&conn->out);
+}
+
+void superd_close(struct superd_conn *conn)
+{
+    conn->flags |= CONN_CLOSING;
+}
+
+const char *superd_peer(const struct superd_conn *conn)
+{
+    return conn->peer;
+}

@@ -1,0 +1,198 @@
+/* dgram.c - datagram listeners: UDP and unix datagram share one receive
+ * path (recvmmsg in bounded batches), loop protection, and replies. */
+#include "dgram.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <superd/plugin.h>
+
+#include "addr.h"
+#include "listener.h"
+#include "log.h"
+#include "service.h"
+#include "worker.h"
+
+/* Datagrams per recvmmsg, and batches per wake-up: bounded, so one flooded
+ * listener cannot starve the others. */
+#define DGRAM_BATCH 8
+#define DGRAM_ROUNDS 4
+/* Every UDP datagram (at most 65507 bytes) fits whole. */
+#define DGRAM_MAX 65536
+
+struct superd_dgram {
+    struct listener *lsn;
+    const struct sockaddr_storage *from;
+    socklen_t fromlen;
+    char peer[ADDR_TEXT_MAX];
+};
+
+/* Per process, so per worker. */
+static char bufs[DGRAM_BATCH][DGRAM_MAX];
+
+#define listener_of(w) ((struct listener *)((char *)(w) - offsetof(struct listener, w)))
+
+/* The classic services that answer anything: never answer them back. */
+static bool chatty_port(unsigned port)
+{
+    static const unsigned ports[] = { 7, 9, 13, 17, 19, 37 };
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        if (port == ports[i])
+            return true;
+    return false;
+}
+
+static bool bad_inet_addr(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return a == INADDR_BROADCAST || IN_MULTICAST(a) || a == INADDR_ANY;
+    }
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        uint32_t a;
+        memcpy(&a, &a6->s6_addr[12], 4);
+        a = ntohl(a);
+        return a == INADDR_BROADCAST || IN_MULTICAST(a) || a == INADDR_ANY;
+    }
+    return IN6_IS_ADDR_MULTICAST(a6) || IN6_IS_ADDR_UNSPECIFIED(a6);
+}
+
+static bool is_wildcard(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
+                      const struct sockaddr *from, socklen_t fromlen, const char **why)
+{
+    if (from->sa_family == AF_INET || from->sa_family == AF_INET6) {
+        unsigned port = addr_port(from);
+        if (port == 0) {
+            *why = "source port 0";
+            return true;
+        }
+        if (chatty_port(port)) {
+            *why = "source port of a chatty service";
+            return true;
+        }
+        if (bad_inet_addr(from)) {
+            *why = "broadcast, multicast or unspecified source";
+            return true;
+        }
+    }
+    for (size_t i = 0; i < nlsns; i++) {
+        const struct listener *l = &lsns[i];
+        const struct sockaddr *own = (const struct sockaddr *)&l->addr.sa;
+        if (addr_socktype(l->addr.kind) != SOCK_DGRAM || own->sa_family != from->sa_family)
+            continue;
+        bool same = addr_equal(own, l->addr.salen, from, fromlen) ||
+                    (is_wildcard(own) && addr_port(own) == addr_port(from));
+        if (same) {
+            *why = "one of superd's own datagram listeners";
+            return true;
+        }
+    }
+    return false;
+}
+
+static void handle(struct listener *l, struct superd_dgram *d, const char *data,
+                   size_t len, int flags)
+{
+    static struct log_limit trunc_limit, guard_limit;
+    unsigned long missed;
+    const char *why;
+    const struct sockaddr *from = (const struct sockaddr *)d->from;
+    if (flags & MSG_TRUNC) {
+        if (log_limit_pass(&trunc_limit, &missed)) {
+            addr_format(from, d->fromlen, d->peer, sizeof d->peer);
+            log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s larger than %d bytes (%lu more)",
+                    superd_service_name(l->svc), l->addr.text, d->peer, DGRAM_MAX, missed);
+        }
+        return;
+    }
+    if (dgram_bad_source(l->wk->lsns, l->wk->nlsns, from, d->fromlen, &why)) {
+        l->wk->guard_drops++;
+        if (log_limit_pass(&guard_limit, &missed)) {
+            addr_format(from, d->fromlen, d->peer, sizeof d->peer);
+            log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s: %s could start a loop (%lu more)",
+                    superd_service_name(l->svc), l->addr.text, d->peer, why, missed);
+        }
+        return;
+    }
+    const struct superd_plugin *p = service_plugin(l->svc);
+    if (!p->on_datagram)
+        return;
+    /* The peer's text is made only if a plugin asks for it. */
+    d->peer[0] = '\0';
+    p->on_datagram(l->svc, d, data, len);
+}
+
+void dgram_ready(struct loop_watch *w, uint32_t events)
+{
+    static struct log_limit err_limit;
+    unsigned long missed;
+    (void)events;
+    struct listener *l = listener_of(w);
+    struct mmsghdr msgs[DGRAM_BATCH];
+    struct iovec iov[DGRAM_BATCH];
+    struct sockaddr_storage from[DGRAM_BATCH];
+
+    for (int round = 0; round < DGRAM_ROUNDS && l->fd >= 0; round++) {
+        memset(msgs, 0, sizeof msgs);
+        for (int i = 0; i < DGRAM_BATCH; i++) {
+            iov[i] = (struct iovec){ bufs[i], DGRAM_MAX };
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        }
+        int n = recvmmsg(l->fd, msgs, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                log_limit_pass(&err_limit, &missed))
+                log_msg(LOG_ERR, "[%s] %s: receive: %s (%lu more)", superd_service_name(l->svc),
+                        l->addr.text, strerror(errno), missed);
+            return;
+        }
+        for (int i = 0; i < n && l->fd >= 0; i++) {
+            struct superd_dgram d = { .lsn = l, .from = &from[i],
+                                      .fromlen = msgs[i].msg_hdr.msg_namelen };
+            handle(l, &d, bufs[i], msgs[i].msg_len, msgs[i].msg_hdr.msg_flags);
+        }
+        if (n < DGRAM_BATCH)
+            return;
+    }
+}
+
+/* ---- the public API ---- */
+
+int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
+{
+    const struct sockaddr *to = (const struct sockaddr *)d->from;
+    if (to->sa_family == AF_UNIX && d->fromlen <= offsetof(struct sockaddr_un, sun_path))
+        return -ENOTCONN;   /* an unbound unix socket has no address */
+    if (sendto(d->lsn->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, d->fromlen) < 0)
+        return -errno;
+    return 0;
+}
+
+const char *superd_dgram_peer(const struct superd_dgram *d)
+{
+    struct superd_dgram *m = (struct superd_dgram *)d;
+    if (m->peer[0] == '\0') {
+        char text[ADDR_FMT_MAX];
+        const struct sockaddr *from = (const struct sockaddr *)m->from;
+        addr_format(from, m->fromlen, text, sizeof text);
+        snprintf(m->peer, sizeof m->peer, "%s%s", from->sa_family == AF_UNIX ? "unix:" : "", text);
+    }
+    return m->peer;
+}

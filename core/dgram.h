@@ -1,0 +1,27 @@
+/* dgram.h - datagram listeners (UDP and unix datagram): one receive path,
+ * loop protection, replies.  Implements the datagram part of the API. */
+#ifndef SUPERD_DGRAM_H
+#define SUPERD_DGRAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+
+struct listener;
+
+/* Listener callback: receive a bounded batch of datagrams. */
+void dgram_ready(struct loop_watch *w, uint32_t events);
+
+/*
+ * Loop protection: true when a datagram from `from` must not be answered,
+ * because an answer could start two servers talking forever: source port
+ * 0, a classic chatty service port (7, 9, 13, 17, 19, 37), a broadcast or
+ * multicast source, or one of this worker's own datagram listeners.
+ * `why` gets a short reason.
+ */
+bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
+                      const struct sockaddr *from, socklen_t fromlen, const char **why);
+
+#endif

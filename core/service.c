@@ -1,0 +1,134 @@
+/* service.c - one configured service: plugin start-up and the
+ * configuration side of the plugin API. */
+#include "service.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* The line a key of this service is on (the section's when unknown). */
+static int key_line(const struct superd_service *s, const char *key)
+{
+    if (key) {
+        for (size_t i = 0; i < s->cs->nopts; i++)
+            if (strcmp(s->cs->opts[i].key, key) == 0)
+                return s->cs->opts[i].line;
+        if (strcmp(key, "plugin") == 0)
+            return s->cs->plugin_line;
+    }
+    return s->cs->line;
+}
+
+static void set_err(char *err, size_t errlen, const struct superd_service *s,
+                    const char *key, const char *msg)
+{
+    snprintf(err, errlen, "%s:%d: [%s] %s%s%s", s->conf->path, key_line(s, key),
+             s->cs->name, key ? key : "", key ? ": " : "", msg);
+}
+
+int service_start(struct superd_service *s, const struct conf *c,
+                  struct conf_service *cs, char *err, size_t errlen)
+{
+    char msg[768];
+    char *path = NULL;
+    memset(s, 0, sizeof *s);
+    s->conf = c;
+    s->cs = cs;
+    int r = plugin_find(cs->plugin, c->dir, c->plugin_dir, &path, msg, sizeof msg);
+    if (r == 0)
+        r = plugin_load(path, &s->plugin, msg, sizeof msg);
+    free(path);
+    if (r < 0) {
+        set_err(err, errlen, s, "plugin", msg);
+        return r;
+    }
+    const struct superd_plugin *d = service_plugin(s);
+    if (d->init) {
+        r = d->init(s);
+        if (r < 0) {
+            if (s->err)
+                snprintf(err, errlen, "%s", s->err);
+            else {
+                snprintf(msg, sizeof msg, "%s: init failed: %s", d->name, strerror(-r));
+                set_err(err, errlen, s, "plugin", msg);
+            }
+            return r;
+        }
+    }
+    s->inited = true;
+    /* A key neither the core nor the plugin read is a typo: refuse it. */
+    for (size_t i = 0; i < cs->nopts; i++) {
+        if (!cs->opts[i].used) {
+            set_err(err, errlen, s, cs->opts[i].key, "unknown key");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+void service_stop(struct superd_service *s)
+{
+    if (s->inited && s->plugin->desc.fini)
+        s->plugin->desc.fini(s);
+    s->inited = false;
+    plugin_unload(s->plugin);
+    s->plugin = NULL;
+    free(s->err);
+    s->err = NULL;
+}
+
+/* ---- the public API ---- */
+
+const char *superd_service_name(const struct superd_service *svc)
+{
+    return svc->cs->name;
+}
+
+const char *superd_option(struct superd_service *svc, const char *key)
+{
+    for (size_t i = 0; i < svc->cs->nopts; i++) {
+        if (strcmp(svc->cs->opts[i].key, key) == 0) {
+            svc->cs->opts[i].used = true;
+            return svc->cs->opts[i].value;
+        }
+    }
+    return NULL;
+}
+
+int superd_config_error(struct superd_service *svc, const char *key, const char *fmt, ...)
+{
+    if (svc->err)
+        return -EINVAL;     /* the first error is the one the user sees */
+    char msg[512], line[CONF_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    set_err(line, sizeof line, svc, key, msg);
+    svc->err = strdup(line);
+    return -EINVAL;
+}
+
+void superd_service_set_data(struct superd_service *svc, void *data)
+{
+    svc->data = data;
+}
+
+void *superd_service_data(const struct superd_service *svc)
+{
+    return svc->data;
+}
+
+void superd_log(const struct superd_service *svc, int level, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_msg(level, "[%s] %s", svc ? svc->cs->name : "?", msg);
+}

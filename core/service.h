@@ -1,0 +1,40 @@
+/* service.h - one configured service in one worker: its plugin, the
+ * plugin's state and options.  Implements the superd_service_* and
+ * superd_option / superd_config_error / superd_log parts of the API. */
+#ifndef SUPERD_SERVICE_H
+#define SUPERD_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "loader.h"
+
+struct superd_service {
+    const struct conf *conf;
+    struct conf_service *cs;
+    struct plugin *plugin;
+    void *data;             /* the plugin's own (superd_service_set_data) */
+    bool inited;            /* init() succeeded: fini() is owed */
+    char *err;              /* first superd_config_error message */
+};
+
+/*
+ * Find and load the plugin of `cs`, run its init() with the service's
+ * options, and check that every option was read.  On failure returns a
+ * negative errno and err holds one line "FILE:LINE: [service] key: why";
+ * the service is left stopped (service_stop is still safe).
+ */
+int service_start(struct superd_service *s, const struct conf *c,
+                  struct conf_service *cs, char *err, size_t errlen);
+
+/* Run fini() if init() succeeded, and unload the plugin. */
+void service_stop(struct superd_service *s);
+
+/* The plugin's callbacks (the zero-filled copy of its descriptor). */
+static inline const struct superd_plugin *service_plugin(const struct superd_service *s)
+{
+    return &s->plugin->desc;
+}
+
+#endif

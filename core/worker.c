@@ -1,0 +1,179 @@
+/* worker.c - one worker: services, listeners, the loop, shutdown. */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dgram.h"
+#include "log.h"
+
+int worker_load(struct worker *wk, const struct conf *c, char *err, size_t errlen)
+{
+    memset(wk, 0, sizeof *wk);
+    wk->conf = c;
+    wk->loop.epfd = -1;
+    wk->spare_fd = -1;
+    wk->sig_fd = -1;
+    wk->svcs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof *wk->svcs);
+    if (!wk->svcs)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->nsvcs; i++) {
+        if (!c->svcs[i].enabled)
+            continue;
+        int r = service_start(&wk->svcs[wk->nsvcs], c, &c->svcs[i], err, errlen);
+        wk->nsvcs++;    /* counted even on failure: service_stop is owed */
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int worker_bind(struct worker *wk, char *err, size_t errlen)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < wk->nsvcs; i++)
+        total += wk->svcs[i].cs->naddrs;
+    wk->lsns = calloc(total ? total : 1, sizeof *wk->lsns);
+    if (!wk->lsns)
+        return -ENOMEM;
+    for (size_t i = 0; i < wk->nsvcs; i++) {
+        struct superd_service *s = &wk->svcs[i];
+        for (size_t a = 0; a < s->cs->naddrs; a++) {
+            struct listener *l = &wk->lsns[wk->nlsns];
+            char msg[512];
+            l->addr = s->cs->addrs[a];
+            l->svc = s;
+            l->wk = wk;
+            int r = lsn_bind(l, s->cs->backlog, s->cs->socket_mode, msg, sizeof msg);
+            if (r < 0) {
+                snprintf(err, errlen, "%s:%d: [%s] listen: %s", wk->conf->path, l->addr.line,
+                         s->cs->name, msg);
+                /* All or nothing: worker_fini closes what was bound. */
+                return r;
+            }
+            wk->nlsns++;
+        }
+    }
+    return 0;
+}
+
+/* Stop accepting: close every listener and remove its socket file. */
+static void close_listeners(struct worker *wk)
+{
+    for (size_t i = 0; i < wk->nlsns; i++) {
+        loop_del(&wk->loop, &wk->lsns[i].w);
+        lsn_close(&wk->lsns[i]);
+    }
+}
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct worker *wk = (struct worker *)((char *)w - offsetof(struct worker, sig_w));
+    struct signalfd_siginfo si;
+    while (read(wk->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+            wk->stop_signals++;
+            if (!wk->stopping) {
+                log_msg(LOG_NOTICE, "%s: stopping (%zu connections open)",
+                        strsignal((int)si.ssi_signo), wk->conns.nlive);
+                wk->stopping = true;
+                close_listeners(wk);
+            }
+            break;
+        case SIGHUP:
+            log_msg(LOG_WARNING, "SIGHUP: reload is not supported in this version; "
+                    "restart superd to apply a new configuration");
+            break;
+        }
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int start(struct worker *wk)
+{
+    int r = loop_init(&wk->loop);
+    if (r < 0)
+        return r;
+    wk->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    wk->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (wk->sig_fd < 0)
+        return -errno;
+    if ((r = loop_add(&wk->loop, &wk->sig_w, wk->sig_fd, EPOLLIN, on_signal)) < 0)
+        return r;
+    for (size_t i = 0; i < wk->nlsns; i++) {
+        struct listener *l = &wk->lsns[i];
+        loop_fn fn = addr_socktype(l->addr.kind) == SOCK_STREAM ? conn_accept_ready : dgram_ready;
+        if ((r = loop_add(&wk->loop, &l->w, l->fd, EPOLLIN, fn)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+int worker_run(struct worker *wk)
+{
+    int r = start(wk);
+    if (r < 0)
+        return r;
+    long long deadline = 0;
+    for (;;) {
+        int timeout = -1;
+        if (wk->stopping) {
+            if (wk->conns.nlive == 0 || wk->stop_signals > 1)
+                break;
+            if (!deadline)
+                deadline = now_ms() + wk->conf->shutdown_timeout_ms;
+            long long left = deadline - now_ms();
+            if (left <= 0) {
+                log_msg(LOG_NOTICE, "shutdown_timeout reached: closing %zu connections",
+                        wk->conns.nlive);
+                break;
+            }
+            timeout = (int)(left > 1000 ? 1000 : left);
+        }
+        r = loop_run_once(&wk->loop, timeout);
+        conn_reap(&wk->conns);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+void worker_fini(struct worker *wk)
+{
+    conn_close_all(&wk->conns);
+    if (wk->lsns) {
+        close_listeners(wk);
+        free(wk->lsns);
+    }
+    for (size_t i = 0; i < wk->nsvcs; i++)
+        service_stop(&wk->svcs[i]);
+    free(wk->svcs);
+    if (wk->sig_fd >= 0)
+        close(wk->sig_fd);
+    if (wk->spare_fd >= 0)
+        close(wk->spare_fd);
+    loop_fini(&wk->loop);
+    memset(wk, 0, sizeof *wk);
+    wk->loop.epfd = wk->spare_fd = wk->sig_fd = -1;
+}

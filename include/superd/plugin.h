@@ -1,0 +1,249 @@
+/*
+ * superd/plugin.h - the one header a superd service plugin includes.
+ *
+ * A plugin is a shared object that defines exactly one exported symbol,
+ * `superd_plugin`, a const struct superd_plugin.  The host checks the first
+ * fields of that descriptor (magic, ABI version, size) before it trusts or
+ * calls anything else in it, so an old or foreign .so is refused with a
+ * clear message instead of crashing the daemon.
+ *
+ * Threading: there is none.  All callbacks of one service in one worker
+ * process run on that worker's event loop, one at a time.  A plugin must
+ * never block (no blocking reads, sleeps or DNS look-ups in a callback) and
+ * must never call exit(): return an error instead.
+ *
+ * Errors: functions that can fail return 0 (or a count) on success and a
+ * negative errno value on failure, as the Linux kernel and libuv do.
+ *
+ * Build a plugin with hidden visibility so that it exports nothing but the
+ * descriptor:
+ *     cc -shared -fPIC -fvisibility=hidden -Iinclude myplugin.c -o myplugin.so
+ */
+#ifndef SUPERD_PLUGIN_H
+#define SUPERD_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "SPRD": marks a descriptor as a superd plugin descriptor. */
+#define SUPERD_PLUGIN_MAGIC 0x53505244u
+
+/*
+ * The plugin ABI version.  A minor release only appends fields to
+ * struct superd_plugin and adds functions; a plugin built for 1.N loads in
+ * any host 1.M with M >= N.  Anything else (a field removed, moved or
+ * retyped, a changed function contract) bumps the major version, and the
+ * host refuses plugins of another major.
+ */
+#define SUPERD_ABI_MAJOR 1
+#define SUPERD_ABI_MINOR 0
+
+/* Marks the one symbol a plugin exports. */
+#define SUPERD_EXPORT __attribute__((visibility("default")))
+
+/*
+ * Opaque handles, owned by the host.  A plugin keeps them only as long as
+ * the object lives: a service from init() to fini(), a connection from
+ * on_open() to the return of on_close(), a datagram only during the
+ * on_datagram() call that received it.
+ */
+struct superd_service;  /* one [section] of the configuration, in one worker */
+struct superd_conn;     /* one stream connection (TCP or unix stream) */
+struct superd_dgram;    /* one received datagram (UDP or unix datagram) */
+
+/* Log levels, the same numbers as syslog(3). */
+enum superd_log_level {
+    SUPERD_LOG_ERR = 3,
+    SUPERD_LOG_WARNING = 4,
+    SUPERD_LOG_NOTICE = 5,
+    SUPERD_LOG_INFO = 6,
+    SUPERD_LOG_DEBUG = 7,
+};
+
+/*
+ * The plugin descriptor.  Define it with SUPERD_PLUGIN_HEADER first:
+ *
+ *     SUPERD_EXPORT const struct superd_plugin superd_plugin = {
+ *         SUPERD_PLUGIN_HEADER,
+ *         .name = "echo",
+ *         .on_data = echo_data,
+ *     };
+ *
+ * Every callback is optional (NULL).  The host reads only the first `size`
+ * bytes, so fields added in later minor versions read as NULL/0 for a plugin
+ * built before they existed.  New fields are appended, never inserted.
+ */
+struct superd_plugin {
+    /* Checked before anything else: SUPERD_PLUGIN_HEADER fills these. */
+    uint32_t magic;        /* SUPERD_PLUGIN_MAGIC */
+    uint16_t abi_major;    /* SUPERD_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;    /* SUPERD_ABI_MINOR the plugin was built with */
+    uint32_t size;         /* sizeof(struct superd_plugin) when built */
+
+    /* Short name and version, shown by `superd -t` and in logs.  Static
+     * strings owned by the plugin. */
+    const char *name;
+    const char *version;
+
+    /*
+     * Called once per service per worker, before any traffic.  Read the
+     * plugin's own configuration keys with superd_option() and keep state
+     * with superd_service_set_data().  Return 0, or a negative errno after
+     * superd_config_error() to refuse the configuration: the daemon then
+     * does not start (and `superd -t` reports it).
+     */
+    int (*init)(struct superd_service *svc);
+
+    /* Called once per service per worker after the last callback of that
+     * service; frees what init() allocated. */
+    void (*fini)(struct superd_service *svc);
+
+    /*
+     * A stream connection was accepted.  Return 0 to serve it, or a
+     * negative errno to close it at once (on_close() still follows).
+     */
+    int (*on_open)(struct superd_conn *conn);
+
+    /*
+     * Bytes arrived.  `data` is owned by the host and valid only during the
+     * call.  Return how many bytes were consumed (0..len): the rest is
+     * offered again, with whatever arrives next, in the next call.  Return
+     * a negative errno to close the connection (queued output is still
+     * flushed).  If the host's input buffer is full and nothing is consumed,
+     * the connection is closed: a request may be at most 64 KiB.
+     */
+    ssize_t (*on_data)(struct superd_conn *conn, const void *data, size_t len);
+
+    /*
+     * The client closed its sending side (it sent FIN): no more data will
+     * arrive, but writes still reach it.  When NULL, the host closes the
+     * connection after flushing what is queued, which is what echo and
+     * discard want.  A plugin that sets it must eventually call
+     * superd_close().
+     */
+    void (*on_eof)(struct superd_conn *conn);
+
+    /*
+     * The output queue, which held bytes, has been written out to the
+     * socket.  A generator (chargen, a file sender) writes until
+     * superd_queued() is non-zero, returns, and produces its next piece
+     * here: its memory stays bounded however slowly the client reads.
+     * Not called after superd_close().
+     */
+    void (*on_drain)(struct superd_conn *conn);
+
+    /*
+     * The connection is gone (closed by either side, or by an error).
+     * Called exactly once for every connection that on_open() saw, also
+     * when on_open() refused it.  Free the per-connection data here.  The
+     * connection can no longer be written to.
+     */
+    void (*on_close)(struct superd_conn *conn);
+
+    /*
+     * A datagram arrived on a UDP or unix datagram listener.  The host has
+     * already dropped datagrams that must not be answered (loop
+     * protection).  `data` and `dgram` are valid only during the call;
+     * answer with superd_reply().
+     */
+    void (*on_datagram)(struct superd_service *svc, struct superd_dgram *dgram,
+                        const void *data, size_t len);
+};
+
+/* The fields every descriptor starts with. */
+#define SUPERD_PLUGIN_HEADER                                            \
+    .magic = SUPERD_PLUGIN_MAGIC, .abi_major = SUPERD_ABI_MAJOR,        \
+    .abi_minor = SUPERD_ABI_MINOR, .size = sizeof(struct superd_plugin)
+
+/* ---- services and configuration (valid from init() to fini()) ---- */
+
+/* The service's name: its [section] in the configuration.  Owned by the
+ * host. */
+const char *superd_service_name(const struct superd_service *svc);
+
+/*
+ * The value of the plugin's own key `key` in the service's section, or NULL
+ * when the key is absent.  Owned by the host; valid until fini().  Reading
+ * a key marks it as known: a key that neither the host nor the plugin reads
+ * during init() is reported as an unknown key and the daemon does not start.
+ */
+const char *superd_option(struct superd_service *svc, const char *key);
+
+/*
+ * Report a bad value of `key` (or of the section as a whole when key is
+ * NULL).  The daemon prints it as `FILE:LINE: [service] key: message`.
+ * Returns -EINVAL, so init() can `return superd_config_error(...)`.
+ */
+int superd_config_error(struct superd_service *svc, const char *key,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Per-service data of the plugin's own, NULL until set; the plugin owns and
+ * frees it (in fini()). */
+void superd_service_set_data(struct superd_service *svc, void *data);
+void *superd_service_data(const struct superd_service *svc);
+
+/* Log one line to the daemon's log, prefixed with the service name.  Never
+ * blocks the loop for long. */
+void superd_log(const struct superd_service *svc, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- stream connections (valid from on_open() to on_close()) ---- */
+
+/* The service a connection belongs to. */
+struct superd_service *superd_conn_service(const struct superd_conn *conn);
+
+/* Per-connection data of the plugin's own, NULL until set; the plugin owns
+ * it and frees it in on_close(). */
+void superd_conn_set_data(struct superd_conn *conn, void *data);
+void *superd_conn_data(const struct superd_conn *conn);
+
+/*
+ * Send `len` bytes.  They are written at once if the socket takes them;
+ * what it does not take is copied into the connection's output queue (the
+ * caller keeps ownership of `buf`).  While the queue is above its
+ * high-water mark (256 KiB) the host stops reading from the connection, so
+ * a client that never reads costs bounded memory.  Returns 0, -EPIPE if the
+ * connection is closing or broken, or -ENOMEM.
+ */
+int superd_write(struct superd_conn *conn, const void *buf, size_t len);
+
+/* Bytes waiting in the output queue: a generator writes while this is low
+ * and otherwise waits for on_drain(). */
+size_t superd_queued(const struct superd_conn *conn);
+
+/*
+ * Close the connection once the output queue has been written.  Safe to
+ * call more than once and from any callback; the host frees the connection
+ * later, never inside the plugin's callback.  on_close() follows.
+ */
+void superd_close(struct superd_conn *conn);
+
+/* The client's address as text: "192.0.2.1:5555", "[2001:db8::1]:5555",
+ * "unix:" plus the peer's path (often empty).  Owned by the host. */
+const char *superd_peer(const struct superd_conn *conn);
+
+/* ---- datagrams (valid during on_datagram()) ---- */
+
+/*
+ * Send one datagram back to the sender of `dgram`.  Never blocks: when the
+ * socket cannot take it now, the reply is dropped, as UDP may.  Returns 0,
+ * -ENOTCONN when the sender has no address to answer (an unbound unix
+ * datagram socket), or another negative errno.
+ */
+int superd_reply(struct superd_dgram *dgram, const void *buf, size_t len);
+
+/* The sender's address as text, formatted as superd_peer(). */
+const char *superd_dgram_peer(const struct superd_dgram *dgram);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SUPERD_PLUGIN_H */
