@@ -39,12 +39,13 @@ bool addr_is_unix(enum addr_kind kind)
     return kind == ADDR_UNIX || kind == ADDR_UNIX_DGRAM;
 }
 
-/* Append one address, skipping exact duplicates (a name may resolve to the
- * same address twice). */
-static int push(struct laddr **vec, size_t *n, enum addr_kind kind,
+/* Append one address, skipping duplicates from the same word (a name may
+ * resolve to one address twice); `first` is where this word's addresses
+ * start.  Duplicates across words are the configuration's to refuse. */
+static int push(struct laddr **vec, size_t *n, size_t first, enum addr_kind kind,
                 const void *sa, socklen_t salen)
 {
-    for (size_t i = 0; i < *n; i++)
+    for (size_t i = first; i < *n; i++)
         if ((*vec)[i].kind == kind &&
             addr_equal((const struct sockaddr *)&(*vec)[i].sa, (*vec)[i].salen, sa, salen))
             return 0;
@@ -66,6 +67,7 @@ static int push(struct laddr **vec, size_t *n, enum addr_kind kind,
 static int parse_unix(const char *rest, enum addr_kind kind, const char *basedir,
                       struct laddr **vec, size_t *n, char *err, size_t errlen)
 {
+    size_t first = *n;
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     size_t len = strlen(rest);
     if (len == 0) {
@@ -81,7 +83,7 @@ static int parse_unix(const char *rest, enum addr_kind kind, const char *basedir
             return -ENAMETOOLONG;
         }
         memcpy(sun.sun_path + 1, rest + 1, len - 1);
-        return push(vec, n, kind, &sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+        return push(vec, n, first, kind, &sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
     }
     int m;
     if (rest[0] == '/' || !basedir || strcmp(basedir, ".") == 0)
@@ -94,7 +96,7 @@ static int parse_unix(const char *rest, enum addr_kind kind, const char *basedir
         return -ENAMETOOLONG;
     }
     memcpy(sun.sun_path, path, (size_t)m + 1);
-    return push(vec, n, kind, &sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)m + 1));
+    return push(vec, n, first, kind, &sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)m + 1));
 }
 
 /* A decimal port 1..65535 or a service name from /etc/services. */
@@ -133,6 +135,7 @@ static int parse_port(const char *s, enum addr_kind kind, unsigned *port,
 static int parse_inet(const char *rest, enum addr_kind kind, struct laddr **vec,
                       size_t *n, char *err, size_t errlen)
 {
+    size_t first = *n;
     char host[256];
     const char *portstr;
     bool bracketed = rest[0] == '[';
@@ -181,9 +184,9 @@ static int parse_inet(const char *rest, enum addr_kind kind, struct laddr **vec,
         struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
         in4.sin_addr.s_addr = htonl(INADDR_ANY);
         in6.sin6_addr = in6addr_any;
-        if ((r = push(vec, n, kind, &in4, sizeof in4)) < 0)
+        if ((r = push(vec, n, first, kind, &in4, sizeof in4)) < 0)
             return r;
-        return push(vec, n, kind, &in6, sizeof in6);
+        return push(vec, n, first, kind, &in6, sizeof in6);
     }
 
     struct addrinfo hints = {
@@ -208,7 +211,7 @@ static int parse_inet(const char *rest, enum addr_kind kind, struct laddr **vec,
             ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)port);
         else
             continue;
-        r = push(vec, n, kind, ai->ai_addr, ai->ai_addrlen);
+        r = push(vec, n, first, kind, ai->ai_addr, ai->ai_addrlen);
     }
     freeaddrinfo(res);
     return r;

@@ -49,8 +49,8 @@ int plugin_find(const char *name, const char *basedir, const char *plugin_dir,
     char searched[512] = "";
     size_t used = 0;
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        if (!dirs[i])
-            continue;
+        if (!dirs[i] || (i > 0 && dirs[i - 1] && strcmp(dirs[i], dirs[i - 1]) == 0))
+            continue;   /* plugin_dir may be the build's own directory */
         if (asprintf(&path, "%s/%s.so", dirs[i], name) < 0)
             return -ENOMEM;
         if (access(path, F_OK) == 0) {
