@@ -1,0 +1,1008 @@
+/*
+ * fakehost.c - a fake superd host for plugin unit tests: the superd_* API
+ * of <superd/plugin.h> over in-memory buffers.  See fakehost.h.
+ */
+#include "fakehost.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The size of an ABI 1.0 descriptor, the first ABI: later minors only
+ * append, so every valid descriptor is at least this long. */
+#define DESC_MIN_SIZE                                            \
+    (offsetof(struct superd_plugin, on_datagram) +               \
+     sizeof(((const struct superd_plugin *)NULL)->on_datagram))
+
+/* A growable byte buffer, kept NUL-terminated for text comparisons. */
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+struct fake_plugin {
+    void *fp_handle;
+    char *fp_path;
+    struct superd_plugin fp_desc;  /* the first `size` bytes, zero-filled */
+    unsigned fp_services;          /* live services made from it */
+};
+
+struct option {
+    char *key;
+    char *value;
+    bool read;
+};
+
+enum svc_state { SVC_NEW, SVC_READY, SVC_FAILED };
+
+struct superd_service {
+    struct fake_plugin *sv_plugin;
+    char *sv_name;
+    struct option *sv_opts;
+    size_t sv_nopts;
+    void *sv_data;                 /* the plugin's */
+    enum svc_state sv_state;
+    char *sv_error;                /* "[service] key: message" */
+    unsigned sv_conns;             /* live connections */
+    struct buf *sv_replies;        /* replies to the last datagram */
+    size_t sv_nreplies;
+};
+
+struct superd_conn {
+    struct superd_service *cn_svc;
+    char *cn_peer;
+    void *cn_data;                 /* the plugin's */
+    struct buf cn_in;              /* read, not yet consumed by on_data() */
+    struct buf cn_pending;         /* fed, not yet read by the host */
+    size_t cn_pending_off;
+    struct buf cn_out;             /* everything written */
+    size_t cn_queued;
+    int cn_fail_writes;
+    int cn_error;                  /* first negative callback result */
+    bool cn_closed;                /* closed or closing */
+    bool cn_eof;                   /* the client sent FIN */
+    bool cn_eof_done;              /* ... and the plugin was told */
+    bool cn_close_done;            /* on_close() has returned */
+};
+
+struct superd_dgram {
+    struct superd_service *dg_svc;
+    const char *dg_peer;
+};
+
+static FILE *log_out;
+static bool log_out_set;
+static unsigned log_count;
+static char *log_last;
+static int log_last_level;
+static char last_error[512];
+static unsigned violations;
+
+/* ---- small helpers ---- */
+
+static FILE *log_stream(void)
+{
+    return log_out_set ? log_out : stderr;
+}
+
+/* A diagnostic of the fake's own: kept for fake_error() and logged. */
+__attribute__((format(printf, 1, 2)))
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    FILE *out = log_stream();
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    if (out != NULL)
+        fprintf(out, "fakehost: %s\n", last_error);
+}
+
+/* A plugin broke the API's contract. */
+__attribute__((format(printf, 1, 2)))
+static void violation(const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    violations++;
+    note("plugin API misuse: %s", msg);
+}
+
+static int buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        char *p;
+
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        p = realloc(b->data, cap);
+        if (p == NULL)
+            return -ENOMEM;
+        b->data = p;
+        b->cap = cap;
+    }
+    if (len > 0)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Drop the first n bytes. */
+static void buf_consume(struct buf *b, size_t n)
+{
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+static void buf_clear(struct buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* A heap copy of exactly len bytes (ASan then sees reads past len). */
+static void *copy_exact(const void *data, size_t len)
+{
+    void *p = malloc(len > 0 ? len : 1);
+
+    if (p != NULL && len > 0)
+        memcpy(p, data, len);
+    return p;
+}
+
+static const struct superd_plugin *desc_of(const struct superd_service *svc)
+{
+    return &svc->sv_plugin->fp_desc;
+}
+
+/* ---- plugins ---- */
+
+static int check_descriptor(const char *path, const struct superd_plugin *d)
+{
+    if (d->magic != SUPERD_PLUGIN_MAGIC) {
+        note("%s: bad magic 0x%08x: not a superd plugin", path, (unsigned)d->magic);
+        return -ENOEXEC;
+    }
+    if (d->abi_major != SUPERD_ABI_MAJOR || d->abi_minor > SUPERD_ABI_MINOR) {
+        note("%s: built for plugin ABI %u.%u, this host is %u.%u", path,
+             (unsigned)d->abi_major, (unsigned)d->abi_minor,
+             (unsigned)SUPERD_ABI_MAJOR, (unsigned)SUPERD_ABI_MINOR);
+        return -EPROTO;
+    }
+    if (d->size < DESC_MIN_SIZE) {
+        note("%s: descriptor size %u is smaller than ABI 1.0's %zu", path,
+             (unsigned)d->size, DESC_MIN_SIZE);
+        return -EINVAL;
+    }
+    if (d->name == NULL) {
+        note("%s: descriptor has no name", path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* dlopen's failure: tell a missing file from one that is not loadable. */
+static int open_error(const char *path)
+{
+    const char *why = dlerror();
+
+    /* dlerror()'s message already names the file. */
+    if (why != NULL)
+        note("%s", why);
+    else
+        note("%s: dlopen failed", path);
+    return access(path, F_OK) == 0 ? -ELIBBAD : -ENOENT;
+}
+
+/*
+ * Load and check a plugin as the host does.  See fakehost.h.
+ */
+int fake_plugin_load(const char *path, struct fake_plugin **out)
+{
+    const struct superd_plugin *d;
+    struct fake_plugin *p;
+    void *handle;
+    size_t size;
+    int r;
+
+    *out = NULL;
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL)
+        return open_error(path);
+    d = dlsym(handle, "superd_plugin");
+    if (d == NULL) {
+        note("%s: no superd_plugin symbol: not a superd plugin", path);
+        dlclose(handle);
+        return -ENOEXEC;
+    }
+    r = check_descriptor(path, d);
+    if (r < 0) {
+        dlclose(handle);
+        return r;
+    }
+    p = calloc(1, sizeof *p);
+    if (p == NULL || (p->fp_path = strdup(path)) == NULL) {
+        free(p);
+        dlclose(handle);
+        return -ENOMEM;
+    }
+    /* Only what the plugin's size covers: newer fields stay NULL. */
+    size = d->size < sizeof p->fp_desc ? d->size : sizeof p->fp_desc;
+    memcpy(&p->fp_desc, d, size);
+    p->fp_handle = handle;
+    *out = p;
+    return 0;
+}
+
+/*
+ * The descriptor copy.  See fakehost.h.
+ */
+const struct superd_plugin *fake_plugin_descriptor(const struct fake_plugin *plugin)
+{
+    return &plugin->fp_desc;
+}
+
+/*
+ * Unload a plugin that no service uses any more.  See fakehost.h.
+ */
+int fake_plugin_unload(struct fake_plugin *plugin)
+{
+    if (plugin == NULL)
+        return 0;
+    if (plugin->fp_services > 0) {
+        /* Its code must stay mapped under the services left. */
+        note("fake_plugin_unload(%s): %u services not freed: kept loaded",
+             plugin->fp_path, plugin->fp_services);
+        return -EBUSY;
+    }
+    dlclose(plugin->fp_handle);
+    free(plugin->fp_path);
+    free(plugin);
+    return 0;
+}
+
+/* ---- services ---- */
+
+static int copy_options(struct superd_service *svc, const char *const *options)
+{
+    size_t n = 0;
+
+    while (options != NULL && options[2 * n] != NULL) {
+        if (options[2 * n + 1] == NULL) {
+            note("fake_service_new(%s): option %s has no value", svc->sv_name,
+                 options[2 * n]);
+            return -EINVAL;
+        }
+        n++;
+    }
+    svc->sv_opts = calloc(n > 0 ? n : 1, sizeof *svc->sv_opts);
+    if (svc->sv_opts == NULL)
+        return -ENOMEM;
+    for (svc->sv_nopts = 0; svc->sv_nopts < n; svc->sv_nopts++) {
+        struct option *o = &svc->sv_opts[svc->sv_nopts];
+
+        o->key = strdup(options[2 * svc->sv_nopts]);
+        o->value = strdup(options[2 * svc->sv_nopts + 1]);
+        if (o->key == NULL || o->value == NULL) {
+            svc->sv_nopts++;    /* so that the free path sees it */
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static void clear_replies(struct superd_service *svc)
+{
+    for (size_t i = 0; i < svc->sv_nreplies; i++)
+        buf_free(&svc->sv_replies[i]);
+    free(svc->sv_replies);
+    svc->sv_replies = NULL;
+    svc->sv_nreplies = 0;
+}
+
+/* Free a service's memory; no plugin code runs. */
+static void service_release(struct superd_service *svc)
+{
+    for (size_t i = 0; i < svc->sv_nopts; i++) {
+        free(svc->sv_opts[i].key);
+        free(svc->sv_opts[i].value);
+    }
+    free(svc->sv_opts);
+    clear_replies(svc);
+    free(svc->sv_error);
+    free(svc->sv_name);
+    free(svc);
+}
+
+/*
+ * Create a service with its options.  See fakehost.h.
+ */
+struct superd_service *fake_service_new(struct fake_plugin *plugin, const char *name,
+                                        const char *const *options)
+{
+    struct superd_service *svc = calloc(1, sizeof *svc);
+
+    if (svc == NULL)
+        return NULL;
+    svc->sv_plugin = plugin;
+    svc->sv_name = strdup(name);
+    if (svc->sv_name == NULL || copy_options(svc, options) < 0) {
+        service_release(svc);
+        return NULL;
+    }
+    plugin->fp_services++;
+    return svc;
+}
+
+/*
+ * Run the plugin's init().  See fakehost.h.
+ */
+int fake_service_init(struct superd_service *svc)
+{
+    const struct superd_plugin *d = desc_of(svc);
+    int r;
+
+    if (svc->sv_state != SVC_NEW) {
+        note("fake_service_init(%s) called twice", svc->sv_name);
+        return -EALREADY;
+    }
+    r = d->init != NULL ? d->init(svc) : 0;
+    if (r == 0) {
+        svc->sv_state = SVC_READY;
+        return 0;
+    }
+    if (r > 0) {
+        violation("[%s] init() returned %d, not 0 or a negative errno", svc->sv_name, r);
+        r = -EINVAL;
+    }
+    svc->sv_state = SVC_FAILED;
+    if (svc->sv_error == NULL &&
+        asprintf(&svc->sv_error, "[%s] init failed: %s", svc->sv_name, strerror(-r)) < 0)
+        svc->sv_error = NULL;
+    return r;
+}
+
+/*
+ * The last configuration error.  See fakehost.h.
+ */
+const char *fake_service_error(const struct superd_service *svc)
+{
+    return svc->sv_error;
+}
+
+/*
+ * The first option never read.  See fakehost.h.
+ */
+const char *fake_service_unread(const struct superd_service *svc)
+{
+    for (size_t i = 0; i < svc->sv_nopts; i++)
+        if (!svc->sv_opts[i].read)
+            return svc->sv_opts[i].key;
+    return NULL;
+}
+
+/*
+ * fini() and free.  See fakehost.h.
+ */
+int fake_service_free(struct superd_service *svc)
+{
+    if (svc == NULL)
+        return 0;
+    if (svc->sv_conns > 0) {
+        /* fini() would free what those connections' callbacks still use. */
+        note("fake_service_free(%s): %u connections not freed: kept",
+             svc->sv_name, svc->sv_conns);
+        return -EBUSY;
+    }
+    if (svc->sv_state == SVC_READY && desc_of(svc)->fini != NULL)
+        desc_of(svc)->fini(svc);
+    svc->sv_plugin->fp_services--;
+    service_release(svc);
+    return 0;
+}
+
+/* ---- stream connections ---- */
+
+static void set_error(struct superd_conn *conn, int err)
+{
+    if (conn->cn_error == 0)
+        conn->cn_error = err;
+}
+
+/* Hand on_data() what is in the input buffer and act on its answer. */
+static void deliver_data(struct superd_conn *conn)
+{
+    const struct superd_plugin *d = desc_of(conn->cn_svc);
+    size_t len = conn->cn_in.len;
+    ssize_t r = (ssize_t)len;   /* no on_data(): the bytes are dropped */
+
+    if (d->on_data != NULL) {
+        void *copy = copy_exact(conn->cn_in.data, len);
+
+        if (copy == NULL) {
+            note("out of memory: closing the connection");
+            conn->cn_closed = true;
+            return;
+        }
+        r = d->on_data(conn, copy, len);
+        free(copy);
+    }
+    if (r < 0) {
+        set_error(conn, (int)r);
+        conn->cn_closed = true;
+        return;
+    }
+    if ((size_t)r > len) {
+        violation("[%s] on_data() consumed %zd of %zu bytes", conn->cn_svc->sv_name, r, len);
+        conn->cn_closed = true;
+        return;
+    }
+    buf_consume(&conn->cn_in, (size_t)r);
+    if (r == 0 && len == FAKE_INPUT_MAX) {
+        note("[%s] input buffer full (%d bytes) and nothing consumed: closing, as the host does",
+             conn->cn_svc->sv_name, FAKE_INPUT_MAX);
+        conn->cn_closed = true;
+    }
+}
+
+static void deliver_eof(struct superd_conn *conn)
+{
+    const struct superd_plugin *d = desc_of(conn->cn_svc);
+
+    conn->cn_eof_done = true;
+    if (d->on_eof != NULL)
+        d->on_eof(conn);
+    else
+        conn->cn_closed = true;
+}
+
+/* Move up to one input buffer's room from the pending bytes to the input. */
+static int read_pending(struct superd_conn *conn)
+{
+    size_t avail = conn->cn_pending.len - conn->cn_pending_off;
+    size_t room = FAKE_INPUT_MAX - conn->cn_in.len;
+    size_t n = avail < room ? avail : room;
+
+    if (buf_append(&conn->cn_in, conn->cn_pending.data + conn->cn_pending_off, n) < 0)
+        return -ENOMEM;
+    conn->cn_pending_off += n;
+    if (conn->cn_pending_off == conn->cn_pending.len) {
+        buf_clear(&conn->cn_pending);
+        conn->cn_pending_off = 0;
+    }
+    return 0;
+}
+
+/*
+ * What the host's loop does while the socket is readable: read what the
+ * client sent, while the connection is open and the output queue is below
+ * the high-water mark, then the EOF once everything before it is read.
+ */
+static void pump(struct superd_conn *conn)
+{
+    while (!conn->cn_closed && conn->cn_queued <= FAKE_HIGH_WATER) {
+        if (conn->cn_pending.len > conn->cn_pending_off) {
+            if (read_pending(conn) < 0) {
+                note("out of memory: closing the connection");
+                conn->cn_closed = true;
+                break;
+            }
+            deliver_data(conn);
+        } else if (conn->cn_eof && !conn->cn_eof_done) {
+            deliver_eof(conn);
+        } else {
+            break;
+        }
+    }
+}
+
+/*
+ * The deferred part of a close, run by each fake_conn_* driver after its
+ * callbacks have returned, as the host frees outside plugin callbacks.
+ */
+static void finish(struct superd_conn *conn)
+{
+    const struct superd_plugin *d = desc_of(conn->cn_svc);
+
+    if (!conn->cn_closed || conn->cn_close_done)
+        return;
+    /* What the client sent and the host never read dies with the socket. */
+    buf_clear(&conn->cn_pending);
+    conn->cn_pending_off = 0;
+    if (d->on_close != NULL)
+        d->on_close(conn);
+    conn->cn_close_done = true;
+}
+
+/*
+ * Accept a connection and run on_open().  See fakehost.h.
+ */
+struct superd_conn *fake_conn_open(struct superd_service *svc, const char *peer)
+{
+    const struct superd_plugin *d = desc_of(svc);
+    struct superd_conn *conn;
+
+    if (svc->sv_state != SVC_READY) {
+        note("fake_conn_open(%s): the service's init() has not succeeded", svc->sv_name);
+        return NULL;
+    }
+    conn = calloc(1, sizeof *conn);
+    if (conn == NULL)
+        return NULL;
+    conn->cn_peer = strdup(peer != NULL ? peer : FAKE_PEER);
+    if (conn->cn_peer == NULL) {
+        free(conn);
+        return NULL;
+    }
+    conn->cn_svc = svc;
+    svc->sv_conns++;
+    if (d->on_open != NULL) {
+        int r = d->on_open(conn);
+
+        if (r > 0)
+            violation("[%s] on_open() returned %d, not 0 or a negative errno", svc->sv_name, r);
+        if (r != 0) {
+            set_error(conn, r < 0 ? r : -EINVAL);
+            conn->cn_closed = true;
+        }
+    }
+    finish(conn);
+    return conn;
+}
+
+/*
+ * The client sends bytes.  See fakehost.h.
+ */
+int fake_conn_feed(struct superd_conn *conn, const void *data, size_t len)
+{
+    if (conn->cn_closed)
+        return -EPIPE;
+    if (buf_append(&conn->cn_pending, data, len) < 0)
+        return -ENOMEM;
+    pump(conn);
+    finish(conn);
+    return 0;
+}
+
+/*
+ * The client half-closes.  See fakehost.h.
+ */
+int fake_conn_eof(struct superd_conn *conn)
+{
+    if (conn->cn_closed)
+        return -EPIPE;
+    conn->cn_eof = true;
+    pump(conn);
+    finish(conn);
+    return 0;
+}
+
+/*
+ * The client reads everything queued.  See fakehost.h.
+ */
+int fake_conn_drain(struct superd_conn *conn)
+{
+    const struct superd_plugin *d = desc_of(conn->cn_svc);
+    size_t was = conn->cn_queued;
+
+    conn->cn_queued = 0;
+    if (conn->cn_closed)
+        return -EPIPE;
+    if (was > 0 && d->on_drain != NULL)
+        d->on_drain(conn);
+    pump(conn);
+    finish(conn);
+    return 0;
+}
+
+/*
+ * The client resets the connection.  See fakehost.h.
+ */
+int fake_conn_reset(struct superd_conn *conn)
+{
+    if (conn->cn_closed)
+        return -EPIPE;
+    conn->cn_closed = true;
+    conn->cn_queued = 0;
+    finish(conn);
+    return 0;
+}
+
+/*
+ * Everything written so far.  See fakehost.h.
+ */
+const char *fake_conn_output(const struct superd_conn *conn, size_t *len)
+{
+    if (len != NULL)
+        *len = conn->cn_out.len;
+    return conn->cn_out.data != NULL ? conn->cn_out.data : "";
+}
+
+/*
+ * Forget the collected output.  See fakehost.h.
+ */
+void fake_conn_clear_output(struct superd_conn *conn)
+{
+    buf_clear(&conn->cn_out);
+}
+
+/*
+ * Bytes held back by the high-water mark.  See fakehost.h.
+ */
+size_t fake_conn_pending(const struct superd_conn *conn)
+{
+    return conn->cn_pending.len - conn->cn_pending_off;
+}
+
+/*
+ * Bytes not consumed by on_data().  See fakehost.h.
+ */
+size_t fake_conn_unconsumed(const struct superd_conn *conn)
+{
+    return conn->cn_in.len;
+}
+
+/*
+ * Whether the connection is closed.  See fakehost.h.
+ */
+int fake_conn_closed(const struct superd_conn *conn)
+{
+    return conn->cn_closed;
+}
+
+/*
+ * The first callback error.  See fakehost.h.
+ */
+int fake_conn_error(const struct superd_conn *conn)
+{
+    return conn->cn_error;
+}
+
+/*
+ * Inject write failures.  See fakehost.h.
+ */
+void fake_conn_fail_writes(struct superd_conn *conn, int err)
+{
+    conn->cn_fail_writes = err;
+}
+
+/*
+ * Close (on_close() once) and free.  See fakehost.h.
+ */
+void fake_conn_free(struct superd_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    conn->cn_closed = true;
+    finish(conn);
+    conn->cn_svc->sv_conns--;
+    buf_free(&conn->cn_in);
+    buf_free(&conn->cn_pending);
+    buf_free(&conn->cn_out);
+    free(conn->cn_peer);
+    free(conn);
+}
+
+/* ---- datagrams ---- */
+
+/*
+ * Deliver one datagram and collect the replies.  See fakehost.h.
+ */
+int fake_dgram_feed(struct superd_service *svc, const void *data, size_t len,
+                    const char *peer)
+{
+    const struct superd_plugin *d = desc_of(svc);
+    struct superd_dgram *dgram;
+    void *copy;
+
+    if (svc->sv_state != SVC_READY) {
+        note("fake_dgram_feed(%s): the service's init() has not succeeded", svc->sv_name);
+        return -EINVAL;
+    }
+    clear_replies(svc);
+    if (d->on_datagram == NULL)
+        return 0;
+    /* Both on the heap and freed after the call, so ASan sees a plugin that
+     * keeps them. */
+    dgram = malloc(sizeof *dgram);
+    copy = copy_exact(data, len);
+    if (dgram == NULL || copy == NULL) {
+        free(dgram);
+        free(copy);
+        return -ENOMEM;
+    }
+    dgram->dg_svc = svc;
+    dgram->dg_peer = peer != NULL ? peer : FAKE_PEER;
+    d->on_datagram(svc, dgram, copy, len);
+    free(copy);
+    free(dgram);
+    return (int)svc->sv_nreplies;
+}
+
+/*
+ * One reply to the last datagram.  See fakehost.h.
+ */
+const char *fake_dgram_reply(const struct superd_service *svc, size_t i, size_t *len)
+{
+    if (i >= svc->sv_nreplies)
+        return NULL;
+    if (len != NULL)
+        *len = svc->sv_replies[i].len;
+    return svc->sv_replies[i].data != NULL ? svc->sv_replies[i].data : "";
+}
+
+/* ---- logging and diagnostics ---- */
+
+/*
+ * Redirect or silence the log.  See fakehost.h.
+ */
+void fake_log_stream(FILE *stream)
+{
+    log_out = stream;
+    log_out_set = true;
+}
+
+/*
+ * Lines logged so far.  See fakehost.h.
+ */
+unsigned fake_log_count(void)
+{
+    return log_count;
+}
+
+/*
+ * The last line logged.  See fakehost.h.
+ */
+const char *fake_log_last(int *level)
+{
+    if (level != NULL)
+        *level = log_last_level;
+    return log_last;
+}
+
+/*
+ * The last diagnostic.  See fakehost.h.
+ */
+const char *fake_error(void)
+{
+    return last_error;
+}
+
+/*
+ * Misuses seen.  See fakehost.h.
+ */
+unsigned fake_violations(void)
+{
+    return violations;
+}
+
+/* ==== the plugin API, as the plugin sees it ==== */
+
+/*
+ * The service's name, owned by the service.
+ */
+const char *superd_service_name(const struct superd_service *svc)
+{
+    return svc->sv_name;
+}
+
+/*
+ * An option's value (the last one, if the key repeats), owned by the
+ * service; marks every occurrence of the key as read.
+ */
+const char *superd_option(struct superd_service *svc, const char *key)
+{
+    const char *value = NULL;
+
+    for (size_t i = 0; key != NULL && i < svc->sv_nopts; i++) {
+        if (strcmp(svc->sv_opts[i].key, key) == 0) {
+            svc->sv_opts[i].read = true;
+            value = svc->sv_opts[i].value;
+        }
+    }
+    return value;
+}
+
+/*
+ * Keep "[service] key: message" for fake_service_error(), replacing any
+ * earlier one.  Returns -EINVAL.
+ */
+int superd_config_error(struct superd_service *svc, const char *key,
+                        const char *fmt, ...)
+{
+    char *msg = NULL;
+    char *line = NULL;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return -EINVAL;
+    if (key != NULL)
+        r = asprintf(&line, "[%s] %s: %s", svc->sv_name, key, msg);
+    else
+        r = asprintf(&line, "[%s] %s", svc->sv_name, msg);
+    free(msg);
+    if (r < 0)
+        return -EINVAL;
+    free(svc->sv_error);
+    svc->sv_error = line;
+    return -EINVAL;
+}
+
+/*
+ * The plugin's per-service pointer; the plugin owns what it points to.
+ */
+void superd_service_set_data(struct superd_service *svc, void *data)
+{
+    svc->sv_data = data;
+}
+
+/*
+ * The pointer last given to superd_service_set_data(), NULL before.
+ */
+void *superd_service_data(const struct superd_service *svc)
+{
+    return svc->sv_data;
+}
+
+/*
+ * Write "[service] message" to the log stream, and keep it for
+ * fake_log_last().
+ */
+void superd_log(const struct superd_service *svc, int level, const char *fmt, ...)
+{
+    FILE *out = log_stream();
+    char *msg = NULL;
+    char *line = NULL;
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return;
+    r = asprintf(&line, "[%s] %s", svc != NULL ? svc->sv_name : "?", msg);
+    free(msg);
+    if (r < 0)
+        return;
+    if (out != NULL)
+        fprintf(out, "%s\n", line);
+    free(log_last);
+    log_last = line;
+    log_last_level = level;
+    log_count++;
+}
+
+/*
+ * The service a connection belongs to.
+ */
+struct superd_service *superd_conn_service(const struct superd_conn *conn)
+{
+    return conn->cn_svc;
+}
+
+/*
+ * The plugin's per-connection pointer; the plugin owns what it points to.
+ */
+void superd_conn_set_data(struct superd_conn *conn, void *data)
+{
+    conn->cn_data = data;
+}
+
+/*
+ * The pointer last given to superd_conn_set_data(), NULL before.
+ */
+void *superd_conn_data(const struct superd_conn *conn)
+{
+    return conn->cn_data;
+}
+
+/*
+ * Append a copy of the bytes to the output (kept for fake_conn_output())
+ * and to the queue.  Returns 0, -EPIPE once closing, the injected error of
+ * fake_conn_fail_writes(), or -ENOMEM.
+ */
+int superd_write(struct superd_conn *conn, const void *buf, size_t len)
+{
+    if (conn->cn_close_done) {
+        violation("[%s] superd_write() after on_close()", conn->cn_svc->sv_name);
+        return -EPIPE;
+    }
+    if (conn->cn_closed)
+        return -EPIPE;
+    if (conn->cn_fail_writes < 0)
+        return conn->cn_fail_writes;
+    if (len == 0)
+        return 0;
+    if (buf_append(&conn->cn_out, buf, len) < 0)
+        return -ENOMEM;
+    conn->cn_queued += len;
+    return 0;
+}
+
+/*
+ * Bytes written and not yet drained by the test.
+ */
+size_t superd_queued(const struct superd_conn *conn)
+{
+    return conn->cn_queued;
+}
+
+/*
+ * Mark the connection closed; on_close() runs when the current fake_conn_*
+ * call returns to the test, never inside the plugin's callback.
+ */
+void superd_close(struct superd_conn *conn)
+{
+    if (conn->cn_close_done) {
+        violation("[%s] superd_close() after on_close()", conn->cn_svc->sv_name);
+        return;
+    }
+    conn->cn_closed = true;
+}
+
+/*
+ * The peer given to fake_conn_open(), owned by the connection.
+ */
+const char *superd_peer(const struct superd_conn *conn)
+{
+    return conn->cn_peer;
+}
+
+/*
+ * Keep a copy of the reply for fake_dgram_reply().  Returns 0, -ENOTCONN
+ * for a FAKE_PEER_UNBOUND sender, -EMSGSIZE above FAKE_DGRAM_MAX bytes, or
+ * -ENOMEM.
+ */
+int superd_reply(struct superd_dgram *dgram, const void *buf, size_t len)
+{
+    struct superd_service *svc = dgram->dg_svc;
+    struct buf *replies;
+
+    if (strcmp(dgram->dg_peer, FAKE_PEER_UNBOUND) == 0)
+        return -ENOTCONN;
+    if (len > FAKE_DGRAM_MAX)
+        return -EMSGSIZE;
+    replies = realloc(svc->sv_replies, (svc->sv_nreplies + 1) * sizeof *replies);
+    if (replies == NULL)
+        return -ENOMEM;
+    svc->sv_replies = replies;
+    memset(&replies[svc->sv_nreplies], 0, sizeof *replies);
+    if (buf_append(&replies[svc->sv_nreplies], buf, len) < 0)
+        return -ENOMEM;
+    svc->sv_nreplies++;
+    return 0;
+}
+
+/*
+ * The sender given to fake_dgram_feed(), owned by the test.
+ */
+const char *superd_dgram_peer(const struct superd_dgram *dgram)
+{
+    return dgram->dg_peer;
+}
