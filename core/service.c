@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
@@ -60,6 +61,16 @@ int service_start(struct superd_service *s, const struct conf *c,
         }
     }
     s->inited = true;
+    /* A listener the plugin cannot serve would take traffic and drop it. */
+    for (size_t i = 0; i < cs->naddrs; i++) {
+        bool stream = addr_socktype(cs->addrs[i].kind) == SOCK_STREAM;
+        if (stream ? (d->on_open || d->on_data) : d->on_datagram != NULL)
+            continue;
+        snprintf(msg, sizeof msg, "plugin %s does not serve %s (%s)", d->name,
+                 stream ? "stream connections" : "datagrams", cs->addrs[i].text);
+        snprintf(err, errlen, "%s:%d: [%s] listen: %s", c->path, cs->addrs[i].line, cs->name, msg);
+        return -EPROTONOSUPPORT;
+    }
     /* A key neither the core nor the plugin read is a typo: refuse it. */
     for (size_t i = 0; i < cs->nopts; i++) {
         if (!cs->opts[i].used) {

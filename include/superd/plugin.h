@@ -75,7 +75,10 @@ enum superd_log_level {
  *         .on_data = echo_data,
  *     };
  *
- * Every callback is optional (NULL).  The host reads only the first `size`
+ * Every callback is optional (NULL), but a service may listen on stream
+ * sockets only if its plugin has on_open or on_data, and on datagram sockets
+ * only if it has on_datagram: anything else is a configuration error, not
+ * traffic silently dropped.  The host reads only the first `size`
  * bytes, so fields added in later minor versions read as NULL/0 for a plugin
  * built before they existed.  New fields are appended, never inserted.
  */
