@@ -65,7 +65,7 @@ test:
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check BUILD=build-asan SAN=1
 
-check: build $(TPLUGINS) $(TESTS)
+check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so $(TESTS)
 	@echo "== unit tests: core ($(BUILD)) =="
 	$(BUILD)/tests/unit_core
 	@echo "== unit tests: sample plugins against the fake host ($(BUILD)) =="
@@ -88,6 +88,12 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/superd/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
 
+# The README's plugin example, extracted and built, so it cannot rot.
+$(BUILD)/tests/plugins/readme_example.so: README.md include/superd/plugin.h
+	@mkdir -p $(@D)
+	awk '/^```c$$/ {on=1; next} /^```$$/ {if (on) exit} on' README.md > $(BUILD)/tests/readme_example.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared $(BUILD)/tests/readme_example.c -o $@
+
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PATHS) -DTEST_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/tests/plugins"' \
@@ -95,7 +101,8 @@ $(BUILD)/tests/%.o: tests/%.c
 
 # Core unit tests link the real core objects (not main.o).
 UNIT_CORE_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,tests/unit_core_main.c $(wildcard tests/test_core_*.c))
-$(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ)
+# The test plugins are loaded at run time: built first, never linked.
+$(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(CUNIT_LIBS) -ldl -o $@
 
 # Plugin unit tests: the fake host stands in for the daemon.

@@ -122,18 +122,26 @@ static void flush(struct superd_conn *c)
         p->on_drain(c);
 }
 
-/* Hand bytes to the plugin; returns how many it consumed. */
+/* Hand bytes to the plugin; returns how many it consumed.  While it
+ * consumes something and bytes remain, the rest is offered at once: a
+ * line-based plugin may take one line a call. */
 static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 {
     const struct superd_plugin *p = service_plugin(c->svc);
     if (!p->on_data)
         return len;
-    ssize_t r = p->on_data(c, data, len);
-    if (r < 0) {
-        c->flags |= CONN_CLOSING;
-        return len;
+    size_t used = 0;
+    while (used < len && !(c->flags & (CONN_CLOSING | CONN_ABORT))) {
+        ssize_t r = p->on_data(c, data + used, len - used);
+        if (r < 0) {
+            c->flags |= CONN_CLOSING;
+            return len;
+        }
+        if (r == 0)
+            break;
+        used += (size_t)r > len - used ? len - used : (size_t)r;
     }
-    return (size_t)r > len ? len : (size_t)r;
+    return used;
 }
 
 static void on_eof(struct superd_conn *c)

@@ -431,7 +431,7 @@ static void set_error(struct superd_conn *conn, int err)
 }
 
 /* Hand on_data() what is in the input buffer and act on its answer. */
-static void deliver_data(struct superd_conn *conn)
+static void deliver_once(struct superd_conn *conn)
 {
     const struct superd_plugin *d = desc_of(conn->cn_svc);
     size_t len = conn->cn_in.len;
@@ -464,6 +464,18 @@ static void deliver_data(struct superd_conn *conn)
              conn->cn_svc->sv_name, FAKE_INPUT_MAX);
         conn->cn_closed = true;
     }
+}
+
+/* As the host does: while on_data() consumes something and bytes remain,
+ * offer the rest at once (a line-based plugin may take one line a call). */
+static void deliver_data(struct superd_conn *conn)
+{
+    size_t before;
+
+    do {
+        before = conn->cn_in.len;
+        deliver_once(conn);
+    } while (!conn->cn_closed && conn->cn_in.len > 0 && conn->cn_in.len < before);
 }
 
 static void deliver_eof(struct superd_conn *conn)

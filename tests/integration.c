@@ -1189,6 +1189,31 @@ static void test_echo_abstract(void)
     stop_ok(d, SIGTERM);
 }
 
+/* The plugin example in README.md, extracted and built by the Makefile, so
+ * the newcomer's first plugin cannot rot: each line gets its length back. */
+static void test_readme_example(void)
+{
+    int port = it_free_port(IT_TCP4);
+    uint8_t *buf = it_alloc(64);
+    struct it_daemon *d;
+    struct it_xfer x;
+    const char *req = "hello\nab\npartial";
+    int fd;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve(it_printf("[linelen]\nplugin = %s/../tests/plugins/readme_example.so\n"
+                        "listen = tcp://127.0.0.1:%d\n", it_plugin_dir, port));
+    listening(d, "linelen", "tcp", it_printf("127.0.0.1:%d", port));
+    fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT_FATAL(fd >= 0);
+    it_xfer(fd, (const uint8_t *)req, strlen(req), 1, NULL, 0, buf, 63, 0, 1, IT_OP_MS, &x);
+    CU_ASSERT(x.eof);
+    CU_ASSERT_EQUAL(x.rcvd, 4);
+    CU_ASSERT(x.rcvd == 4 && memcmp(buf, "5\n2\n", 4) == 0);
+    it_close(fd);
+    stop_ok(d, SIGTERM);
+}
+
 /* ---- registration ---- */
 
 static const struct {
@@ -1234,6 +1259,7 @@ static const struct {
     { "usage errors exit 2", test_usage_errors },
     { "udp: chatty source ports are not answered", test_loop_protection },
     { "echo on an abstract unix socket", test_echo_abstract },
+    { "the README's plugin example builds and serves", test_readme_example },
 };
 
 int main(int argc, char **argv)

@@ -115,8 +115,10 @@ struct superd_plugin {
 
     /*
      * Bytes arrived.  `data` is owned by the host and valid only during the
-     * call.  Return how many bytes were consumed (0..len): the rest is
-     * offered again, with whatever arrives next, in the next call.  Return
+     * call.  Return how many bytes were consumed (0..len).  If that is more
+     * than 0 but less than len, the rest is offered again at once (so a
+     * line-based plugin may take one line a call); if it is 0, the rest is
+     * kept and offered again with whatever arrives next.  Return
      * a negative errno to close the connection (queued output is still
      * flushed).  If the host's input buffer is full and nothing is consumed,
      * the connection is closed: a request may be at most 64 KiB.
