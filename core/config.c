@@ -118,8 +118,11 @@ static void inspect_line(struct parse *p, char *raw)
         return;
     if (*s == '[') {
         char *end = strchr(s, ']');
-        if (!end)
-            return;     /* inih reports the syntax error */
+        if (!end) {
+            /* Said here, not after inih has read the whole file. */
+            fail(p, -EINVAL, p->line, p->section, NULL, "syntax error: '[' without ']'");
+            return;
+        }
         *end = '\0';
         const char *name = s + 1;
         if (strlen(name) > NAME_MAX_LEN) {
@@ -152,8 +155,11 @@ static void inspect_line(struct parse *p, char *raw)
     if (raw[0] == ' ' || raw[0] == '\t')
         return;         /* a continuation line: no key of its own */
     size_t klen = strcspn(s, "=:");
-    if (s[klen] == '\0')
-        return;         /* inih reports the syntax error */
+    if (s[klen] == '\0') {
+        fail(p, -EINVAL, p->line, p->section, NULL,
+             "syntax error: expected [section] or key = value");
+        return;
+    }
     while (klen > 0 && (s[klen - 1] == ' ' || s[klen - 1] == '\t'))
         klen--;
     if (klen > NAME_MAX_LEN)
@@ -181,7 +187,11 @@ static char *read_line(char *str, int num, void *stream)
              "line longer than %d characters", num - 2);
         return NULL;
     }
-    memcpy(str, start, len);
+    /* Copy without the CR: content, '\n', NUL fit in inih's num bytes. */
+    memcpy(str, start, content);
+    len = content;
+    if (nl)
+        str[len++] = '\n';
     str[len] = '\0';
     inspect_line(p, str);
     return p->rc ? NULL : str;

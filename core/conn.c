@@ -195,14 +195,18 @@ static void read_some(struct superd_conn *c)
 static void conn_event(struct loop_watch *w, uint32_t events)
 {
     struct superd_conn *c = conn_of(w);
-    if (events & (EPOLLERR | EPOLLHUP)) {
-        /* Reset, or both directions shut: nothing more can be said. */
+    if ((events & EPOLLERR) || ((events & EPOLLHUP) && !(events & EPOLLIN))) {
+        /* Reset, or both directions shut with nothing left to read. */
         c->flags |= CONN_ABORT;
     } else {
+        /* HUP with IN: a unix peer that wrote and closed at once; its
+         * bytes are still to be read. */
         if (events & EPOLLOUT)
             flush(c);
         if ((events & EPOLLIN) && !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF)))
             read_some(c);
+        else if (events & EPOLLHUP)
+            c->flags |= CONN_ABORT;
     }
     settle(c);
 }
