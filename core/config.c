@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* inih's limits on names (its MAX_SECTION and MAX_NAME, minus the NUL). */
 #define NAME_MAX_LEN 49
@@ -286,6 +289,15 @@ static int parse_int(const char *s, long min, long max, long *out)
     return 0;
 }
 
+/* workers = auto: one per CPU this process may run on. */
+static int auto_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > CONF_WORKERS_MAX ? CONF_WORKERS_MAX : (int)n;
+}
+
 static void global_key(struct parse *p, const char *key, const char *value)
 {
     struct conf *c = p->conf;
@@ -295,11 +307,38 @@ static void global_key(struct parse *p, const char *key, const char *value)
     } else if (strcmp(key, "pid_file") == 0) {
         c->pid_file = resolve(c->dir, value);
     } else if (strcmp(key, "workers") == 0) {
-        /* The master/worker split is not built yet: say so, never pretend. */
-        if (strcmp(value, "1") != 0)
-            fail(p, -ENOTSUP, p->line, sec, key,
-                 "'%s' not supported: this version runs 1 worker", value);
-        c->workers = 1;
+        long v = 0;
+        if (strcmp(value, "auto") == 0)
+            c->workers = auto_workers();
+        else if (parse_int(value, 1, CONF_WORKERS_MAX, &v) < 0)
+            fail(p, -EINVAL, p->line, sec, key, "'%s' is not auto or a number from 1 to %d",
+                 value, CONF_WORKERS_MAX);
+        else
+            c->workers = (int)v;
+    } else if (strcmp(key, "max_connections") == 0) {
+        if (parse_int(value, 1, LONG_MAX, &c->max_connections) < 0)
+            fail(p, -EINVAL, p->line, sec, key, "'%s' is not a positive number", value);
+    } else if (strcmp(key, "user") == 0) {
+        struct passwd *pw = getpwnam(value);
+        if (!pw) {
+            fail(p, -ENOENT, p->line, sec, key, "no such user '%s'", value);
+            return;
+        }
+        c->user = strdup(value);
+        c->user_line = p->line;
+        c->uid = pw->pw_uid;
+        if (!c->has_group)
+            c->gid = pw->pw_gid;
+        if (!c->user)
+            fail(p, -ENOMEM, p->line, sec, key, "out of memory");
+    } else if (strcmp(key, "group") == 0) {
+        struct group *gr = getgrnam(value);
+        if (!gr) {
+            fail(p, -ENOENT, p->line, sec, key, "no such group '%s'", value);
+            return;
+        }
+        c->gid = gr->gr_gid;
+        c->has_group = true;
     } else if (strcmp(key, "log") == 0) {
         if (strcmp(value, "stderr") == 0)
             c->log_target = LOG_TO_STDERR;
@@ -367,6 +406,9 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
         if (parse_int(value, 1, 65535, &v) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a number from 1 to 65535", value);
         s->backlog = (int)v;
+    } else if (strcmp(key, "max_connections") == 0) {
+        if (parse_int(value, 1, LONG_MAX, &s->max_connections) < 0)
+            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
     } else if (strcmp(key, "socket_mode") == 0) {
         char *end;
         long v = strtol(value, &end, 8);
@@ -472,7 +514,7 @@ int conf_load_string(const char *text, const char *path, struct conf **out,
         return -ENOMEM;
     c->path = strdup(path);
     c->dir = dir_of(path);
-    c->workers = 1;
+    c->workers = auto_workers();
     c->log_target = LOG_TO_STDERR;
     c->log_level = LOG_INFO;
     c->shutdown_timeout_ms = 10 * 1000;
@@ -552,5 +594,6 @@ void conf_free(struct conf *c)
     free(c->dir);
     free(c->plugin_dir);
     free(c->pid_file);
+    free(c->user);
     free(c);
 }

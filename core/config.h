@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "log.h"
@@ -26,6 +27,7 @@ struct conf_service {
     struct laddr *addrs;    /* every address of every listen key */
     size_t naddrs;
     int backlog;            /* listen(2) backlog; 0: the kernel's somaxconn */
+    long max_connections;   /* open at once, across workers; 0: no limit */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
@@ -35,7 +37,13 @@ struct conf {
     char *path;             /* as given, for messages */
     char *dir;              /* its directory: base of relative paths */
     char *plugin_dir;       /* resolved against dir; NULL if not set */
-    int workers;
+    int workers;            /* worker processes (auto: the number of CPUs) */
+    long max_connections;   /* every service together; 0: no limit */
+    char *user;             /* workers run as this user (when started as root) */
+    int user_line;
+    uid_t uid;
+    gid_t gid;              /* `group`, or the user's primary group */
+    bool has_group;
     enum log_target log_target;
     int log_level;
     char *pid_file;         /* resolved against dir; NULL if not set */
@@ -43,6 +51,9 @@ struct conf {
     struct conf_service *svcs;
     size_t nsvcs;
 };
+
+/* The most workers `workers` may ask for. */
+#define CONF_WORKERS_MAX 64
 
 /* Longest message a configuration error makes, file name included. */
 #define CONF_ERR_MAX 1024

@@ -35,6 +35,7 @@ enum {
     CONN_CLOSING = 1 << 2,  /* close once the output queue is empty */
     CONN_ABORT = 1 << 3,    /* close now, dropping queued output */
     CONN_DEAD = 1 << 4,     /* closed; on the dead list */
+    CONN_COUNTED = 1 << 5,  /* admitted against max_connections */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -66,6 +67,10 @@ static void kill_conn(struct superd_conn *c)
     const struct superd_plugin *p = service_plugin(c->svc);
     if ((c->flags & CONN_OPENED) && p->on_close)
         p->on_close(c);
+    if (c->flags & CONN_COUNTED) {
+        stats_conn_release(c->lsn->wk->stats, c->svc->stats_slot);
+        STATS_ADD(c->svc->row, active, -1);
+    }
     struct conn_set *set = set_of(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -107,6 +112,7 @@ static void flush(struct superd_conn *c)
         ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
+            STATS_ADD(c->svc->row, bytes_out, (uint64_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -169,6 +175,7 @@ static void read_some(struct superd_conn *c)
             c->flags |= CONN_ABORT;
         return;
     }
+    STATS_ADD(c->svc->row, bytes_in, (uint64_t)n);
     size_t used;
     if (pending == 0) {
         used = deliver(c, scratch, (size_t)n);
@@ -211,13 +218,51 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     settle(c);
 }
 
+/*
+ * max_connections, per service and in total, across every worker: over a
+ * limit the connection was accepted (so the backlog never fills with
+ * refused clients) and is closed at once.  Returns true if admitted.
+ */
+static bool admit(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    struct worker *wk = l->wk;
+    struct superd_service *svc = l->svc;
+    if (!wk->stats || svc->stats_slot < 0)
+        return true;
+    if (stats_conn_admit(wk->stats, svc->stats_slot, svc->cs->max_connections,
+                         wk->conf->max_connections)) {
+        STATS_ADD(svc->row, active, 1);
+        STATS_ADD(svc->row, accepted, 1);
+        return true;
+    }
+    STATS_ADD(svc->row, refused, 1);
+    if (log_limit_pass(&limit, &missed)) {
+        char peer[ADDR_FMT_MAX];
+        addr_format((const struct sockaddr *)ss, sslen, peer, sizeof peer);
+        log_msg(LOG_WARNING, "[%s] %s: max_connections reached, refused %s (%lu more)",
+                svc->cs->name, l->addr.text, peer, missed);
+    }
+    return false;
+}
+
 static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
     static struct log_limit oom_limit;
     unsigned long missed;
+    if (!admit(l, ss, sslen)) {
+        close(fd);
+        return;
+    }
+    bool counted = l->wk->stats && l->svc->stats_slot >= 0;
     struct superd_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
+        if (counted) {
+            stats_conn_release(l->wk->stats, l->svc->stats_slot);
+            STATS_ADD(l->svc->row, active, -1);
+        }
         if (log_limit_pass(&oom_limit, &missed))
             log_msg(LOG_ERR, "[%s] %s: out of memory, dropped a connection (%lu more)",
                     superd_service_name(l->svc), l->addr.text, missed);
@@ -226,6 +271,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     c->lsn = l;
     c->svc = l->svc;
     c->fd = fd;
+    if (counted)
+        c->flags |= CONN_COUNTED;
     if (l->addr.kind == ADDR_TCP) {
         /* Replies are whole writes: never wait for Nagle and delayed ACKs. */
         int one = 1;
@@ -239,6 +286,10 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     struct conn_set *set = set_of(c);
     if (loop_add(loop_of(c), &c->w, fd, EPOLLIN, conn_event) < 0) {
         close(fd);
+        if (counted) {
+            stats_conn_release(l->wk->stats, l->svc->stats_slot);
+            STATS_ADD(l->svc->row, active, -1);
+        }
         free(c);
         return;
     }
@@ -370,6 +421,7 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
             return -EPIPE;
         }
         done = n > 0 ? (size_t)n : 0;
+        STATS_ADD(c->svc->row, bytes_out, (uint64_t)done);
     }
     if (done < len && buf_append(&c->out, (const char *)buf + done, len - done) < 0)
         return -ENOMEM;

@@ -119,8 +119,10 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
         }
         return;
     }
+    STATS_ADD(l->svc->row, dgrams_in, 1);
+    STATS_ADD(l->svc->row, bytes_in, len);
     if (dgram_bad_source(l->wk->lsns, l->wk->nlsns, from, d->fromlen, &why)) {
-        l->wk->guard_drops++;
+        STATS_ADD(l->svc->row, loop_drops, 1);
         if (log_limit_pass(&guard_limit, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
             log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s: %s could start a loop (%lu more)",
@@ -182,6 +184,8 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         return -ENOTCONN;   /* an unbound unix socket has no address */
     if (sendto(d->lsn->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, d->fromlen) < 0)
         return -errno;
+    STATS_ADD(d->lsn->svc->row, dgrams_out, 1);
+    STATS_ADD(d->lsn->svc->row, bytes_out, len);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* listener.c - binding and closing listening sockets. */
 #include "listener.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -141,4 +143,109 @@ void lsn_close(struct listener *l)
             unlink(path);
     }
     l->made_file = false;
+}
+
+/* Move a matching listener's socket from `old` into `l`. */
+static bool take_over(struct lsn_set *old, struct listener *l)
+{
+    for (size_t i = 0; old && i < old->n; i++) {
+        struct listener *o = &old->v[i];
+        if (o->fd < 0 || o->addr.kind != l->addr.kind ||
+            !addr_equal((struct sockaddr *)&o->addr.sa, o->addr.salen,
+                        (struct sockaddr *)&l->addr.sa, l->addr.salen))
+            continue;
+        l->fd = o->fd;
+        l->made_file = o->made_file;
+        l->dev = o->dev;
+        l->ino = o->ino;
+        /* The old set remembers it was kept, but no longer owns it. */
+        o->fd = -1;
+        o->made_file = false;
+        o->kept = true;
+        return true;
+    }
+    return false;
+}
+
+bool lsn_set_kept(const struct lsn_set *old, const struct listener *l)
+{
+    for (size_t i = 0; old && i < old->n; i++)
+        if (old->v[i].kept && old->v[i].addr.kind == l->addr.kind &&
+            addr_equal((const struct sockaddr *)&old->v[i].addr.sa, old->v[i].addr.salen,
+                       (const struct sockaddr *)&l->addr.sa, l->addr.salen))
+            return true;
+    return false;
+}
+
+/* Give back to `old` what was taken from it (a failed reload). */
+static void give_back(struct lsn_set *set, struct lsn_set *old)
+{
+    for (size_t i = 0; old && i < old->n; i++) {
+        struct listener *o = &old->v[i];
+        if (!o->kept)
+            continue;
+        for (size_t j = 0; j < set->n; j++) {
+            struct listener *l = &set->v[j];
+            if (l->fd >= 0 && l->addr.kind == o->addr.kind &&
+                addr_equal((struct sockaddr *)&o->addr.sa, o->addr.salen,
+                           (struct sockaddr *)&l->addr.sa, l->addr.salen)) {
+                o->fd = l->fd;
+                o->made_file = l->made_file;
+                l->fd = -1;
+                l->made_file = false;
+                break;
+            }
+        }
+        o->kept = false;
+    }
+}
+
+int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
+                 char *err, size_t errlen)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < c->nsvcs; i++)
+        if (c->svcs[i].enabled)
+            total += c->svcs[i].naddrs;
+    set->n = 0;
+    set->v = calloc(total ? total : 1, sizeof *set->v);
+    if (!set->v)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->nsvcs; i++) {
+        const struct conf_service *cs = &c->svcs[i];
+        if (!cs->enabled)
+            continue;
+        for (size_t a = 0; a < cs->naddrs; a++) {
+            struct listener *l = &set->v[set->n];
+            l->addr = cs->addrs[a];
+            l->svc_index = i;
+            l->svc_name = cs->name;
+            l->fd = -1;
+            l->w.fd = -1;
+            if (take_over(old, l)) {
+                set->n++;
+                continue;
+            }
+            char msg[512];
+            int r = lsn_bind(l, cs->backlog, cs->socket_mode, msg, sizeof msg);
+            if (r < 0) {
+                snprintf(err, errlen, "%s:%d: [%s] listen: %s", c->path, l->addr.line,
+                         cs->name, msg);
+                give_back(set, old);
+                lsn_set_close(set);
+                return r;
+            }
+            set->n++;
+        }
+    }
+    return 0;
+}
+
+void lsn_set_close(struct lsn_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        lsn_close(&set->v[i]);
+    free(set->v);
+    set->v = NULL;
+    set->n = 0;
 }

@@ -10,18 +10,28 @@
 #include "addr.h"
 #include "loop.h"
 
+struct conf;
 struct worker;
 struct superd_service;
 
 struct listener {
     struct loop_watch w;
     struct laddr addr;
-    struct superd_service *svc;
-    struct worker *wk;          /* the worker serving it */
+    size_t svc_index;           /* the service: its index in conf->svcs */
+    const char *svc_name;       /* ... and its name, owned by the conf */
+    struct superd_service *svc; /* in a worker: the service serving it */
+    struct worker *wk;          /* in a worker: that worker */
     int fd;                     /* -1 when closed */
-    bool made_file;             /* we created the socket file */
+    bool made_file;             /* we created the socket file (the master) */
     dev_t dev;                  /* ... this one: never unlink another */
     ino_t ino;
+    bool kept;                  /* taken over by a newer set (a reload) */
+};
+
+/* Every listener of a configuration, as the master holds them. */
+struct lsn_set {
+    struct listener *v;
+    size_t n;
 };
 
 /*
@@ -37,5 +47,22 @@ int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t
 /* Close the socket and remove the socket file if we made it and it is
  * still ours.  Safe on a closed listener. */
 void lsn_close(struct listener *l);
+
+/*
+ * Bind every address of every enabled service of `c`, all or nothing.  A
+ * listener of `old` (may be NULL) with the same kind and address is taken
+ * over instead, never re-bound: its fd moves to the new set and `old` no
+ * longer owns it.  On failure what this call bound is closed (its socket
+ * files removed), `old` is left as it was, err names the file, line,
+ * service and address, and a negative errno is returned.
+ */
+int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
+                 char *err, size_t errlen);
+
+/* True if `l` was taken over from an old set by lsn_set_bind. */
+bool lsn_set_kept(const struct lsn_set *old, const struct listener *l);
+
+/* Close every listener of the set (lsn_close) and free it. */
+void lsn_set_close(struct lsn_set *set);
 
 #endif

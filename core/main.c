@@ -1,5 +1,5 @@
-/* main.c - the command line: parse options, load the configuration and
- * plugins, bind, serve until told to stop. */
+/* main.c - the command line: parse options, load and check the
+ * configuration, bind, and hand over to the master. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,7 +12,8 @@
 
 #include "config.h"
 #include "log.h"
-#include "worker.h"
+#include "listener.h"
+#include "master.h"
 
 #ifndef SUPERD_VERSION
 #define SUPERD_VERSION "0.0.0"
@@ -35,19 +36,6 @@ static void usage(FILE *f)
             "  -h        print this help and exit\n"
             "exit status: 0 ok, 1 configuration or start-up error, 2 usage error\n",
             SUPERD_DEFAULT_CONFIG);
-}
-
-/* -t: what would run, on stdout. */
-static void print_check(const struct worker *wk, const struct conf *c)
-{
-    for (size_t i = 0; i < wk->nsvcs; i++) {
-        const struct superd_service *s = &wk->svcs[i];
-        const struct superd_plugin *d = service_plugin(s);
-        printf("[%s] plugin %s %s %s\n", s->cs->name, d->name, d->version, s->plugin->path);
-        for (size_t a = 0; a < s->cs->naddrs; a++)
-            printf("[%s] listen %s\n", s->cs->name, s->cs->addrs[a].text);
-    }
-    printf("%s: configuration OK\n", c->path);
 }
 
 /* Fork into the background: the parent exits once the child runs. */
@@ -93,35 +81,45 @@ static void remove_pid_file(const char *path)
         unlink(path);
 }
 
-static int serve(struct worker *wk, const struct conf *c, bool background)
+/* Bind, detach if asked, write the pid file, and hand over to the master. */
+static int serve(const char *path, struct conf *c, bool background)
 {
     char err[CONF_ERR_MAX];
-    int r = worker_bind(wk, err, sizeof err);
+    struct lsn_set set;
+    int r = lsn_set_bind(&set, c, NULL, err, sizeof err);
     if (r < 0) {
         fprintf(stderr, "superd: %s\n", err);
+        conf_free(c);
         return EXIT_CONFIG;
     }
-    for (size_t i = 0; i < wk->nlsns; i++)
-        log_msg(LOG_NOTICE, "[%s] listening on %s", wk->lsns[i].svc->cs->name,
-                wk->lsns[i].addr.text);
+    for (size_t i = 0; i < set.n; i++)
+        log_msg(LOG_NOTICE, "[%s] listening on %s", set.v[i].svc_name, set.v[i].addr.text);
+    /* Warnings only once started: an error stays the one line printed. */
+    if (geteuid() == 0 && !c->user)
+        log_msg(LOG_WARNING, "running as root with no user set: plugins run as root "
+                "(set user = NAME in [superd])");
+    else if (geteuid() != 0 && c->user)
+        log_msg(LOG_NOTICE, "%s:%d: user = %s has no effect: superd was not started as root",
+                c->path, c->user_line, c->user);
     if (background && (r = detach()) < 0) {
         fprintf(stderr, "superd: cannot detach: %s\n", strerror(-r));
+        lsn_set_close(&set);
+        conf_free(c);
         return EXIT_CONFIG;
     }
-    if (c->pid_file && (r = write_pid_file(c->pid_file)) < 0) {
-        fprintf(stderr, "superd: %s: cannot write pid_file: %s\n", c->pid_file, strerror(-r));
+    char *pid_file = c->pid_file ? strdup(c->pid_file) : NULL;
+    if (pid_file && (r = write_pid_file(pid_file)) < 0) {
+        fprintf(stderr, "superd: %s: cannot write pid_file: %s\n", pid_file, strerror(-r));
+        free(pid_file);
+        lsn_set_close(&set);
+        conf_free(c);
         return EXIT_CONFIG;
     }
-    log_msg(LOG_NOTICE, "ready");
-    r = worker_run(wk);
-    if (c->pid_file)
-        remove_pid_file(c->pid_file);
-    if (r < 0) {
-        log_msg(LOG_ERR, "event loop failed: %s", strerror(-r));
-        return EXIT_CONFIG;
-    }
-    log_msg(LOG_NOTICE, "stopped");
-    return EXIT_OK;
+    int status = master_run(path, c, &set);
+    if (pid_file)
+        remove_pid_file(pid_file);
+    free(pid_file);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -154,13 +152,15 @@ int main(int argc, char **argv)
 
     /* Plugins write to sockets that may be gone: an error, not a signal. */
     signal(SIGPIPE, SIG_IGN);
-    /* Read through the worker's signalfd; blocked before anything is bound
-     * so that an early SIGTERM still cleans up. */
+    /* Read through signalfds; blocked before anything is bound so that an
+     * early SIGTERM still cleans up. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
     char err[CONF_ERR_MAX];
@@ -169,21 +169,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "superd: %s\n", err);
         return EXIT_CONFIG;
     }
-    if (!check)
-        log_setup(c->log_target, c->log_level);
-
-    struct worker wk;
-    int status;
-    if (worker_load(&wk, c, err, sizeof err) < 0) {
-        fprintf(stderr, "superd: %s\n", err);
-        status = EXIT_CONFIG;
-    } else if (check) {
-        print_check(&wk, c);
-        status = EXIT_OK;
-    } else {
-        status = serve(&wk, c, background);
+    if (check) {
+        int r = master_check(c, true, false);
+        conf_free(c);
+        return r < 0 ? EXIT_CONFIG : EXIT_OK;
     }
-    worker_fini(&wk);
-    conf_free(c);
-    return status;
+    log_setup(c->log_target, c->log_level);
+    /* Every plugin must start before anything is bound. */
+    if (master_check(c, false, false) < 0) {
+        conf_free(c);
+        return EXIT_CONFIG;
+    }
+    return serve(path, c, background);
 }

@@ -39,6 +39,7 @@ int service_start(struct superd_service *s, const struct conf *c,
     memset(s, 0, sizeof *s);
     s->conf = c;
     s->cs = cs;
+    s->stats_slot = -1;
     int r = plugin_find(cs->plugin, c->dir, c->plugin_dir, &path, msg, sizeof msg);
     if (r == 0)
         r = plugin_load(path, &s->plugin, msg, sizeof msg);

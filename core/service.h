@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "loader.h"
+#include "stats.h"
 
 struct superd_service {
     const struct conf *conf;
@@ -16,6 +17,8 @@ struct superd_service {
     struct plugin *plugin;
     void *data;             /* the plugin's own (superd_service_set_data) */
     bool inited;            /* init() succeeded: fini() is owed */
+    int stats_slot;         /* its counters in the shared stats, or -1 */
+    struct stats_row *row;  /* this worker's row of them, or NULL */
     char *err;              /* first superd_config_error message */
 };
 

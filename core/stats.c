@@ -50,6 +50,7 @@ int stats_worker_take(struct stats *st)
     for (int w = 0; w < STATS_MAX_WORKERS; w++) {
         if (!st->worker_used[w]) {
             st->worker_used[w] = true;
+            __atomic_store_n(&st->worker_ready[w], 0, __ATOMIC_RELAXED);
             memset(st->rows[w], 0, sizeof st->rows[w]);
             return w;
         }

@@ -41,6 +41,7 @@ struct stats {
     struct stats_service svc[STATS_MAX_SERVICES];
     struct stats_row rows[STATS_MAX_WORKERS][STATS_MAX_SERVICES];
     bool worker_used[STATS_MAX_WORKERS];
+    uint8_t worker_ready[STATS_MAX_WORKERS];  /* set by a worker once its plugins run */
 };
 
 /* Add to a counter of the caller's own row (single writer, but read by the

@@ -1,4 +1,4 @@
-/* worker.c - one worker: services, listeners, the loop, shutdown. */
+/* worker.c - one worker process: services, listener copies, the loop. */
 #include "worker.h"
 
 #include <errno.h>
@@ -14,60 +14,66 @@
 #include "dgram.h"
 #include "log.h"
 
-int worker_load(struct worker *wk, const struct conf *c, char *err, size_t errlen)
+int worker_load(struct worker *wk, const struct conf *c, struct stats *stats, int row,
+                char *err, size_t errlen)
 {
     memset(wk, 0, sizeof *wk);
     wk->conf = c;
     wk->loop.epfd = -1;
     wk->spare_fd = -1;
     wk->sig_fd = -1;
+    wk->stats = stats;
+    wk->stats_row = row;
     wk->svcs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof *wk->svcs);
     if (!wk->svcs)
         return -ENOMEM;
     for (size_t i = 0; i < c->nsvcs; i++) {
         if (!c->svcs[i].enabled)
             continue;
-        int r = service_start(&wk->svcs[wk->nsvcs], c, &c->svcs[i], err, errlen);
+        struct superd_service *s = &wk->svcs[wk->nsvcs];
+        int r = service_start(s, c, &c->svcs[i], err, errlen);
         wk->nsvcs++;    /* counted even on failure: service_stop is owed */
         if (r < 0)
             return r;
-    }
-    return 0;
-}
-
-int worker_bind(struct worker *wk, char *err, size_t errlen)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < wk->nsvcs; i++)
-        total += wk->svcs[i].cs->naddrs;
-    wk->lsns = calloc(total ? total : 1, sizeof *wk->lsns);
-    if (!wk->lsns)
-        return -ENOMEM;
-    for (size_t i = 0; i < wk->nsvcs; i++) {
-        struct superd_service *s = &wk->svcs[i];
-        for (size_t a = 0; a < s->cs->naddrs; a++) {
-            struct listener *l = &wk->lsns[wk->nlsns];
-            char msg[512];
-            l->addr = s->cs->addrs[a];
-            l->svc = s;
-            l->wk = wk;
-            int r = lsn_bind(l, s->cs->backlog, s->cs->socket_mode, msg, sizeof msg);
-            if (r < 0) {
-                snprintf(err, errlen, "%s:%d: [%s] listen: %s", wk->conf->path, l->addr.line,
-                         s->cs->name, msg);
-                /* All or nothing: worker_fini closes what was bound. */
-                return r;
+        if (stats) {
+            /* The master gave every service its slot before forking. */
+            int slot = stats_service_slot(stats, c->svcs[i].name);
+            if (slot >= 0) {
+                s->stats_slot = slot;
+                s->row = &stats->rows[row][slot];
             }
-            wk->nlsns++;
         }
     }
     return 0;
 }
 
-/* Stop accepting: close every listener and remove its socket file. */
+int worker_attach(struct worker *wk, const struct lsn_set *set)
+{
+    wk->lsns = calloc(set->n ? set->n : 1, sizeof *wk->lsns);
+    if (!wk->lsns)
+        return -ENOMEM;
+    for (size_t i = 0; i < set->n; i++) {
+        struct listener *l = &wk->lsns[wk->nlsns];
+        *l = set->v[i];
+        l->made_file = false;   /* the master's file, not ours to remove */
+        l->w.fd = -1;
+        l->wk = wk;
+        l->svc = NULL;
+        for (size_t s = 0; s < wk->nsvcs; s++)
+            if (wk->svcs[s].cs == &wk->conf->svcs[l->svc_index])
+                l->svc = &wk->svcs[s];
+        if (l->svc)
+            wk->nlsns++;
+    }
+    return 0;
+}
+
+/* Stop accepting: close this worker's copies of the listeners. */
 static void close_listeners(struct worker *wk)
 {
     for (size_t i = 0; i < wk->nlsns; i++) {
+        /* DEL first: the registration outlives close() while another
+         * process still holds the socket. */
         loop_del(&wk->loop, &wk->lsns[i].w);
         lsn_close(&wk->lsns[i]);
     }
@@ -79,21 +85,12 @@ static void on_signal(struct loop_watch *w, uint32_t events)
     struct worker *wk = (struct worker *)((char *)w - offsetof(struct worker, sig_w));
     struct signalfd_siginfo si;
     while (read(wk->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        switch (si.ssi_signo) {
-        case SIGTERM:
-        case SIGINT:
-            wk->stop_signals++;
-            if (!wk->stopping) {
-                log_msg(LOG_NOTICE, "%s: stopping (%zu connections open)",
-                        strsignal((int)si.ssi_signo), wk->conns.nlive);
-                wk->stopping = true;
-                close_listeners(wk);
-            }
-            break;
-        case SIGHUP:
-            log_msg(LOG_WARNING, "SIGHUP: reload is not supported in this version; "
-                    "restart superd to apply a new configuration");
-            break;
+        wk->stop_signals++;
+        if (!wk->stopping) {
+            log_msg(LOG_INFO, "worker %ld: %s: stopping (%zu connections open)", (long)getpid(),
+                    strsignal((int)si.ssi_signo), wk->conns.nlive);
+            wk->stopping = true;
+            close_listeners(wk);
         }
     }
 }
@@ -105,26 +102,16 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int start(struct worker *wk)
+int worker_start(struct worker *wk)
 {
     int r = loop_init(&wk->loop);
     if (r < 0)
         return r;
     wk->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    wk->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (wk->sig_fd < 0)
-        return -errno;
-    if ((r = loop_add(&wk->loop, &wk->sig_w, wk->sig_fd, EPOLLIN, on_signal)) < 0)
-        return r;
     for (size_t i = 0; i < wk->nlsns; i++) {
         struct listener *l = &wk->lsns[i];
         loop_fn fn = addr_socktype(l->addr.kind) == SOCK_STREAM ? conn_accept_ready : dgram_ready;
-        if ((r = loop_add(&wk->loop, &l->w, l->fd, EPOLLIN, fn)) < 0)
+        if ((r = loop_add(&wk->loop, &l->w, l->fd, EPOLLIN | EPOLLEXCLUSIVE, fn)) < 0)
             return r;
     }
     return 0;
@@ -132,7 +119,14 @@ static int start(struct worker *wk)
 
 int worker_run(struct worker *wk)
 {
-    int r = start(wk);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    wk->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (wk->sig_fd < 0)
+        return -errno;
+    int r = loop_add(&wk->loop, &wk->sig_w, wk->sig_fd, EPOLLIN, on_signal);
     if (r < 0)
         return r;
     long long deadline = 0;
@@ -145,8 +139,8 @@ int worker_run(struct worker *wk)
                 deadline = now_ms() + wk->conf->shutdown_timeout_ms;
             long long left = deadline - now_ms();
             if (left <= 0) {
-                log_msg(LOG_NOTICE, "shutdown_timeout reached: closing %zu connections",
-                        wk->conns.nlive);
+                log_msg(LOG_NOTICE, "worker %ld: shutdown_timeout reached: closing %zu connections",
+                        (long)getpid(), wk->conns.nlive);
                 break;
             }
             timeout = (int)(left > 1000 ? 1000 : left);

@@ -1,7 +1,6 @@
-/* worker.h - one worker: an event loop serving every listener of the
- * configuration with the loaded plugins, until told to stop.  Today the
- * daemon runs one worker in its main process; the master/worker split
- * gives each worker process one of these. */
+/* worker.h - one worker process: an event loop that serves the listeners
+ * the master bound, with its own freshly loaded plugins, until told to
+ * stop.  Knows nothing of other workers or of the master. */
 #ifndef SUPERD_WORKER_H
 #define SUPERD_WORKER_H
 
@@ -13,46 +12,50 @@
 #include "listener.h"
 #include "loop.h"
 #include "service.h"
+#include "stats.h"
 
 struct worker {
     struct loop loop;
     const struct conf *conf;
     struct superd_service *svcs;    /* one per enabled service */
     size_t nsvcs;
-    struct listener *lsns;          /* every address of every service */
+    struct listener *lsns;          /* its own copies of the master's */
     size_t nlsns;
     struct conn_set conns;
+    struct stats *stats;            /* shared counters, or NULL */
+    int stats_row;
     int spare_fd;                   /* given up to shed a connection on EMFILE */
-    int sig_fd;                     /* signalfd: TERM, INT, HUP */
+    int sig_fd;                     /* signalfd: TERM, INT */
     struct loop_watch sig_w;
-    unsigned long guard_drops;      /* datagrams dropped by loop protection */
     bool stopping;
     int stop_signals;               /* a second TERM/INT ends the wait */
 };
 
 /*
- * Load and initialise every enabled service's plugin.  On failure returns
- * a negative errno with one line in err; what was started is stopped.
+ * Load and initialise every enabled service's plugin.  `stats` may be NULL
+ * (no shared counters, no connection limits); else `row` is this worker's
+ * row in it.  On failure returns a negative errno with one line in err;
+ * worker_fini is still owed.
  */
-int worker_load(struct worker *wk, const struct conf *c, char *err, size_t errlen);
+int worker_load(struct worker *wk, const struct conf *c, struct stats *stats, int row,
+                char *err, size_t errlen);
+
+/* Take copies of the master's bound listeners (it keeps the socket files:
+ * a worker never removes one).  Returns 0 or -ENOMEM. */
+int worker_attach(struct worker *wk, const struct lsn_set *set);
+
+/* Create the loop and register every listener (EPOLLEXCLUSIVE: one worker
+ * is woken per connection).  Returns 0 or a negative errno. */
+int worker_start(struct worker *wk);
 
 /*
- * Bind every listener, all or nothing: on failure everything bound so far
- * is closed (and its socket file removed), err names the file, line,
- * service and address, and a negative errno is returned.
- */
-int worker_bind(struct worker *wk, char *err, size_t errlen);
-
-/*
- * Serve until SIGTERM or SIGINT, then stop accepting, let connections
- * finish for up to shutdown_timeout, and close the rest.  The signals must
- * be blocked by the caller (they are read through a signalfd).  Returns 0
- * or a negative errno.
+ * Serve until SIGTERM or SIGINT (blocked by the caller; read through a
+ * signalfd), then stop accepting, let connections finish for up to
+ * shutdown_timeout, and close the rest.  Returns 0 or a negative errno.
  */
 int worker_run(struct worker *wk);
 
-/* Close every connection and listener (removing socket files we made) and
- * stop every service.  Safe after a failed load or bind. */
+/* Close every connection and listener copy and stop every service. */
 void worker_fini(struct worker *wk);
 
 #endif

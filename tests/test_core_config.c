@@ -16,6 +16,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -185,7 +188,10 @@ static void test_defaults(void)
         return;
     CU_ASSERT_PTR_NULL(c->plugin_dir);
     CU_ASSERT_PTR_NULL(c->pid_file);
-    CU_ASSERT_EQUAL(c->workers, 1);
+    /* workers = auto by default: one per online CPU. */
+    CU_ASSERT_EQUAL(c->workers, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    CU_ASSERT_EQUAL(c->max_connections, 0);
+    CU_ASSERT_PTR_NULL(c->user);
     CU_ASSERT_EQUAL(c->log_target, LOG_TO_STDERR);
     CU_ASSERT_EQUAL(c->log_level, LOG_INFO);
     CU_ASSERT_EQUAL(c->shutdown_timeout_ms, 10000);
@@ -473,6 +479,28 @@ static void test_bad_listen(void)
              "udp://HOST:PORT, unix:PATH or unix-dgram:PATH");
 }
 
+static void test_workers_user_limits(void)
+{
+    struct conf *c = load_ok("[superd]\nworkers = 3\nmax_connections = 100\nuser = nobody\n"
+                             "group = nogroup\n" ECHO_SVC "max_connections = 7\n");
+    if (!c)
+        return;
+    CU_ASSERT_EQUAL(c->workers, 3);
+    CU_ASSERT_EQUAL(c->max_connections, 100);
+    CU_ASSERT_STRING_EQUAL(c->user, "nobody");
+    CU_ASSERT_EQUAL(c->uid, getpwnam("nobody")->pw_uid);
+    CU_ASSERT_EQUAL(c->gid, getgrnam("nogroup")->gr_gid);
+    CU_ASSERT_EQUAL(c->svcs[0].max_connections, 7);
+    conf_free(c);
+    c = load_ok("[superd]\nworkers = auto\nuser = nobody\n" ECHO_SVC);
+    if (!c)
+        return;
+    CU_ASSERT_EQUAL(c->workers, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    /* No group: the user's primary group. */
+    CU_ASSERT_EQUAL(c->gid, getpwnam("nobody")->pw_gid);
+    conf_free(c);
+}
+
 static void test_unknown_global_key(void)
 {
     load_bad("[superd]\nworkers = 1\nplugin_path = x\n" ECHO_SVC, -EINVAL,
@@ -481,12 +509,20 @@ static void test_unknown_global_key(void)
 
 static void test_bad_global_values(void)
 {
-    load_bad("[superd]\nworkers = 4\n" ECHO_SVC, -ENOTSUP,
-             PATH ":2: [superd] workers: '4' not supported: this version runs 1 worker");
-    load_bad("[superd]\nworkers = auto\n" ECHO_SVC, -ENOTSUP,
-             PATH ":2: [superd] workers: 'auto' not supported: this version runs 1 worker");
-    load_bad("[superd]\nworkers = 0\n" ECHO_SVC, -ENOTSUP,
-             PATH ":2: [superd] workers: '0' not supported: this version runs 1 worker");
+    load_bad("[superd]\nworkers = 0\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] workers: '0' is not auto or a number from 1 to 64");
+    load_bad("[superd]\nworkers = 65\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] workers: '65' is not auto or a number from 1 to 64");
+    load_bad("[superd]\nworkers = many\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] workers: 'many' is not auto or a number from 1 to 64");
+    load_bad("[superd]\nmax_connections = -1\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] max_connections: '-1' is not a positive number");
+    load_bad("[superd]\nuser = no-such-user-here\n" ECHO_SVC, -ENOENT,
+             PATH ":2: [superd] user: no such user 'no-such-user-here'");
+    load_bad("[superd]\ngroup = no-such-group-here\n" ECHO_SVC, -ENOENT,
+             PATH ":2: [superd] group: no such group 'no-such-group-here'");
+    load_bad("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:7000\nmax_connections = 0\n", -EINVAL,
+             PATH ":4: [echo] max_connections: '0' is not a positive number");
     load_bad("[superd]\nlog = file\n" ECHO_SVC, -EINVAL,
              PATH ":2: [superd] log: 'file' is not stderr or syslog");
     load_bad("[superd]\nlog_level = verbose\n" ECHO_SVC, -EINVAL,
@@ -825,6 +861,7 @@ int test_core_config_register(void)
         { "bad listen address", test_bad_listen },
         { "unknown global key", test_unknown_global_key },
         { "bad global values", test_bad_global_values },
+        { "workers, user, group, max_connections", test_workers_user_limits },
         { "bad service values", test_bad_service_values },
         { "duplicate key", test_duplicate_key },
         { "duplicate section", test_duplicate_section },

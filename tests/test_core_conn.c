@@ -41,6 +41,7 @@ static struct {
     char sock[100];             /* fits sun_path */
     char why[CONF_ERR_MAX];     /* why set-up failed, or "" */
     struct conf *conf;
+    struct lsn_set set;         /* bound as the master does */
     struct worker wk;
     bool loaded;                /* worker_fini is owed */
     bool ready;
@@ -93,22 +94,15 @@ static void conn_setup(void)
     if (conf_load_string(text, path, &fx.conf, fx.why, sizeof fx.why) < 0)
         return;
     fx.loaded = true;
-    if (worker_load(&fx.wk, fx.conf, fx.why, sizeof fx.why) < 0 ||
-        worker_bind(&fx.wk, fx.why, sizeof fx.why) < 0)
+    if (worker_load(&fx.wk, fx.conf, NULL, -1, fx.why, sizeof fx.why) < 0 ||
+        lsn_set_bind(&fx.set, fx.conf, NULL, fx.why, sizeof fx.why) < 0)
         return;
-    /* What worker.c's start() does for listeners (it is static). */
-    int r = loop_init(&fx.wk.loop);
+    int r = worker_attach(&fx.wk, &fx.set);
+    if (r == 0)
+        r = worker_start(&fx.wk);
     if (r < 0) {
-        snprintf(fx.why, sizeof fx.why, "loop_init: %s", strerror(-r));
+        snprintf(fx.why, sizeof fx.why, "worker_start: %s", strerror(-r));
         return;
-    }
-    for (size_t i = 0; i < fx.wk.nlsns; i++) {
-        struct listener *l = &fx.wk.lsns[i];
-        loop_fn fn = addr_socktype(l->addr.kind) == SOCK_STREAM ? conn_accept_ready : dgram_ready;
-        if ((r = loop_add(&fx.wk.loop, &l->w, l->fd, EPOLLIN, fn)) < 0) {
-            snprintf(fx.why, sizeof fx.why, "loop_add: %s", strerror(-r));
-            return;
-        }
     }
     fx.ready = true;
 }
@@ -117,6 +111,7 @@ static void conn_teardown(void)
 {
     if (fx.loaded)
         worker_fini(&fx.wk);
+    lsn_set_close(&fx.set);
     conf_free(fx.conf);
     if (fx.dir[0]) {
         unlink(fx.sock);
@@ -436,8 +431,9 @@ static void test_many_clients(void)
     CU_ASSERT_EQUAL(good()->closes, N);
 }
 
-/* worker_fini closes connections and listeners and removes the socket
- * file it made. */
+/* worker_fini closes the connections and the worker's listener copies
+ * but leaves the socket file to the master; closing the master's set
+ * removes it. */
 static void test_fini_removes_socket(void)
 {
     REQUIRE_READY();
@@ -445,11 +441,13 @@ static void test_fini_removes_socket(void)
     int fd = client();
     worker_fini(&fx.wk);
     fx.loaded = false;
-    CU_ASSERT_EQUAL(access(fx.sock, F_OK), -1);
-    CU_ASSERT_EQUAL(errno, ENOENT);
+    CU_ASSERT_EQUAL(access(fx.sock, F_OK), 0);
     /* The client sees the close. */
     char c;
     CU_ASSERT_EQUAL(recv(fd, &c, 1, MSG_DONTWAIT), 0);
+    lsn_set_close(&fx.set);
+    CU_ASSERT_EQUAL(access(fx.sock, F_OK), -1);
+    CU_ASSERT_EQUAL(errno, ENOENT);
     close(fd);
 }
 
@@ -464,7 +462,7 @@ int test_core_conn_register(void)
         { "a unix client that sends and closes at once is still heard",
           test_send_then_close },
         { "more clients than one accept batch", test_many_clients },
-        { "worker_fini removes the socket file", test_fini_removes_socket },
+        { "socket file: kept by worker_fini, removed with the master's set", test_fini_removes_socket },
     };
     return tc_register("core: stream connections", conn_setup, conn_teardown, tests,
                        sizeof tests / sizeof tests[0]);
