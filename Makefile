@@ -45,7 +45,8 @@ PLUGINS   := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c
 TPLUGINS  := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 # The daemon exports the superd_* API to plugins and nothing else.
 EXPORTS   := -Wl,--dynamic-list=core/exports.list
-TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/integration
+TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/integration \
+             $(BUILD)/tests/workers
 
 .PHONY: all build run test check check-asan clean deps
 all:
@@ -65,13 +66,16 @@ test:
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check BUILD=build-asan SAN=1
 
-check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so $(TESTS)
+check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
+       $(BUILD)/tests/plugins/crashy_v2.so $(TESTS)
 	@echo "== unit tests: core ($(BUILD)) =="
 	$(BUILD)/tests/unit_core
 	@echo "== unit tests: sample plugins against the fake host ($(BUILD)) =="
 	$(BUILD)/tests/unit_plugins $(BUILD)/plugins
 	@echo "== integration tests: the real binary on loopback ($(BUILD)) =="
 	$(BUILD)/tests/integration $(BUILD)
+	@echo "== integration tests: master and workers ($(BUILD)) =="
+	$(BUILD)/tests/workers $(BUILD)
 
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(@D)
@@ -87,6 +91,11 @@ $(BUILD)/plugins/%.so: plugins/%.c include/superd/plugin.h
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/superd/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
+
+# crashy again, as a "rebuilt" version 2, for the reload tests.
+$(BUILD)/tests/plugins/crashy_v2.so: tests/plugins/crashy.c include/superd/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DCRASHY_VERSION='"2"' -fPIC -fvisibility=hidden -shared $< -o $@
 
 # The README's plugin example, extracted and built, so it cannot rot.
 $(BUILD)/tests/plugins/readme_example.so: README.md include/superd/plugin.h
@@ -110,6 +119,10 @@ $(BUILD)/tests/unit_plugins: $(BUILD)/tests/fakehost.o $(BUILD)/tests/test_plugi
 	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(CUNIT_LIBS) -ldl -o $@
 
 $(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c))
+	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+
+# Master/worker tests share the integration helpers.
+$(BUILD)/tests/workers: $(BUILD)/tests/workers.o $(BUILD)/tests/integration_util.o
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
 
 clean:
