@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <grp.h>
 #include <pwd.h>
 #include <ini.h>
@@ -33,6 +34,8 @@ struct seen {
 };
 
 struct parse {
+    const struct conf_file *file;   /* the file being read */
+    int depth;              /* of includes */
     const char *text;       /* the whole file */
     size_t pos;
     int line;               /* line just handed to inih */
@@ -56,7 +59,7 @@ static void fail(struct parse *p, int rc, int line, const char *section,
     if (p->rc)
         return;
     p->rc = rc;
-    int n = snprintf(p->err, p->errlen, "%s:%d: ", p->conf->path, line);
+    int n = snprintf(p->err, p->errlen, "%s:%d: ", p->file->path, line);
     if (n < 0 || (size_t)n >= p->errlen)
         return;
     if (section && *section)
@@ -91,6 +94,7 @@ static int add_service(struct parse *p, const char *name)
     s->name = strdup(name);
     if (!s->name)
         return -ENOMEM;
+    s->file = p->file;
     s->line = p->line;
     s->enabled = true;
     s->socket_mode = -1;
@@ -146,9 +150,14 @@ static void inspect_line(struct parse *p, char *raw)
         if (strcmp(name, "superd") == 0)
             return;
         struct conf_service *old = find_service(p->conf, name);
-        if (old) {
+        if (old && old->file == p->file) {
             fail(p, -EEXIST, p->line, name, NULL,
                  "section given twice (first at line %d)", old->line);
+            return;
+        }
+        if (old) {
+            fail(p, -EEXIST, p->line, name, NULL, "section given twice (first at %s:%d)",
+                 old->file->path, old->line);
             return;
         }
         if (add_service(p, name) < 0)
@@ -298,14 +307,32 @@ static int auto_workers(void)
     return n > CONF_WORKERS_MAX ? CONF_WORKERS_MAX : (int)n;
 }
 
+static void include(struct parse *p, const char *value);
+static char *dir_of(const char *path);
+
+/* syslog facility names. */
+static int facility_parse(const char *name)
+{
+    static const struct { const char *name; int facility; } names[] = {
+        { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+        { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+        { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+        { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].facility;
+    return -EINVAL;
+}
+
 static void global_key(struct parse *p, const char *key, const char *value)
 {
     struct conf *c = p->conf;
     const char *sec = "superd";
     if (strcmp(key, "plugin_dir") == 0) {
-        c->plugin_dir = resolve(c->dir, value);
+        c->plugin_dir = resolve(p->file->dir, value);
     } else if (strcmp(key, "pid_file") == 0) {
-        c->pid_file = resolve(c->dir, value);
+        c->pid_file = resolve(p->file->dir, value);
     } else if (strcmp(key, "workers") == 0) {
         long v = 0;
         if (strcmp(value, "auto") == 0)
@@ -353,6 +380,14 @@ static void global_key(struct parse *p, const char *key, const char *value)
                  "'%s' is not err, warning, notice, info or debug", value);
         else
             c->log_level = lv;
+    } else if (strcmp(key, "syslog_facility") == 0) {
+        int f = facility_parse(value);
+        if (f < 0)
+            fail(p, -EINVAL, p->line, sec, key, "'%s' is not daemon, user or local0 to local7", value);
+        else
+            c->syslog_facility = f;
+    } else if (strcmp(key, "include") == 0) {
+        include(p, value);
     } else if (strcmp(key, "shutdown_timeout") == 0) {
         if (conf_parse_duration(value, &c->shutdown_timeout_ms) < 0)
             fail(p, -EINVAL, p->line, sec, key,
@@ -377,7 +412,7 @@ static void listen_key(struct parse *p, struct conf_service *s, const char *valu
     for (char *w = strtok_r(copy, " \t,", &save); w && !p->rc; w = strtok_r(NULL, " \t,", &save)) {
         char msg[512];
         size_t before = s->naddrs;
-        int r = addr_parse(w, p->conf->dir, &s->addrs, &s->naddrs, msg, sizeof msg);
+        int r = addr_parse(w, p->file->dir, &s->addrs, &s->naddrs, msg, sizeof msg);
         if (r < 0) {
             fail(p, r, p->line, s->name, "listen", "%s", msg);
             break;
@@ -406,6 +441,9 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
         if (parse_int(value, 1, 65535, &v) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a number from 1 to 65535", value);
         s->backlog = (int)v;
+    } else if (strcmp(key, "log_connections") == 0) {
+        if (conf_parse_bool(value, &s->log_connections) < 0)
+            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not yes or no", value);
     } else if (strcmp(key, "max_connections") == 0) {
         if (parse_int(value, 1, LONG_MAX, &s->max_connections) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
@@ -471,6 +509,7 @@ static void check_services(struct parse *p)
         if (!s->enabled)
             continue;
         enabled++;
+        p->file = s->file;  /* errors name the file the service is in */
         if (!s->plugin)
             fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
         else if (s->naddrs == 0)
@@ -483,9 +522,14 @@ static void check_services(struct parse *p)
                     if (o->addrs[b].kind == s->addrs[a].kind &&
                         addr_equal((struct sockaddr *)&o->addrs[b].sa, o->addrs[b].salen,
                                    (struct sockaddr *)&s->addrs[a].sa, s->addrs[a].salen)) {
-                        fail(p, -EADDRINUSE, s->addrs[a].line, s->name, "listen",
-                             "%s already used by [%s] at line %d", s->addrs[a].text,
-                             o->name, o->addrs[b].line);
+                        if (o->file == s->file)
+                            fail(p, -EADDRINUSE, s->addrs[a].line, s->name, "listen",
+                                 "%s already used by [%s] at line %d", s->addrs[a].text,
+                                 o->name, o->addrs[b].line);
+                        else
+                            fail(p, -EADDRINUSE, s->addrs[a].line, s->name, "listen",
+                                 "%s already used by [%s] at %s:%d", s->addrs[a].text,
+                                 o->name, o->file->path, o->addrs[b].line);
                         break;
                     }
             }
@@ -494,6 +538,7 @@ static void check_services(struct parse *p)
         p->rc = -ENOENT;
         snprintf(p->err, p->errlen, "%s: no enabled service", c->path);
     }
+    p->file = c->files[0];
 }
 
 static char *dir_of(const char *path)
@@ -506,29 +551,33 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
-int conf_load_string(const char *text, const char *path, struct conf **out,
-                     char *err, size_t errlen)
+static struct conf_file *add_file(struct conf *c, const char *path)
 {
-    struct conf *c = calloc(1, sizeof *c);
-    if (!c)
-        return -ENOMEM;
-    c->path = strdup(path);
-    c->dir = dir_of(path);
-    c->workers = auto_workers();
-    c->log_target = LOG_TO_STDERR;
-    c->log_level = LOG_INFO;
-    c->shutdown_timeout_ms = 10 * 1000;
-    if (!c->path || !c->dir) {
-        conf_free(c);
-        return -ENOMEM;
-    }
-    struct parse p = { .text = text, .conf = c, .err = err, .errlen = errlen };
+    struct conf_file **v = realloc(c->files, (c->nfiles + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    c->files = v;
+    struct conf_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->path = strdup(path);
+    f->dir = dir_of(path);
+    c->files[c->nfiles++] = f;
+    return f->path && f->dir ? f : NULL;
+}
+
+/* Parse one file's text into c.  Returns 0 or the first error's errno. */
+static int parse_text(struct conf *c, const struct conf_file *f, const char *text, int depth,
+                      char *err, size_t errlen)
+{
+    struct parse p = { .file = f, .depth = depth, .text = text, .conf = c,
+                       .err = err, .errlen = errlen };
     int line = ini_parse_stream(read_line, &p, handler, &p);
     if (!p.rc && line > 0)
         fail(&p, -EINVAL, line, p.section, NULL, "syntax error: expected [section] or key = value");
     else if (!p.rc && line < 0)
         fail(&p, -ENOMEM, 0, NULL, NULL, "out of memory");
-    if (!p.rc)
+    if (!p.rc && depth == 0)
         check_services(&p);
     for (size_t i = 0; i < p.nseen; i++) {
         free(p.seen[i].section);
@@ -536,15 +585,11 @@ int conf_load_string(const char *text, const char *path, struct conf **out,
     }
     free(p.seen);
     free(p.section);
-    if (p.rc) {
-        conf_free(c);
-        return p.rc;
-    }
-    *out = c;
-    return 0;
+    return p.rc;
 }
 
-int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+/* The whole file as a string (malloc'ed), refusing huge and binary files. */
+static int read_text(const char *path, char **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -559,7 +604,7 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
     if (!text)
         return -ENOMEM;
     if (bad || len > FILE_MAX) {
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "file larger than 4 MiB");
+        snprintf(err, errlen, "%s: %s", path, bad ? "read error (a directory?)" : "file larger than 4 MiB");
         free(text);
         return bad ? -EIO : -EFBIG;
     }
@@ -569,7 +614,79 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
         return -EINVAL;
     }
     text[len] = '\0';
-    int r = conf_load_string(text, path, out, err, errlen);
+    *out = text;
+    return 0;
+}
+
+/* include = PATTERN: every file the glob matches, in sorted order, parsed
+ * as if it stood here.  No match is not an error (an empty conf.d). */
+static void include(struct parse *p, const char *value)
+{
+    if (p->depth + 1 >= CONF_INCLUDE_DEPTH) {
+        fail(p, -ELOOP, p->line, "superd", "include",
+             "nested deeper than %d files (does a file include itself?)", CONF_INCLUDE_DEPTH);
+        return;
+    }
+    char *pattern = resolve(p->file->dir, value);
+    glob_t g;
+    int r = pattern ? glob(pattern, GLOB_ERR, NULL, &g) : GLOB_NOSPACE;
+    free(pattern);
+    if (r == GLOB_NOMATCH)
+        return;
+    if (r != 0) {
+        fail(p, -EIO, p->line, "superd", "include", "cannot read '%s'", value);
+        return;
+    }
+    for (size_t i = 0; i < g.gl_pathc && !p->rc; i++) {
+        char *text = NULL;
+        struct conf_file *f = add_file(p->conf, g.gl_pathv[i]);
+        if (!f) {
+            fail(p, -ENOMEM, p->line, "superd", "include", "out of memory");
+            break;
+        }
+        int e = read_text(f->path, &text, p->err, p->errlen);
+        if (e == 0)
+            e = parse_text(p->conf, f, text, p->depth + 1, p->err, p->errlen);
+        free(text);
+        if (e)
+            p->rc = e;  /* the message, naming the included file, is in p->err */
+    }
+    globfree(&g);
+}
+
+int conf_load_string(const char *text, const char *path, struct conf **out,
+                     char *err, size_t errlen)
+{
+    struct conf *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->path = strdup(path);
+    c->dir = dir_of(path);
+    c->workers = auto_workers();
+    c->log_target = LOG_TO_STDERR;
+    c->log_level = LOG_INFO;
+    c->syslog_facility = LOG_DAEMON;
+    c->shutdown_timeout_ms = 10 * 1000;
+    struct conf_file *f = add_file(c, path);
+    if (!c->path || !c->dir || !f) {
+        conf_free(c);
+        return -ENOMEM;
+    }
+    int r = parse_text(c, f, text, 0, err, errlen);
+    if (r) {
+        conf_free(c);
+        return r;
+    }
+    *out = c;
+    return 0;
+}
+
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+    char *text = NULL;
+    int r = read_text(path, &text, err, errlen);
+    if (r == 0)
+        r = conf_load_string(text, path, out, err, errlen);
     free(text);
     return r;
 }
@@ -595,5 +712,11 @@ void conf_free(struct conf *c)
     free(c->plugin_dir);
     free(c->pid_file);
     free(c->user);
+    for (size_t i = 0; i < c->nfiles; i++) {
+        free(c->files[i]->path);
+        free(c->files[i]->dir);
+        free(c->files[i]);
+    }
+    free(c->files);
     free(c);
 }

@@ -18,7 +18,14 @@ struct conf_opt {
     bool used;      /* set when the plugin reads it with superd_option() */
 };
 
+/* A file the configuration was read from: the main one or an include. */
+struct conf_file {
+    char *path;             /* as given or as found by the include glob */
+    char *dir;              /* its directory: base of its relative paths */
+};
+
 struct conf_service {
+    const struct conf_file *file;   /* where the section is */
     char *name;             /* the [section] */
     int line;               /* line of the [section] header */
     char *plugin;           /* plugin = NAME or a path */
@@ -28,6 +35,7 @@ struct conf_service {
     size_t naddrs;
     int backlog;            /* listen(2) backlog; 0: the kernel's somaxconn */
     long max_connections;   /* open at once, across workers; 0: no limit */
+    bool log_connections;   /* one log line per connection, at its close */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
@@ -46,11 +54,17 @@ struct conf {
     bool has_group;
     enum log_target log_target;
     int log_level;
+    int syslog_facility;    /* LOG_DAEMON, LOG_LOCAL0 ... */
     char *pid_file;         /* resolved against dir; NULL if not set */
     unsigned shutdown_timeout_ms;
     struct conf_service *svcs;
     size_t nsvcs;
+    struct conf_file **files;   /* [0] is the main file */
+    size_t nfiles;
 };
+
+/* How deep `include` may nest (a file including itself is a loop). */
+#define CONF_INCLUDE_DEPTH 8
 
 /* The most workers `workers` may ask for. */
 #define CONF_WORKERS_MAX 64

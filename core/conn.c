@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <superd/plugin.h>
@@ -54,6 +55,32 @@ static struct loop *loop_of(const struct superd_conn *c)
     return &c->lsn->wk->loop;
 }
 
+/* Ask for a close (CONN_CLOSING or CONN_ABORT), remembering the first
+ * reason for log_connections. */
+static void end(struct superd_conn *c, unsigned flag, const char *why)
+{
+    c->flags |= flag;
+    if (!c->why)
+        c->why = why;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* log_connections: one line per connection, at its close. */
+static void log_conn(const struct superd_conn *c)
+{
+    long long ms = now_ms() - c->start_ms;
+    superd_log(c->svc, SUPERD_LOG_INFO, "%s: closed after %lld.%03lld s, %llu bytes in, "
+               "%llu bytes out: %s", c->peer, ms / 1000, ms % 1000,
+               (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+               c->why ? c->why : "closed");
+}
+
 /* Close the socket, tell the plugin, and move the connection to the dead
  * list.  Only called from the core, never from inside a plugin callback. */
 static void kill_conn(struct superd_conn *c)
@@ -67,6 +94,8 @@ static void kill_conn(struct superd_conn *c)
     const struct superd_plugin *p = service_plugin(c->svc);
     if ((c->flags & CONN_OPENED) && p->on_close)
         p->on_close(c);
+    if (c->svc->cs->log_connections)
+        log_conn(c);
     if (c->flags & CONN_COUNTED) {
         stats_conn_release(c->lsn->wk->stats, c->svc->stats_slot);
         STATS_ADD(c->svc->row, active, -1);
@@ -113,13 +142,14 @@ static void flush(struct superd_conn *c)
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             STATS_ADD(c->svc->row, bytes_out, (uint64_t)n);
+            c->bytes_out += (uint64_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
-        c->flags |= CONN_ABORT;
+        end(c, CONN_ABORT, "write error");
         return;
     }
     buf_free(&c->out);
@@ -140,7 +170,7 @@ static size_t deliver(struct superd_conn *c, const char *data, size_t len)
     while (used < len && !(c->flags & (CONN_CLOSING | CONN_ABORT))) {
         ssize_t r = p->on_data(c, data + used, len - used);
         if (r < 0) {
-            c->flags |= CONN_CLOSING;
+            end(c, CONN_CLOSING, "closed by the plugin (error)");
             return len;
         }
         if (r == 0)
@@ -154,6 +184,8 @@ static void on_eof(struct superd_conn *c)
 {
     const struct superd_plugin *p = service_plugin(c->svc);
     c->flags |= CONN_EOF;
+    if (!c->why)
+        c->why = "client closed";
     if (p->on_eof)
         p->on_eof(c);
     else
@@ -172,19 +204,20 @@ static void read_some(struct superd_conn *c)
     }
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            c->flags |= CONN_ABORT;
+            end(c, CONN_ABORT, errno == ECONNRESET ? "reset by the client" : "read error");
         return;
     }
     STATS_ADD(c->svc->row, bytes_in, (uint64_t)n);
+    c->bytes_in += (uint64_t)n;
     size_t used;
     if (pending == 0) {
         used = deliver(c, scratch, (size_t)n);
         if (used < (size_t)n && !(c->flags & (CONN_CLOSING | CONN_ABORT)) &&
             buf_append(&c->in, scratch + used, (size_t)n - used) < 0)
-            c->flags |= CONN_ABORT;
+            end(c, CONN_ABORT, "out of memory");
     } else {
         if (buf_append(&c->in, scratch, (size_t)n) < 0) {
-            c->flags |= CONN_ABORT;
+            end(c, CONN_ABORT, "out of memory");
             return;
         }
         used = deliver(c, buf_head(&c->in), buf_len(&c->in));
@@ -195,7 +228,7 @@ static void read_some(struct superd_conn *c)
     else if (buf_len(&c->in) >= CONN_IN_MAX) {
         superd_log(c->svc, SUPERD_LOG_NOTICE, "%s: request larger than %d KiB, closing",
                    c->peer, CONN_IN_MAX / 1024);
-        c->flags |= CONN_ABORT;
+        end(c, CONN_ABORT, "request too large");
     }
 }
 
@@ -204,7 +237,7 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     struct superd_conn *c = conn_of(w);
     if ((events & EPOLLERR) || ((events & EPOLLHUP) && !(events & EPOLLIN))) {
         /* Reset, or both directions shut with nothing left to read. */
-        c->flags |= CONN_ABORT;
+        end(c, CONN_ABORT, "reset by the client");
     } else {
         /* HUP with IN: a unix peer that wrote and closed at once; its
          * bytes are still to be read. */
@@ -213,7 +246,7 @@ static void conn_event(struct loop_watch *w, uint32_t events)
         if ((events & EPOLLIN) && !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF)))
             read_some(c);
         else if (events & EPOLLHUP)
-            c->flags |= CONN_ABORT;
+            end(c, CONN_ABORT, "client gone");
     }
     settle(c);
 }
@@ -271,6 +304,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     c->lsn = l;
     c->svc = l->svc;
     c->fd = fd;
+    c->start_ms = now_ms();
     if (counted)
         c->flags |= CONN_COUNTED;
     if (l->addr.kind == ADDR_TCP) {
@@ -301,7 +335,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     c->flags |= CONN_OPENED;
     const struct superd_plugin *p = service_plugin(c->svc);
     if (p->on_open && p->on_open(c) < 0)
-        c->flags |= CONN_ABORT;
+        end(c, CONN_ABORT, "refused by the plugin");
     settle(c);
 }
 
@@ -384,8 +418,11 @@ void conn_reap(struct conn_set *set)
 
 void conn_close_all(struct conn_set *set)
 {
-    while (set->live)
+    while (set->live) {
+        if (!set->live->why)
+            set->live->why = "superd stopping";
         kill_conn(set->live);
+    }
     conn_reap(set);
 }
 
@@ -417,11 +454,12 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
         /* Nothing queued: try the socket first, copying only the rest. */
         ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            c->flags |= CONN_ABORT;
+            end(c, CONN_ABORT, "write error");
             return -EPIPE;
         }
         done = n > 0 ? (size_t)n : 0;
         STATS_ADD(c->svc->row, bytes_out, (uint64_t)done);
+        c->bytes_out += done;
     }
     if (done < len && buf_append(&c->out, (const char *)buf + done, len - done) < 0)
         return -ENOMEM;
@@ -435,7 +473,7 @@ size_t superd_queued(const struct superd_conn *conn)
 
 void superd_close(struct superd_conn *conn)
 {
-    conn->flags |= CONN_CLOSING;
+    end(conn, CONN_CLOSING, conn->flags & CONN_EOF ? "client closed" : "closed by the server");
 }
 
 const char *superd_peer(const struct superd_conn *conn)

@@ -5,6 +5,7 @@
 #define SUPERD_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "addr.h"
 #include "buf.h"
@@ -36,6 +37,9 @@ struct superd_conn {
     struct buf in;              /* bytes the plugin has not consumed */
     struct buf out;             /* bytes the socket has not taken */
     void *data;                 /* the plugin's own */
+    long long start_ms;         /* accepted at (monotonic) */
+    uint64_t bytes_in, bytes_out;
+    const char *why;            /* first reason it is closing, for the log */
     struct superd_conn *prev, *next;
     char peer[ADDR_TEXT_MAX];
 };

@@ -229,7 +229,7 @@ int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
             char msg[512];
             int r = lsn_bind(l, cs->backlog, cs->socket_mode, msg, sizeof msg);
             if (r < 0) {
-                snprintf(err, errlen, "%s:%d: [%s] listen: %s", c->path, l->addr.line,
+                snprintf(err, errlen, "%s:%d: [%s] listen: %s", cs->file->path, l->addr.line,
                          cs->name, msg);
                 give_back(set, old);
                 lsn_set_close(set);

@@ -4,18 +4,27 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static enum log_target target = LOG_TO_STDERR;
 static int max_level = LOG_INFO;
+static bool stamped;
 
-/* Choose where lines go and the most verbose level kept. */
-void log_setup(enum log_target t, int level)
+static const char *const level_names[] = {
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+};
+
+void log_setup(enum log_target t, int level, int facility)
 {
-    if (t == LOG_TO_SYSLOG && target != LOG_TO_SYSLOG)
-        openlog("superd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    if (t == LOG_TO_SYSLOG)
+        openlog("superd", LOG_PID | LOG_NDELAY, facility);
+    else if (target == LOG_TO_SYSLOG)
+        closelog();
     target = t;
     max_level = level;
+    stamped = isatty(STDERR_FILENO) && !getenv("JOURNAL_STREAM");
 }
 
 /* Log one line with a va_list. */
@@ -29,7 +38,17 @@ void log_vmsg(int level, const char *fmt, va_list ap)
     }
     /* One buffer, one write: lines from several processes never interleave. */
     char line[1024];
-    int n = snprintf(line, sizeof line, "superd: ");
+    int n = 0;
+    if (stamped) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        localtime_r(&ts.tv_sec, &tm);
+        n = (int)strftime(line, 32, "%Y-%m-%d %H:%M:%S", &tm);
+        n += snprintf(line + n, sizeof line - (size_t)n, ".%03ld %s ", ts.tv_nsec / 1000000,
+                      level_names[level & 7]);
+    }
+    n += snprintf(line + n, sizeof line - (size_t)n, "superd: ");
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     if (m < 0)
         return;

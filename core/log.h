@@ -9,8 +9,13 @@
 
 enum log_target { LOG_TO_STDERR, LOG_TO_SYSLOG };
 
-/* Choose where lines go and the most verbose level kept (a syslog level). */
-void log_setup(enum log_target target, int max_level);
+/*
+ * Choose where lines go, the most verbose level kept (a syslog level) and
+ * the syslog facility.  On stderr, lines carry a timestamp and level only
+ * when stderr is a terminal outside systemd: the journal, or whatever
+ * reads a pipe or file, stamps lines itself.
+ */
+void log_setup(enum log_target target, int max_level, int facility);
 
 /* Log one line, "superd: " + message on stderr.  Levels as syslog(3). */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
         conf_free(c);
         return r < 0 ? EXIT_CONFIG : EXIT_OK;
     }
-    log_setup(c->log_target, c->log_level);
+    log_setup(c->log_target, c->log_level, c->syslog_facility);
     /* Every plugin must start before anything is bound. */
     if (master_check(c, false, false) < 0) {
         conf_free(c);

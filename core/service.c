@@ -27,7 +27,7 @@ static int key_line(const struct superd_service *s, const char *key)
 static void set_err(char *err, size_t errlen, const struct superd_service *s,
                     const char *key, const char *msg)
 {
-    snprintf(err, errlen, "%s:%d: [%s] %s%s%s", s->conf->path, key_line(s, key),
+    snprintf(err, errlen, "%s:%d: [%s] %s%s%s", s->cs->file->path, key_line(s, key),
              s->cs->name, key ? key : "", key ? ": " : "", msg);
 }
 
@@ -40,7 +40,7 @@ int service_start(struct superd_service *s, const struct conf *c,
     s->conf = c;
     s->cs = cs;
     s->stats_slot = -1;
-    int r = plugin_find(cs->plugin, c->dir, c->plugin_dir, &path, msg, sizeof msg);
+    int r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
     if (r == 0)
         r = plugin_load(path, &s->plugin, msg, sizeof msg);
     free(path);
@@ -69,7 +69,8 @@ int service_start(struct superd_service *s, const struct conf *c,
             continue;
         snprintf(msg, sizeof msg, "plugin %s does not serve %s (%s)", d->name,
                  stream ? "stream connections" : "datagrams", cs->addrs[i].text);
-        snprintf(err, errlen, "%s:%d: [%s] listen: %s", c->path, cs->addrs[i].line, cs->name, msg);
+        snprintf(err, errlen, "%s:%d: [%s] listen: %s", cs->file->path, cs->addrs[i].line,
+                 cs->name, msg);
         return -EPROTONOSUPPORT;
     }
     /* A key neither the core nor the plugin read is a typo: refuse it. */
