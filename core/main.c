@@ -14,6 +14,7 @@
 #include "log.h"
 #include "listener.h"
 #include "master.h"
+#include "systemd.h"
 
 #ifndef SUPERD_VERSION
 #define SUPERD_VERSION "0.0.0"
@@ -85,15 +86,29 @@ static void remove_pid_file(const char *path)
 static int serve(const char *path, struct conf *c, bool background)
 {
     char err[CONF_ERR_MAX];
-    struct lsn_set set;
-    int r = lsn_set_bind(&set, c, NULL, err, sizeof err);
+    struct lsn_set set, passed;
+    /* Sockets from systemd socket activation are used instead of binding. */
+    int r = systemd_listen_fds(&passed, err, sizeof err);
+    if (r == 0)
+        r = lsn_set_bind(&set, c, &passed, err, sizeof err);
+    for (size_t i = 0; r == 0 && i < passed.n; i++) {
+        if (passed.v[i].fd < 0)
+            continue;
+        snprintf(err, sizeof err, "socket passed by systemd (fd %d, %s) matches no listen entry "
+                 "of %s", passed.v[i].fd, passed.v[i].addr.text, c->path);
+        lsn_set_close(&set);
+        r = -EINVAL;
+    }
     if (r < 0) {
         fprintf(stderr, "superd: %s\n", err);
+        lsn_set_close(&passed);
         conf_free(c);
         return EXIT_CONFIG;
     }
     for (size_t i = 0; i < set.n; i++)
-        log_msg(LOG_NOTICE, "[%s] listening on %s", set.v[i].svc_name, set.v[i].addr.text);
+        log_msg(LOG_NOTICE, "[%s] listening on %s%s", set.v[i].svc_name, set.v[i].addr.text,
+                lsn_set_kept(&passed, &set.v[i]) ? " (socket from systemd)" : "");
+    lsn_set_close(&passed);
     /* Warnings only once started: an error stays the one line printed. */
     if (geteuid() == 0 && !c->user)
         log_msg(LOG_WARNING, "running as root with no user set: plugins run as root "

@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "privs.h"
 #include "stats.h"
+#include "systemd.h"
 #include "worker.h"
 
 /* A worker that dies before its plugins run is restarted after a delay
@@ -169,6 +170,7 @@ static void worker_main(struct master *m, int row)
         _exit(0);
     close(m->sig_fd);
     loop_fini(&m->loop);
+    unsetenv("NOTIFY_SOCKET");  /* only the master speaks for the service */
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
     sigset_t set;
@@ -309,18 +311,22 @@ static void reload(struct master *m)
     char err[CONF_ERR_MAX];
     struct conf *nc = NULL;
     log_msg(LOG_NOTICE, "SIGHUP: reloading %s", m->path);
+    systemd_notify_reloading();
     if (conf_load(m->path, &nc, err, sizeof err) < 0) {
         log_msg(LOG_ERR, RELOAD_FAILED "%s", err);
+        systemd_notify("READY=1");
         return;
     }
     if (master_check(nc, false, true) < 0) {
         conf_free(nc);
+        systemd_notify("READY=1");
         return;
     }
     struct lsn_set ns;
     if (lsn_set_bind(&ns, nc, &m->lsns, err, sizeof err) < 0) {
         log_msg(LOG_ERR, RELOAD_FAILED "%s", err);
         conf_free(nc);
+        systemd_notify("READY=1");
         return;
     }
     size_t added = 0, kept = 0, removed = 0;
@@ -362,6 +368,7 @@ static void reload(struct master *m)
             kill(m->procs[i].pid, SIGTERM);
     log_msg(LOG_NOTICE, "reload done: %zu added, %zu kept, %zu removed; %d new workers",
             added, kept, removed, started);
+    systemd_notify("READY=1");
 }
 
 static void stop(struct master *m, int signo)
@@ -375,6 +382,7 @@ static void stop(struct master *m, int signo)
         return;
     }
     log_msg(LOG_NOTICE, "%s: stopping", strsignal(signo));
+    systemd_notify("STOPPING=1");
     m->stopping = true;
     m->pending = 0;
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
@@ -477,6 +485,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         if (spawn(m) < 0)
             goto out;
     log_msg(LOG_NOTICE, "ready");
+    systemd_notify("READY=1");
 
     while (!m->stopping || live_workers(m) > 0) {
         long long now = now_ms(), timeout = -1;
