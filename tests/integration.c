@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1214,6 +1217,189 @@ static void test_readme_example(void)
     stop_ok(d, SIGTERM);
 }
 
+/* ---- systemd, include, logging ---- */
+
+/* Wait (bounded) for one datagram on fd and return it as a string. */
+static char *recv_text(int fd, int ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    char *buf = it_alloc(256);
+    ssize_t n;
+
+    if (poll(&pfd, 1, ms) != 1)
+        return it_printf("(nothing within %d ms)", ms);
+    n = recv(fd, buf, 255, 0);
+    return n < 0 ? it_printf("(recv: %s)", strerror(errno)) : buf;
+}
+
+/* NOTIFY_SOCKET: READY=1 once serving, RELOADING=1 (with MONOTONIC_USEC)
+ * and READY=1 around a reload, STOPPING=1 on SIGTERM. */
+static void test_systemd_notify(void)
+{
+    char *path = it_path("notify.sock");
+    int port = it_free_port(IT_TCP4);
+    struct it_daemon *d;
+    char *msg;
+    int fd = it_unix_dgram(path);
+
+    CU_ASSERT_FATAL(fd >= 0 && port > 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    d = serve(it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port));
+    unsetenv("NOTIFY_SOCKET");
+    msg = recv_text(fd, IT_OP_MS);
+    CU_ASSERT_STRING_EQUAL(msg, "READY=1");
+    kill(d->pid, SIGHUP);
+    msg = recv_text(fd, IT_OP_MS);
+    if (strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27) != 0)
+        printf("\n    got \"%s\"\n", msg);
+    CU_ASSERT(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0 && msg[27] >= '0' &&
+              msg[27] <= '9');
+    CU_ASSERT_STRING_EQUAL(recv_text(fd, IT_OP_MS), "READY=1");
+    kill(d->pid, SIGTERM);
+    CU_ASSERT_STRING_EQUAL(recv_text(fd, IT_OP_MS), "STOPPING=1");
+    stop_ok(d, SIGTERM);
+}
+
+/* A socket passed as systemd does (fd 3, LISTEN_PID, LISTEN_FDS) is used
+ * for the listen entry with the same address instead of binding. */
+static void test_systemd_socket_activation(void)
+{
+    int port = it_free_port(IT_TCP4), other = it_free_port(IT_TCP4);
+    int ls = it_tcp_listen(AF_INET, port);
+    struct it_daemon *d;
+    int fd;
+
+    CU_ASSERT_FATAL(ls >= 0 && other > 0 && other != port);
+    it_listen_fd = ls;
+    d = serve(it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d tcp://127.0.0.1:%d\n",
+                        port, other));
+    it_listen_fd = -1;
+    CU_ASSERT_EQUAL(it_count_line(it_stderr(d), it_printf(
+        "superd: [echo] listening on tcp 127.0.0.1:%d (socket from systemd)", port)), 1);
+    listening(d, "echo", "tcp", it_printf("127.0.0.1:%d", other));
+    fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT(it_echo_stream(fd, 4096, "passed socket"));
+    it_close(fd);
+    stop_ok(d, SIGTERM);
+}
+
+/* A passed socket that no listen entry names is an error naming it. */
+static void test_systemd_unmatched_socket(void)
+{
+    int port = it_free_port(IT_TCP4), other = it_free_port(IT_TCP4);
+    int ls = it_tcp_listen(AF_INET, port);
+    char *conf, *out, *err;
+    const char *args[] = { "-c", NULL, NULL };
+    int st;
+
+    CU_ASSERT_FATAL(ls >= 0 && other > 0 && other != port);
+    conf = it_conf(it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", other));
+    args[1] = conf;
+    it_listen_fd = ls;
+    st = it_run(args, &out, &err);
+    it_listen_fd = -1;
+    CU_ASSERT(it_exited(st, 1));
+    CU_ASSERT_STRING_EQUAL(err, it_printf("superd: socket passed by systemd (fd 3, tcp "
+                                          "127.0.0.1:%d) matches no listen entry of %s\n",
+                                          port, conf));
+    CU_ASSERT(it_port_free(IT_TCP4, other));
+}
+
+/* include = a glob of conf.d: services from included files are served, and
+ * an error in one names that file and line. */
+static void test_include(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *dir = it_path("conf.d");
+    struct it_daemon *d;
+    char *out, *err, *conf;
+    const char *args[] = { "-t", "-c", NULL, NULL };
+    int fd;
+
+    CU_ASSERT_FATAL(port > 0 && mkdir(dir, 0700) == 0);
+    it_write_file(it_printf("%s/10-echo.ini", dir),
+                  it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port));
+    it_write_file(it_printf("%s/notes.txt", dir), "not matched by the glob\n");
+    conf = it_conf_global("include = conf.d/*.ini", "");
+    d = it_alloc(sizeof(*d));
+    CU_ASSERT_FATAL(it_start(d, conf) == 0);
+    listening(d, "echo", "tcp", it_printf("127.0.0.1:%d", port));
+    fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT(it_echo_stream(fd, 100, "included service"));
+    it_close(fd);
+    stop_ok(d, SIGTERM);
+
+    it_write_file(it_printf("%s/20-typo.ini", dir),
+                  "[other]\nplugin = echo\nlisten = tcp://127.0.0.1:1\ncolour = red\n");
+    args[2] = conf;
+    CU_ASSERT(it_exited(it_run(args, &out, &err), 1));
+    CU_ASSERT_STRING_EQUAL(err, it_printf("superd: %s/conf.d/20-typo.ini:4: [other] colour: "
+                                          "unknown key\n", it_dir));
+    unlink(it_printf("%s/20-typo.ini", dir));
+    unlink(it_printf("%s/10-echo.ini", dir));
+    unlink(it_printf("%s/notes.txt", dir));
+    rmdir(dir);
+}
+
+/* log = syslog: accepted, and nothing goes to stderr while serving. */
+static void test_log_syslog(void)
+{
+    int port = it_free_port(IT_TCP4);
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    int64_t deadline = it_now_ms() + IT_START_MS;
+    int fd = -1;
+
+    CU_ASSERT_FATAL(port > 0);
+    it_spawn(d, it_conf_global("log = syslog\nsyslog_facility = local3",
+                               it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n",
+                                         port)));
+    /* No "ready" line to wait for: wait until it answers. */
+    while (it_left_ms(deadline)) {
+        fd = it_tcp_connect(AF_INET, port);
+        if (fd >= 0 && it_echo_stream(fd, 10, "syslog"))
+            break;
+        if (fd >= 0)
+            it_close(fd);
+        fd = -1;
+        it_sleep_ms(20);
+    }
+    CU_ASSERT(fd >= 0);
+    if (fd >= 0)
+        it_close(fd);
+    stop_ok(d, SIGTERM);
+    CU_ASSERT_STRING_EQUAL(it_stderr(d), "");
+}
+
+/* log_connections = yes: one line per connection at its close. */
+static void test_log_connections(void)
+{
+    int port = it_free_port(IT_TCP4);
+    struct it_daemon *d;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char *line, *err;
+    int fd;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve(it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n"
+                        "log_connections = yes\n", port));
+    fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT_FATAL(fd >= 0);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    CU_ASSERT(it_echo_stream(fd, 1000, "log_connections"));
+    it_close(fd);
+    stop_ok(d, SIGTERM);
+    err = it_stderr(d);
+    line = it_printf("superd: [echo] 127.0.0.1:%d: closed after ",
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    line = strstr(err, line);
+    if (!line)
+        printf("\n    no log_connections line in:\n%s", err);
+    CU_ASSERT_FATAL(line != NULL);
+    *strchr(line, '\n') = '\0';
+    CU_ASSERT(strstr(line, " s, 1000 bytes in, 1000 bytes out: client closed") != NULL);
+}
+
 /* ---- registration ---- */
 
 static const struct {
@@ -1260,6 +1446,12 @@ static const struct {
     { "udp: chatty source ports are not answered", test_loop_protection },
     { "echo on an abstract unix socket", test_echo_abstract },
     { "the README's plugin example builds and serves", test_readme_example },
+    { "systemd notify: READY, RELOADING, STOPPING", test_systemd_notify },
+    { "systemd socket activation: passed socket used", test_systemd_socket_activation },
+    { "systemd socket activation: unmatched socket is an error", test_systemd_unmatched_socket },
+    { "include = conf.d/*.ini", test_include },
+    { "log = syslog: stderr stays quiet", test_log_syslog },
+    { "log_connections: one line per connection", test_log_connections },
 };
 
 int main(int argc, char **argv)

@@ -524,7 +524,17 @@ static pid_t spawn(char *const argv[], const char *out, const char *err)
         fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0 || dup2(fd, 2) < 0)
             _exit(127);
-        for (fd = 3; fd < 1024; fd++)
+        /* Socket activation as systemd does it: the socket at fd 3. */
+        if (it_listen_fd >= 0) {
+            char me[24];
+            /* dup2 clears close-on-exec; fd 3 itself needs it cleared. */
+            if (it_listen_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(it_listen_fd, 3) < 0)
+                _exit(127);
+            snprintf(me, sizeof(me), "%ld", (long)getpid());
+            setenv("LISTEN_PID", me, 1);
+            setenv("LISTEN_FDS", "1", 1);
+        }
+        for (fd = it_listen_fd >= 0 ? 4 : 3; fd < 1024; fd++)
             close(fd);
         execv(argv[0], argv);
         dprintf(2, "integration: exec %s: %s\n", argv[0], strerror(errno));
@@ -608,6 +618,21 @@ static void kill_daemon(struct it_daemon *d)
 char *it_stderr(const struct it_daemon *d)
 {
     return it_read_file(d->errpath);
+}
+
+int it_listen_fd = -1;
+
+void it_spawn(struct it_daemon *d, const char *conf)
+{
+    char *argv[] = { it_superd, (char *)"-c", (char *)conf, NULL };
+    unsigned n = ++runs;
+
+    memset(d, 0, sizeof(*d));
+    d->conf = it_printf("%s", conf);
+    d->errpath = it_path(it_printf("superd-%u.err", n));
+    d->outpath = it_path(it_printf("superd-%u.out", n));
+    d->pid = spawn(argv, d->outpath, d->errpath);
+    track_daemon(d);
 }
 
 int it_start(struct it_daemon *d, const char *conf)

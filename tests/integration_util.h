@@ -88,6 +88,11 @@ struct it_daemon {
 /* Start `superd -c conf` and wait for "superd: ready".  0 when ready; -1
  * when it exited or did not get ready in time (its stderr is printed). */
 int it_start(struct it_daemon *d, const char *conf);
+/* Start `superd -c conf` and return at once (no wait for "ready"). */
+void it_spawn(struct it_daemon *d, const char *conf);
+/* When >= 0, the daemons started next get this socket as fd 3 with
+ * LISTEN_PID/LISTEN_FDS=1, as systemd socket activation passes it. */
+extern int it_listen_fd;
 /* Send `sig` and wait for the exit; SIGKILL after IT_STOP_MS.  Returns the
  * wait status, or -1 when it had to be killed. */
 int it_stop(struct it_daemon *d, int sig);
