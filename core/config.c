@@ -98,6 +98,9 @@ static int add_service(struct parse *p, const char *name)
     s->line = p->line;
     s->enabled = true;
     s->socket_mode = -1;
+    s->idle_timeout_ms = CONF_IDLE_TIMEOUT_MS;
+    s->max_lifetime_ms = CONF_MAX_LIFETIME_MS;
+    s->udp_guard = true;
     c->nsvcs++;
     return 0;
 }
@@ -268,6 +271,28 @@ int conf_parse_duration(const char *s, unsigned *ms)
     return 0;
 }
 
+int conf_parse_rate(const char *s, struct conf_rate *out)
+{
+    if (strcmp(s, "none") == 0) {
+        *out = (struct conf_rate){ 0, 0 };
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    if (*s < '1' || *s > '9')
+        return -EINVAL;
+    unsigned long n = strtoul(s, &end, 10);
+    if (errno || n > 1000000000UL)
+        return -EINVAL;
+    if (strcmp(end, "/s") == 0)
+        *out = (struct conf_rate){ (unsigned)n, 1000 };
+    else if (strcmp(end, "/m") == 0)
+        *out = (struct conf_rate){ (unsigned)n, 60 * 1000 };
+    else
+        return -EINVAL;
+    return 0;
+}
+
 int conf_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = { "yes", "true", "on", "1", NULL };
@@ -325,6 +350,15 @@ static int facility_parse(const char *name)
     return -EINVAL;
 }
 
+/* only_from / no_access, in a service or in [superd]. */
+static void acl_key(struct parse *p, const char *section, const char *key, const char *value,
+                    struct acl *acl)
+{
+    char msg[256];
+    if (acl_parse(value, acl, msg, sizeof msg) < 0)
+        fail(p, -EINVAL, p->line, section, key, "%s", msg);
+}
+
 static void global_key(struct parse *p, const char *key, const char *value)
 {
     struct conf *c = p->conf;
@@ -380,6 +414,10 @@ static void global_key(struct parse *p, const char *key, const char *value)
                  "'%s' is not err, warning, notice, info or debug", value);
         else
             c->log_level = lv;
+    } else if (strcmp(key, "only_from") == 0) {
+        acl_key(p, sec, key, value, &c->only_from);
+    } else if (strcmp(key, "no_access") == 0) {
+        acl_key(p, sec, key, value, &c->no_access);
     } else if (strcmp(key, "syslog_facility") == 0) {
         int f = facility_parse(value);
         if (f < 0)
@@ -441,6 +479,25 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
         if (parse_int(value, 1, 65535, &v) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a number from 1 to 65535", value);
         s->backlog = (int)v;
+    } else if (strcmp(key, "only_from") == 0) {
+        acl_key(p, s->name, key, value, &s->only_from);
+    } else if (strcmp(key, "no_access") == 0) {
+        acl_key(p, s->name, key, value, &s->no_access);
+    } else if (strcmp(key, "max_per_source") == 0) {
+        if (parse_int(value, 1, LONG_MAX, &s->max_per_source) < 0)
+            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
+    } else if (strcmp(key, "rate_limit") == 0 || strcmp(key, "udp_reply_rate") == 0) {
+        struct conf_rate *r = key[0] == 'r' ? &s->rate_limit : &s->udp_reply_rate;
+        if (conf_parse_rate(value, r) < 0)
+            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not N/s, N/m or none", value);
+    } else if (strcmp(key, "idle_timeout") == 0 || strcmp(key, "max_lifetime") == 0) {
+        unsigned *ms = key[0] == 'i' ? &s->idle_timeout_ms : &s->max_lifetime_ms;
+        if (conf_parse_duration(value, ms) < 0)
+            fail(p, -EINVAL, p->line, s->name, key,
+                 "bad duration '%s' (examples: 250ms, 30s, 5m, 1h; 0 for none)", value);
+    } else if (strcmp(key, "udp_guard") == 0) {
+        if (conf_parse_bool(value, &s->udp_guard) < 0)
+            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not yes or no", value);
     } else if (strcmp(key, "log_connections") == 0) {
         if (conf_parse_bool(value, &s->log_connections) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not yes or no", value);
@@ -705,6 +762,8 @@ void conf_free(struct conf *c)
             free(s->opts[j].value);
         }
         free(s->opts);
+        acl_free(&s->only_from);
+        acl_free(&s->no_access);
     }
     free(c->svcs);
     free(c->path);
@@ -712,6 +771,8 @@ void conf_free(struct conf *c)
     free(c->plugin_dir);
     free(c->pid_file);
     free(c->user);
+    acl_free(&c->only_from);
+    acl_free(&c->no_access);
     for (size_t i = 0; i < c->nfiles; i++) {
         free(c->files[i]->path);
         free(c->files[i]->dir);

@@ -7,8 +7,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "access.h"
 #include "addr.h"
 #include "log.h"
+
+/* A rate: `count` events per `per_ms`; count 0 means no limit. */
+struct conf_rate {
+    unsigned count;
+    unsigned per_ms;
+};
 
 /* A key of a service section that the core does not read: the plugin's. */
 struct conf_opt {
@@ -36,6 +43,14 @@ struct conf_service {
     int backlog;            /* listen(2) backlog; 0: the kernel's somaxconn */
     long max_connections;   /* open at once, across workers; 0: no limit */
     bool log_connections;   /* one log line per connection, at its close */
+    struct acl only_from;   /* .set when given; else [superd]'s applies */
+    struct acl no_access;
+    long max_per_source;    /* open connections per source address; 0: none */
+    struct conf_rate rate_limit;        /* new connections/datagrams per source */
+    unsigned idle_timeout_ms;   /* no byte either way for this long: close; 0: never */
+    unsigned max_lifetime_ms;   /* longest a connection may live; 0: forever */
+    bool udp_guard;             /* loop protection on datagram listeners */
+    struct conf_rate udp_reply_rate;    /* replies per source; 0: see docs */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
@@ -47,6 +62,8 @@ struct conf {
     char *plugin_dir;       /* resolved against dir; NULL if not set */
     int workers;            /* worker processes (auto: the number of CPUs) */
     long max_connections;   /* every service together; 0: no limit */
+    struct acl only_from;   /* defaults for services that set none */
+    struct acl no_access;
     char *user;             /* workers run as this user (when started as root) */
     int user_line;
     uid_t uid;
@@ -90,6 +107,14 @@ void conf_free(struct conf *c);
 /* Parse "250ms", "30s", "5m", "1h" (a bare number is seconds) into
  * milliseconds.  Returns 0 or -EINVAL / -ERANGE. */
 int conf_parse_duration(const char *s, unsigned *ms);
+
+/* Parse "N/s" or "N/m" (N > 0), or "none" (no limit).  Returns 0 or
+ * -EINVAL. */
+int conf_parse_rate(const char *s, struct conf_rate *out);
+
+/* Defaults of the limits, documented in docs/configuration.md. */
+#define CONF_IDLE_TIMEOUT_MS (5 * 60 * 1000)
+#define CONF_MAX_LIFETIME_MS (60 * 60 * 1000)
 
 /* Parse yes/no, true/false, on/off, 1/0.  Returns 0 or -EINVAL. */
 int conf_parse_bool(const char *s, bool *out);

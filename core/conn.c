@@ -27,7 +27,9 @@
 
 #include "listener.h"
 #include "log.h"
+#include "access.h"
 #include "service.h"
+#include "sources.h"
 #include "worker.h"
 
 enum {
@@ -37,6 +39,7 @@ enum {
     CONN_ABORT = 1 << 3,    /* close now, dropping queued output */
     CONN_DEAD = 1 << 4,     /* closed; on the dead list */
     CONN_COUNTED = 1 << 5,  /* admitted against max_connections */
+    CONN_SOURCED = 1 << 6,  /* counted against max_per_source */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -64,17 +67,10 @@ static void end(struct superd_conn *c, unsigned flag, const char *why)
         c->why = why;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* log_connections: one line per connection, at its close. */
 static void log_conn(const struct superd_conn *c)
 {
-    long long ms = now_ms() - c->start_ms;
+    long long ms = loop_now_ms() - c->start_ms;
     superd_log(c->svc, SUPERD_LOG_INFO, "%s: closed after %lld.%03lld s, %llu bytes in, "
                "%llu bytes out: %s", c->peer, ms / 1000, ms % 1000,
                (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
@@ -100,6 +96,8 @@ static void kill_conn(struct superd_conn *c)
         stats_conn_release(c->lsn->wk->stats, c->svc->stats_slot);
         STATS_ADD(c->svc->row, active, -1);
     }
+    if (c->flags & CONN_SOURCED)
+        sources_release(c->lsn->wk->sources, c->svc->stats_slot, c->lsn->wk->stats_row, &c->src.sa);
     struct conn_set *set = set_of(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -143,6 +141,7 @@ static void flush(struct superd_conn *c)
             buf_consume(&c->out, (size_t)n);
             STATS_ADD(c->svc->row, bytes_out, (uint64_t)n);
             c->bytes_out += (uint64_t)n;
+            c->last_ms = loop_now_ms();
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -209,6 +208,7 @@ static void read_some(struct superd_conn *c)
     }
     STATS_ADD(c->svc->row, bytes_in, (uint64_t)n);
     c->bytes_in += (uint64_t)n;
+    c->last_ms = loop_now_ms();
     size_t used;
     if (pending == 0) {
         used = deliver(c, scratch, (size_t)n);
@@ -251,51 +251,99 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     settle(c);
 }
 
-/*
- * max_connections, per service and in total, across every worker: over a
- * limit the connection was accepted (so the backlog never fills with
- * refused clients) and is closed at once.  Returns true if admitted.
- */
-static bool admit(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen)
+/* Log a refusal (at most one line a second) and count it. */
+static void refuse(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen,
+                   const char *rule)
 {
     static struct log_limit limit;
     unsigned long missed;
-    struct worker *wk = l->wk;
-    struct superd_service *svc = l->svc;
-    if (!wk->stats || svc->stats_slot < 0)
-        return true;
-    if (stats_conn_admit(wk->stats, svc->stats_slot, svc->cs->max_connections,
-                         wk->conf->max_connections)) {
-        STATS_ADD(svc->row, active, 1);
-        STATS_ADD(svc->row, accepted, 1);
-        return true;
-    }
-    STATS_ADD(svc->row, refused, 1);
+    STATS_ADD(l->svc->row, refused, 1);
     if (log_limit_pass(&limit, &missed)) {
         char peer[ADDR_FMT_MAX];
         addr_format((const struct sockaddr *)ss, sslen, peer, sizeof peer);
-        log_msg(LOG_WARNING, "[%s] %s: max_connections reached, refused %s (%lu more)",
-                svc->cs->name, l->addr.text, peer, missed);
+        log_msg(LOG_WARNING, "[%s] %s: refused %s: %s (%lu more refusals)",
+                l->svc->cs->name, l->addr.text, peer, rule, missed);
     }
-    return false;
+}
+
+/*
+ * The checks a connection passes before any plugin code runs: only_from
+ * and no_access, then max_per_source and rate_limit per source address,
+ * then max_connections per service and in total, across every worker.
+ * A refused connection was accepted (so the backlog never fills with
+ * refused clients) and is closed at once.  Returns the CONN_* counting
+ * flags to set, or -1 when refused.
+ */
+static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+    struct worker *wk = l->wk;
+    struct superd_service *svc = l->svc;
+    const struct conf_service *cs = svc->cs;
+    const struct sockaddr *sa = (const struct sockaddr *)ss;
+    char rule[160];
+    int flags = 0;
+    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &wk->conf->only_from,
+                     cs->no_access.set ? &cs->no_access : &wk->conf->no_access,
+                     sa, rule, sizeof rule)) {
+        refuse(l, ss, sslen, rule);
+        return -1;
+    }
+    if (!wk->stats || svc->stats_slot < 0)
+        return 0;
+    if (cs->max_per_source || cs->rate_limit.count) {
+        enum src_verdict v = sources_admit(wk->sources, svc->stats_slot, wk->stats_row, sa,
+                                           cs->max_per_source, &cs->rate_limit, true);
+        if (v != SRC_OK) {
+            if (v == SRC_TOO_MANY)
+                snprintf(rule, sizeof rule, "max_per_source %ld reached", cs->max_per_source);
+            else if (v == SRC_RATE)
+                snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
+                         cs->rate_limit.per_ms == 1000 ? "s" : "m");
+            else
+                snprintf(rule, sizeof rule, "per-source table full (%d sources)", SOURCES_CAPACITY);
+            refuse(l, ss, sslen, rule);
+            return -1;
+        }
+        if (cs->max_per_source && wk->sources)
+            flags |= CONN_SOURCED;
+    }
+    if (!stats_conn_admit(wk->stats, svc->stats_slot, cs->max_connections,
+                          wk->conf->max_connections)) {
+        if (flags & CONN_SOURCED)
+            sources_release(wk->sources, svc->stats_slot, wk->stats_row, sa);
+        refuse(l, ss, sslen, "max_connections reached");
+        return -1;
+    }
+    STATS_ADD(svc->row, active, 1);
+    STATS_ADD(svc->row, accepted, 1);
+    return flags | CONN_COUNTED;
+}
+
+/* Undo admit() for a connection that could not be set up. */
+static void unadmit(struct listener *l, int flags, const struct sockaddr_storage *ss)
+{
+    if (flags & CONN_COUNTED) {
+        stats_conn_release(l->wk->stats, l->svc->stats_slot);
+        STATS_ADD(l->svc->row, active, -1);
+    }
+    if (flags & CONN_SOURCED)
+        sources_release(l->wk->sources, l->svc->stats_slot, l->wk->stats_row,
+                        (const struct sockaddr *)ss);
 }
 
 static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
     static struct log_limit oom_limit;
     unsigned long missed;
-    if (!admit(l, ss, sslen)) {
+    int admitted = admit(l, ss, sslen);
+    if (admitted < 0) {
         close(fd);
         return;
     }
-    bool counted = l->wk->stats && l->svc->stats_slot >= 0;
     struct superd_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
-        if (counted) {
-            stats_conn_release(l->wk->stats, l->svc->stats_slot);
-            STATS_ADD(l->svc->row, active, -1);
-        }
+        unadmit(l, admitted, ss);
         if (log_limit_pass(&oom_limit, &missed))
             log_msg(LOG_ERR, "[%s] %s: out of memory, dropped a connection (%lu more)",
                     superd_service_name(l->svc), l->addr.text, missed);
@@ -304,9 +352,10 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     c->lsn = l;
     c->svc = l->svc;
     c->fd = fd;
-    c->start_ms = now_ms();
-    if (counted)
-        c->flags |= CONN_COUNTED;
+    c->start_ms = c->last_ms = loop_now_ms();
+    c->flags |= (unsigned)admitted;
+    if (admitted & CONN_SOURCED)
+        memcpy(&c->src, ss, sslen < sizeof c->src ? sslen : sizeof c->src);
     if (l->addr.kind == ADDR_TCP) {
         /* Replies are whole writes: never wait for Nagle and delayed ACKs. */
         int one = 1;
@@ -320,10 +369,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     struct conn_set *set = set_of(c);
     if (loop_add(loop_of(c), &c->w, fd, EPOLLIN, conn_event) < 0) {
         close(fd);
-        if (counted) {
-            stats_conn_release(l->wk->stats, l->svc->stats_slot);
-            STATS_ADD(l->svc->row, active, -1);
-        }
+        unadmit(l, admitted, ss);
         free(c);
         return;
     }
@@ -416,6 +462,22 @@ void conn_reap(struct conn_set *set)
     }
 }
 
+void conn_sweep(struct conn_set *set, long long now)
+{
+    struct superd_conn *next;
+    for (struct superd_conn *c = set->live; c; c = next) {
+        next = c->next;
+        const struct conf_service *cs = c->svc->cs;
+        if (cs->idle_timeout_ms && now - c->last_ms >= cs->idle_timeout_ms)
+            end(c, CONN_ABORT, "idle_timeout");
+        else if (cs->max_lifetime_ms && now - c->start_ms >= cs->max_lifetime_ms)
+            end(c, CONN_ABORT, "max_lifetime");
+        else
+            continue;
+        kill_conn(c);
+    }
+}
+
 void conn_close_all(struct conn_set *set)
 {
     while (set->live) {
@@ -460,6 +522,8 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
         done = n > 0 ? (size_t)n : 0;
         STATS_ADD(c->svc->row, bytes_out, (uint64_t)done);
         c->bytes_out += done;
+        if (done)
+            c->last_ms = loop_now_ms();
     }
     if (done < len && buf_append(&c->out, (const char *)buf + done, len - done) < 0)
         return -ENOMEM;

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "addr.h"
 #include "buf.h"
@@ -40,6 +41,11 @@ struct superd_conn {
     long long start_ms;         /* accepted at (monotonic) */
     uint64_t bytes_in, bytes_out;
     const char *why;            /* first reason it is closing, for the log */
+    long long last_ms;          /* last byte in or out, for idle_timeout */
+    union {                     /* the peer, when max_per_source counts it */
+        struct sockaddr sa;
+        struct sockaddr_in6 in6;
+    } src;
     struct superd_conn *prev, *next;
     char peer[ADDR_TEXT_MAX];
 };
@@ -50,6 +56,10 @@ void conn_accept_ready(struct loop_watch *w, uint32_t events);
 /* Free connections closed during the last batch of events: the only place
  * connection memory is freed, outside every callback chain. */
 void conn_reap(struct conn_set *set);
+
+/* Close connections past their idle_timeout or max_lifetime.  Called by
+ * the worker a few times a second, outside every callback. */
+void conn_sweep(struct conn_set *set, long long now);
 
 /* Close every live connection now (on_close runs), then reap. */
 void conn_close_all(struct conn_set *set);

@@ -14,7 +14,9 @@
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
+#include "access.h"
 #include "service.h"
+#include "sources.h"
 #include "worker.h"
 
 /* Datagrams per recvmmsg, and batches per wake-up: bounded, so one flooded
@@ -28,6 +30,7 @@ struct superd_dgram {
     struct listener *lsn;
     const struct sockaddr_storage *from;
     socklen_t fromlen;
+    size_t len;             /* of the request: replies larger need budget */
     char peer[ADDR_TEXT_MAX];
 };
 
@@ -104,12 +107,34 @@ bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
     return false;
 }
 
+/* Replies larger than their request (daytime's to an empty datagram) are
+ * what an amplification attack wants: without udp_reply_rate, at most this
+ * many per second per source. */
+static const struct conf_rate amplify_rate = { 10, 1000 };
+
+/* Drop a datagram that a rule refused: counted, logged once a second. */
+static void refuse(struct listener *l, struct superd_dgram *d, const char *rule)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    STATS_ADD(l->svc->row, refused, 1);
+    if (log_limit_pass(&limit, &missed)) {
+        addr_format((const struct sockaddr *)d->from, d->fromlen, d->peer, sizeof d->peer);
+        log_msg(LOG_WARNING, "[%s] %s: dropped a datagram from %s: %s (%lu more refusals)",
+                superd_service_name(l->svc), l->addr.text, d->peer, rule, missed);
+        d->peer[0] = '\0';
+    }
+}
+
 static void handle(struct listener *l, struct superd_dgram *d, const char *data,
                    size_t len, int flags)
 {
     static struct log_limit trunc_limit, guard_limit;
     unsigned long missed;
     const char *why;
+    const struct conf_service *cs = l->svc->cs;
+    struct worker *wk = l->wk;
+    char rule[160];
     const struct sockaddr *from = (const struct sockaddr *)d->from;
     if (flags & MSG_TRUNC) {
         if (log_limit_pass(&trunc_limit, &missed)) {
@@ -121,7 +146,13 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     }
     STATS_ADD(l->svc->row, dgrams_in, 1);
     STATS_ADD(l->svc->row, bytes_in, len);
-    if (dgram_bad_source(l->wk->lsns, l->wk->nlsns, from, d->fromlen, &why)) {
+    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &wk->conf->only_from,
+                     cs->no_access.set ? &cs->no_access : &wk->conf->no_access,
+                     from, rule, sizeof rule)) {
+        refuse(l, d, rule);
+        return;
+    }
+    if (cs->udp_guard && dgram_bad_source(wk->lsns, wk->nlsns, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
         if (log_limit_pass(&guard_limit, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
@@ -130,9 +161,18 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
         }
         return;
     }
+    if (cs->rate_limit.count &&
+        sources_admit(wk->sources, l->svc->stats_slot, wk->stats_row, from, 0, &cs->rate_limit,
+                      false) == SRC_RATE) {
+        snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
+                 cs->rate_limit.per_ms == 1000 ? "s" : "m");
+        refuse(l, d, rule);
+        return;
+    }
     const struct superd_plugin *p = service_plugin(l->svc);
     if (!p->on_datagram)
         return;
+    d->len = len;
     /* The peer's text is made only if a plugin asks for it. */
     d->peer[0] = '\0';
     p->on_datagram(l->svc, d, data, len);
@@ -182,6 +222,20 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
     const struct sockaddr *to = (const struct sockaddr *)d->from;
     if (to->sa_family == AF_UNIX && d->fromlen <= offsetof(struct sockaddr_un, sun_path))
         return -ENOTCONN;   /* an unbound unix socket has no address */
+    const struct conf_service *cs = d->lsn->svc->cs;
+    const struct conf_rate *budget = cs->udp_reply_rate.count ? &cs->udp_reply_rate
+                                     : len > d->len ? &amplify_rate : NULL;
+    if (budget && !sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, budget)) {
+        static struct log_limit limit;
+        unsigned long missed;
+        STATS_ADD(d->lsn->svc->row, refused, 1);
+        if (log_limit_pass(&limit, &missed))
+            log_msg(LOG_WARNING, "[%s] %s: reply to %s dropped: %s (%lu more)", cs->name,
+                    d->lsn->addr.text, superd_dgram_peer(d),
+                    budget == &amplify_rate ? "reply larger than the request, over 10/s"
+                                            : "udp_reply_rate exceeded", missed);
+        return -EAGAIN;
+    }
     if (sendto(d->lsn->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, d->fromlen) < 0)
         return -errno;
     STATS_ADD(d->lsn->svc->row, dgrams_out, 1);

@@ -2,11 +2,28 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Events taken per epoll_wait: enough to amortise the call, small enough
  * that one busy batch does not starve timers and signals. */
 #define LOOP_BATCH 64
+
+static long long cached_now;
+
+static void update_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    cached_now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long loop_now_ms(void)
+{
+    if (!cached_now)
+        update_now();
+    return cached_now;
+}
 
 int loop_init(struct loop *l)
 {
@@ -55,6 +72,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 {
     struct epoll_event evs[LOOP_BATCH];
     int n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout_ms);
+    update_now();
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "privs.h"
+#include "sources.h"
 #include "stats.h"
 #include "systemd.h"
 #include "worker.h"
@@ -49,6 +50,7 @@ struct master {
     struct conf *conf;
     struct lsn_set lsns;
     struct stats *stats;
+    struct sources *sources;
     struct wproc procs[STATS_MAX_WORKERS];
     struct loop loop;
     int sig_fd;
@@ -190,6 +192,7 @@ static void worker_main(struct master *m, int row)
         worker_fini(&wk);
         _exit(1);
     }
+    wk.sources = m->sources;
     __atomic_store_n(&m->stats->worker_ready[row], 1, __ATOMIC_RELEASE);
     if ((r = worker_attach(&wk, &m->lsns)) == 0 && (r = worker_start(&wk)) == 0)
         r = worker_run(&wk);
@@ -273,6 +276,7 @@ static void reap(struct master *m)
         bool ready = __atomic_load_n(&m->stats->worker_ready[wp->row], __ATOMIC_ACQUIRE);
         /* Its connections are gone: give their slots back. */
         stats_worker_release(m->stats, wp->row);
+        sources_worker_gone(m->sources, wp->row);
         char how[96];
         describe(status, how, sizeof how);
         bool expected = wp->stopping || m->stopping;
@@ -442,7 +446,8 @@ static int setup(struct master *m)
 {
     m->pid = getpid();
     m->stats = stats_create();
-    if (!m->stats)
+    m->sources = sources_create();
+    if (!m->stats || !m->sources)
         return -ENOMEM;
     int r = loop_init(&m->loop);
     if (r < 0)
@@ -532,6 +537,7 @@ out:
         close(m->sig_fd);
     loop_fini(&m->loop);
     stats_destroy(m->stats);
+    sources_destroy(m->sources);
     conf_free(m->conf);
     free(m);
     return status;

@@ -129,9 +129,10 @@ int worker_run(struct worker *wk)
     int r = loop_add(&wk->loop, &wk->sig_w, wk->sig_fd, EPOLLIN, on_signal);
     if (r < 0)
         return r;
-    long long deadline = 0;
+    long long deadline = 0, swept = loop_now_ms();
     for (;;) {
-        int timeout = -1;
+        /* idle_timeout and max_lifetime are checked four times a second. */
+        int timeout = wk->conns.nlive ? 250 : -1;
         if (wk->stopping) {
             if (wk->conns.nlive == 0 || wk->stop_signals > 1)
                 break;
@@ -143,9 +144,14 @@ int worker_run(struct worker *wk)
                         (long)getpid(), wk->conns.nlive);
                 break;
             }
-            timeout = (int)(left > 1000 ? 1000 : left);
+            if (timeout < 0 || left < timeout)
+                timeout = (int)left;
         }
         r = loop_run_once(&wk->loop, timeout);
+        if (loop_now_ms() - swept >= 250) {
+            swept = loop_now_ms();
+            conn_sweep(&wk->conns, swept);
+        }
         conn_reap(&wk->conns);
         if (r < 0)
             return r;

@@ -12,6 +12,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "service.h"
+#include "sources.h"
 #include "stats.h"
 
 struct worker {
@@ -23,6 +24,7 @@ struct worker {
     size_t nlsns;
     struct conn_set conns;
     struct stats *stats;            /* shared counters, or NULL */
+    struct sources *sources;        /* shared per-source table, or NULL */
     int stats_row;
     int spare_fd;                   /* given up to shed a connection on EMFILE */
     int sig_fd;                     /* signalfd: TERM, INT */
