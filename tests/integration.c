@@ -23,6 +23,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1400,6 +1402,57 @@ static void test_log_connections(void)
     CU_ASSERT(strstr(line, " s, 1000 bytes in, 1000 bytes out: client closed") != NULL);
 }
 
+/* -d detaches after binding (the command returns 0 at once and the
+ * daemon serves on), pid_file holds the daemon's pid and is removed at
+ * exit, as are its socket files. */
+static void test_detach_pid_file(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *pidfile = it_path("superd.pid"), *sock = it_path("d.sock");
+    char *conf = it_conf_global(it_printf("pid_file = %s", pidfile),
+                                it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d "
+                                          "unix:%s\n", port, sock));
+    int64_t deadline = it_now_ms() + IT_START_MS;
+    pid_t fg, daemon_pid = 0;
+    int st = -1, fd;
+
+    CU_ASSERT_FATAL(port > 0);
+    fg = fork();
+    CU_ASSERT_FATAL(fg >= 0);
+    if (fg == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(it_superd, it_superd, "-d", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    while (it_left_ms(deadline) && waitpid(fg, &st, WNOHANG) == 0)
+        it_sleep_ms(5);
+    CU_ASSERT(it_exited(st, 0));
+    /* The daemon writes the pid file once it runs on its own. */
+    while (it_left_ms(deadline) && !(daemon_pid = (pid_t)atol(it_read_file(pidfile))))
+        it_sleep_ms(5);
+    CU_ASSERT(daemon_pid > 0 && daemon_pid != fg);
+    if (daemon_pid <= 0)
+        return;
+    fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT(fd >= 0 && it_echo_stream(fd, 1000, "detached"));
+    if (fd >= 0)
+        it_close(fd);
+    CU_ASSERT(it_is_socket(sock));
+    kill(daemon_pid, SIGTERM);
+    deadline = it_now_ms() + IT_STOP_MS;
+    while (it_left_ms(deadline) && kill(daemon_pid, 0) == 0)
+        it_sleep_ms(5);
+    if (kill(daemon_pid, 0) == 0) {
+        kill(daemon_pid, SIGKILL);
+        CU_FAIL("the detached superd did not stop on SIGTERM");
+    }
+    CU_ASSERT(!it_exists(pidfile));
+    CU_ASSERT(!it_exists(sock));
+}
+
 /* ---- registration ---- */
 
 static const struct {
@@ -1452,6 +1505,7 @@ static const struct {
     { "include = conf.d/*.ini", test_include },
     { "log = syslog: stderr stays quiet", test_log_syslog },
     { "log_connections: one line per connection", test_log_connections },
+    { "-d detaches; pid_file written and removed", test_detach_pid_file },
 };
 
 int main(int argc, char **argv)
