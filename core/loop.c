@@ -11,11 +11,16 @@
 
 static long long cached_now;
 
-static void update_now(void)
+long long clock_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    cached_now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void update_now(void)
+{
+    cached_now = clock_now_ms();
 }
 
 long long loop_now_ms(void)

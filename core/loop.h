@@ -39,6 +39,9 @@ int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
  * pending in the current batch are skipped.  Safe to call twice. */
 void loop_del(struct loop *l, struct loop_watch *w);
 
+/* The monotonic time in ms, now. */
+long long clock_now_ms(void);
+
 /* The monotonic time in ms, read once per loop_run_once: cheap enough to
  * stamp every event with. */
 long long loop_now_ms(void);

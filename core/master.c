@@ -63,13 +63,6 @@ struct master {
     long long kill_at;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void describe(int status, char *buf, size_t size)
 {
     if (WIFSIGNALED(status))
@@ -135,9 +128,9 @@ int master_check(const struct conf *c, bool print, bool to_log)
 
     /* Bounded: a plugin whose init hangs must not hang the master. */
     int status = 0;
-    long long deadline = now_ms() + CHECK_TIMEOUT_MS;
+    long long deadline = clock_now_ms() + CHECK_TIMEOUT_MS;
     pid_t r;
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && clock_now_ms() < deadline)
         nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
     if (r == 0) {
         kill(pid, SIGKILL);
@@ -249,7 +242,7 @@ static int spawn(struct master *m)
 static void spawn_later(struct master *m, int n, long long delay)
 {
     m->pending += n;
-    long long at = now_ms() + delay;
+    long long at = clock_now_ms() + delay;
     if (!m->respawn_at || at > m->respawn_at)
         m->respawn_at = at;
 }
@@ -394,7 +387,7 @@ static void stop(struct master *m, int signo)
             kill(m->procs[i].pid, SIGTERM);
     /* Stop accepting: workers close their copies as they get SIGTERM. */
     lsn_set_close(&m->lsns);
-    m->kill_at = now_ms() + m->conf->shutdown_timeout_ms + KILL_GRACE_MS;
+    m->kill_at = clock_now_ms() + m->conf->shutdown_timeout_ms + KILL_GRACE_MS;
 }
 
 static void report(struct master *m)
@@ -493,7 +486,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
     systemd_notify("READY=1");
 
     while (!m->stopping || live_workers(m) > 0) {
-        long long now = now_ms(), timeout = -1;
+        long long now = clock_now_ms(), timeout = -1;
         if (m->pending)
             timeout = m->respawn_at > now ? m->respawn_at - now : 0;
         if (m->stopping) {
@@ -505,7 +498,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
             log_msg(LOG_ERR, "master loop failed: %s", strerror(-r));
             break;
         }
-        now = now_ms();
+        now = clock_now_ms();
         if (m->pending && !m->stopping && now >= m->respawn_at) {
             int n = m->pending;
             m->pending = 0;

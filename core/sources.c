@@ -12,6 +12,8 @@
  */
 #include "sources.h"
 
+#include "loop.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -46,13 +48,6 @@ struct key {
     uint8_t family;
     uint8_t addr[16];
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct sources *sources_create(void)
 {
@@ -243,7 +238,7 @@ enum src_verdict sources_admit(struct sources *s, int svc, int worker, const str
         v = SRC_TOO_MANY;
         goto out;
     }
-    if (rate->count && !take(&agg->rate_tokens, &agg->rate_ms, rate, now_ms())) {
+    if (rate->count && !take(&agg->rate_tokens, &agg->rate_ms, rate, clock_now_ms())) {
         v = SRC_RATE;
         goto out;
     }
@@ -291,7 +286,7 @@ bool sources_reply(struct sources *s, int svc, const struct sockaddr *sa,
         return true;
     lock(s);
     struct src_entry *agg = find(s, &k, true);
-    bool ok = agg ? take(&agg->reply_tokens, &agg->reply_ms, rate, now_ms()) : false;
+    bool ok = agg ? take(&agg->reply_tokens, &agg->reply_ms, rate, clock_now_ms()) : false;
     unlock(s);
     return ok;
 }

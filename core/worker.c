@@ -95,13 +95,6 @@ static void on_signal(struct loop_watch *w, uint32_t events)
     }
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int worker_start(struct worker *wk)
 {
     int r = loop_init(&wk->loop);
@@ -137,8 +130,8 @@ int worker_run(struct worker *wk)
             if (wk->conns.nlive == 0 || wk->stop_signals > 1)
                 break;
             if (!deadline)
-                deadline = now_ms() + wk->conf->shutdown_timeout_ms;
-            long long left = deadline - now_ms();
+                deadline = clock_now_ms() + wk->conf->shutdown_timeout_ms;
+            long long left = deadline - clock_now_ms();
             if (left <= 0) {
                 log_msg(LOG_NOTICE, "worker %ld: shutdown_timeout reached: closing %zu connections",
                         (long)getpid(), wk->conns.nlive);
