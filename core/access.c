@@ -76,6 +76,10 @@ int acl_parse(const char *value, struct acl *acl, char *err, size_t errlen)
             acl->n++;
     }
     free(copy);
+    if (r == 0 && acl->n == 0) {
+        snprintf(err, errlen, "no address or CIDR block given");
+        r = -EINVAL;
+    }
     return r;
 }
 

@@ -117,6 +117,7 @@ static void settle(struct superd_conn *c)
 {
     if (c->flags & CONN_DEAD)
         return;
+    c->direct = 0;
     if ((c->flags & CONN_ABORT) ||
         ((c->flags & CONN_CLOSING) && buf_len(&c->out) == 0)) {
         kill_conn(c);
@@ -512,14 +513,18 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
     if (len == 0)
         return 0;
     size_t done = 0;
-    if (buf_len(&c->out) == 0) {
-        /* Nothing queued: try the socket first, copying only the rest. */
+    /* Nothing queued: try the socket first, copying only the rest.  Past
+     * CONN_OUT_HIGH in one callback, queue instead: a generator writing
+     * "until superd_queued()" then returns and goes on in on_drain, and
+     * other connections get their turn. */
+    if (buf_len(&c->out) == 0 && c->direct < CONN_OUT_HIGH) {
         ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             end(c, CONN_ABORT, "write error");
             return -EPIPE;
         }
         done = n > 0 ? (size_t)n : 0;
+        c->direct += done;
         STATS_ADD(c->svc->row, bytes_out, (uint64_t)done);
         c->bytes_out += done;
         if (done)

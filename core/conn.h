@@ -42,6 +42,7 @@ struct superd_conn {
     uint64_t bytes_in, bytes_out;
     const char *why;            /* first reason it is closing, for the log */
     long long last_ms;          /* last byte in or out, for idle_timeout */
+    size_t direct;              /* bytes written straight through since settle() */
     union {                     /* the peer, when max_per_source counts it */
         struct sockaddr sa;
         struct sockaddr_in6 in6;

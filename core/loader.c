@@ -9,6 +9,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,24 @@
 /* A plugin must at least cover the 1.0 descriptor. */
 #define DESC_MIN_SIZE (offsetof(struct superd_plugin, on_datagram) + \
                        sizeof(((struct superd_plugin *)0)->on_datagram))
+
+/* True when this process is the superd of the build tree (build/superd
+ * beside build/plugins): only that one searches the build's plugins, so
+ * an installed superd never loads .so files from a developer's checkout. */
+static bool running_from_build(void)
+{
+    char exe[PATH_MAX], want[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    snprintf(want, sizeof want, "%s/plugins", exe);
+    return strcmp(want, SUPERD_BUILD_PLUGIN_DIR) == 0;
+}
 
 int plugin_find(const char *name, const char *basedir, const char *plugin_dir,
                 char **out, char *err, size_t errlen)
@@ -45,11 +65,12 @@ int plugin_find(const char *name, const char *basedir, const char *plugin_dir,
         *out = path;
         return 0;
     }
-    const char *dirs[] = { plugin_dir, SUPERD_BUILD_PLUGIN_DIR, SUPERD_PLUGIN_DIR };
+    const char *dirs[] = { plugin_dir, running_from_build() ? SUPERD_BUILD_PLUGIN_DIR : NULL,
+                           SUPERD_PLUGIN_DIR };
     char searched[512] = "";
     size_t used = 0;
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        if (!dirs[i] || (i > 0 && dirs[i - 1] && strcmp(dirs[i], dirs[i - 1]) == 0))
+        if (!dirs[i] || (i == 1 && dirs[0] && strcmp(dirs[1], dirs[0]) == 0))
             continue;   /* plugin_dir may be the build's own directory */
         if (asprintf(&path, "%s/%s.so", dirs[i], name) < 0)
             return -ENOMEM;

@@ -243,17 +243,20 @@ enum src_verdict sources_admit(struct sources *s, int svc, int worker, const str
         goto out;
     }
     if (counted && max_per_source > 0) {
+        /* Count it first: find() evicts only idle aggregates, never this one. */
+        agg->active++;
         k.worker = (int16_t)worker;
         struct src_entry *own = find(s, &k, true);
         /* find may have moved entries: look the aggregate up again. */
         k.worker = -1;
         agg = find(s, &k, false);
-        if (!own || !agg) {
+        if (!own) {
+            if (agg && agg->active > 0)
+                agg->active--;
             v = SRC_FULL;
             goto out;
         }
         own->active++;
-        agg->active++;
     }
 out:
     unlock(s);

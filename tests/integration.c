@@ -1453,6 +1453,18 @@ static void test_detach_pid_file(void)
     CU_ASSERT(!it_exists(sock));
 }
 
+/* build/superd finds the build's own plugins with no plugin_dir set. */
+static void test_build_plugin_dir(void)
+{
+    char *conf = it_path("noplugindir.ini"), *out, *err;
+    const char *args[] = { "-t", "-c", NULL, NULL };
+
+    it_write_file(conf, "[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:1\n");
+    args[2] = conf;
+    CU_ASSERT(it_exited(it_run(args, &out, &err), 0));
+    CU_ASSERT(it_count_line(out, it_printf("[echo] plugin echo 1.0 %s/echo.so", it_plugin_dir)) == 1);
+}
+
 /* ---- registration ---- */
 
 static const struct {
@@ -1506,6 +1518,7 @@ static const struct {
     { "log = syslog: stderr stays quiet", test_log_syslog },
     { "log_connections: one line per connection", test_log_connections },
     { "-d detaches; pid_file written and removed", test_detach_pid_file },
+    { "build/superd finds the build's plugins", test_build_plugin_dir },
 };
 
 int main(int argc, char **argv)

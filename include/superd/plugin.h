@@ -118,7 +118,8 @@ struct superd_plugin {
      * call.  Return how many bytes were consumed (0..len).  If that is more
      * than 0 but less than len, the rest is offered again at once (so a
      * line-based plugin may take one line a call); if it is 0, the rest is
-     * kept and offered again with whatever arrives next.  Return
+     * kept and offered again with whatever arrives next.  When on_data is
+     * NULL, input is read and dropped.  Return
      * a negative errno to close the connection (queued output is still
      * flushed).  If the host's input buffer is full and nothing is consumed,
      * the connection is closed: a request may be at most 64 KiB.
@@ -130,13 +131,14 @@ struct superd_plugin {
      * arrive, but writes still reach it.  When NULL, the host closes the
      * connection after flushing what is queued, which is what echo and
      * discard want.  A plugin that sets it must eventually call
-     * superd_close().
+     * superd_close() (or the connection lives until idle_timeout).
      */
     void (*on_eof)(struct superd_conn *conn);
 
     /*
      * The output queue, which held bytes, has been written out to the
-     * socket.  A generator (chargen, a file sender) writes until
+     * socket.  superd_write() writes straight to the socket at most 256 KiB
+     * per callback and queues the rest, so a generator's loop always ends.  A generator (chargen, a file sender) writes until
      * superd_queued() is non-zero, returns, and produces its next piece
      * here: its memory stays bounded however slowly the client reads.
      * Not called after superd_close().
