@@ -5,6 +5,9 @@
  * The fake host defines every superd_* function of <superd/plugin.h>.  Link
  * the test program with -Wl,--dynamic-list=core/exports.list (or
  * -rdynamic) so that a dlopened plugin resolves superd_* against it.
+ * Installed, this header is <superd/fakehost.h>, the library
+ * libsuperd-fakehost.a, and `pkg-config --libs superd` gives both the
+ * library and the flag (with PREFIX/share/superd/superd-exports.list).
  *
  * The handles a test gets are the very ones the plugin sees
  * (struct superd_service, struct superd_conn), so a test may also call the
