@@ -209,7 +209,9 @@ static bool take(int64_t *tokens, int64_t *last, const struct conf_rate *rate, l
         *tokens = cap;
         *last = now;
     } else if (now > *last) {
-        int64_t add = (now - *last) * (int64_t)rate->count * 1000 / rate->per_ms;
+        /* A full period refills the bucket: cap it, so no product overflows. */
+        int64_t elapsed = now - *last > rate->per_ms ? rate->per_ms : now - *last;
+        int64_t add = elapsed * (int64_t)rate->count * 1000 / rate->per_ms;
         if (add > 0) {
             *tokens = *tokens + add > cap ? cap : *tokens + add;
             *last = now;

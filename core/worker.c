@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,10 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 
 int worker_start(struct worker *wk)
 {
+    /* Output queues grow to hundreds of KiB under a client that does not
+     * read: give such buffers their own mappings, returned to the system
+     * when freed, so memory goes back down after a flood. */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
     int r = loop_init(&wk->loop);
     if (r < 0)
         return r;
@@ -123,6 +128,7 @@ int worker_run(struct worker *wk)
     if (r < 0)
         return r;
     long long deadline = 0, swept = loop_now_ms();
+    size_t peak = 0;    /* most connections since the heap was last trimmed */
     for (;;) {
         /* idle_timeout and max_lifetime are checked four times a second. */
         int timeout = wk->conns.nlive ? 250 : -1;
@@ -146,6 +152,14 @@ int worker_run(struct worker *wk)
             conn_sweep(&wk->conns, swept);
         }
         conn_reap(&wk->conns);
+        if (wk->conns.nlive > peak)
+            peak = wk->conns.nlive;
+        /* After a crowd of connections has gone, hand the freed heap back
+         * (glibc keeps it otherwise); rare, and cheap next to the crowd. */
+        if (peak >= 64 && wk->conns.nlive <= peak / 4) {
+            malloc_trim(0);
+            peak = wk->conns.nlive;
+        }
         if (r < 0)
             return r;
     }

@@ -17,6 +17,8 @@ int test_core_addr_register(void);
 int test_core_loader_register(void);
 int test_core_buf_register(void);
 int test_core_conn_register(void);
+int test_core_access_register(void);
+int test_core_sources_register(void);
 
 /* One test of a suite. */
 struct tc_test {

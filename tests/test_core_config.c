@@ -841,6 +841,223 @@ static void test_load_huge_file(void)
     CU_ASSERT_EQUAL(r, -EFBIG);
 }
 
+/* ---- limits and access control (docs/configuration.md) ---- */
+
+static void test_limit_defaults(void)
+{
+    struct conf *c = load_ok(ECHO_SVC);
+    if (!c)
+        return;
+    CU_ASSERT_FALSE(c->only_from.set);
+    CU_ASSERT_FALSE(c->no_access.set);
+    CU_ASSERT_EQUAL_FATAL(c->nsvcs, 1);
+    const struct conf_service *s = &c->svcs[0];
+    CU_ASSERT_FALSE(s->only_from.set);
+    CU_ASSERT_FALSE(s->no_access.set);
+    CU_ASSERT_EQUAL(s->max_connections, 0);
+    CU_ASSERT_EQUAL(s->max_per_source, 0);
+    CU_ASSERT_EQUAL(s->rate_limit.count, 0);
+    CU_ASSERT_EQUAL(s->udp_reply_rate.count, 0);
+    /* idle 5m, lifetime 1h, loop protection on. */
+    CU_ASSERT_EQUAL(s->idle_timeout_ms, 5 * 60 * 1000);
+    CU_ASSERT_EQUAL(s->max_lifetime_ms, 60 * 60 * 1000);
+    CU_ASSERT_EQUAL(CONF_IDLE_TIMEOUT_MS, 300000);
+    CU_ASSERT_EQUAL(CONF_MAX_LIFETIME_MS, 3600000);
+    CU_ASSERT(s->udp_guard);
+    CU_ASSERT_FALSE(s->log_connections);
+    conf_free(c);
+}
+
+static void test_limit_keys(void)
+{
+    struct conf *c = load_ok(
+        "[superd]\n"
+        "only_from = 127.0.0.0/8 ::1\n"
+        "no_access = 127.0.0.3/32, 2001:db8::/32\n"
+        "[echo]\n"
+        "plugin = echo\n"
+        "listen = tcp://127.0.0.1:10007 udp://127.0.0.1:10007\n"
+        "only_from = 192.0.2.0/24\n"
+        "no_access = 192.0.2.7\n"
+        "max_per_source = 2\n"
+        "rate_limit = 3/s\n"
+        "idle_timeout = 300ms\n"
+        "max_lifetime = 2h\n"
+        "udp_guard = no\n"
+        "udp_reply_rate = 10/m\n"
+        "[daytime]\n"
+        "plugin = daytime\n"
+        "listen = udp://127.0.0.1:10013\n"
+        "rate_limit = none\n"
+        "idle_timeout = 0\n"
+        "max_lifetime = 0\n"
+        "udp_guard = on\n"
+        "udp_reply_rate = 1000000000/s\n");
+    if (!c)
+        return;
+    CU_ASSERT(c->only_from.set);
+    ASSERT_STR(c->only_from.text, "127.0.0.0/8 ::1");
+    CU_ASSERT_EQUAL(c->only_from.n, 2);
+    CU_ASSERT(c->no_access.set);
+    ASSERT_STR(c->no_access.text, "127.0.0.3/32, 2001:db8::/32");
+    CU_ASSERT_EQUAL(c->no_access.n, 2);
+    CU_ASSERT_EQUAL_FATAL(c->nsvcs, 2);
+    const struct conf_service *e = &c->svcs[0], *d = &c->svcs[1];
+    CU_ASSERT(e->only_from.set);
+    ASSERT_STR(e->only_from.text, "192.0.2.0/24");
+    CU_ASSERT_EQUAL(e->only_from.n, 1);
+    CU_ASSERT(e->no_access.set);
+    ASSERT_STR(e->no_access.text, "192.0.2.7");
+    CU_ASSERT_EQUAL(e->max_per_source, 2);
+    CU_ASSERT_EQUAL(e->rate_limit.count, 3);
+    CU_ASSERT_EQUAL(e->rate_limit.per_ms, 1000);
+    CU_ASSERT_EQUAL(e->idle_timeout_ms, 300);
+    CU_ASSERT_EQUAL(e->max_lifetime_ms, 2 * 3600 * 1000);
+    CU_ASSERT_FALSE(e->udp_guard);
+    CU_ASSERT_EQUAL(e->udp_reply_rate.count, 10);
+    CU_ASSERT_EQUAL(e->udp_reply_rate.per_ms, 60000);
+    /* A service that sets no list keeps none of its own. */
+    CU_ASSERT_FALSE(d->only_from.set);
+    CU_ASSERT_FALSE(d->no_access.set);
+    CU_ASSERT_EQUAL(d->rate_limit.count, 0);
+    CU_ASSERT_EQUAL(d->idle_timeout_ms, 0);
+    CU_ASSERT_EQUAL(d->max_lifetime_ms, 0);
+    CU_ASSERT(d->udp_guard);
+    CU_ASSERT_EQUAL(d->udp_reply_rate.count, 1000000000u);
+    CU_ASSERT_EQUAL(d->udp_reply_rate.per_ms, 1000);
+    conf_free(c);
+}
+
+static void test_bad_access_lists(void)
+{
+    load_bad(ECHO_SVC "only_from = localhost\n", -EINVAL,
+             PATH ":4: [echo] only_from: 'localhost' is not an address or CIDR block "
+             "(host names are not allowed)");
+    load_bad(ECHO_SVC "no_access = 127.0.0.1 10.1.2.3/8\n", -EINVAL,
+             PATH ":4: [echo] no_access: '10.1.2.3/8' has host bits set (did you mean "
+             "10.1.2.3/8 with the address's network?)");
+    load_bad(ECHO_SVC "only_from = 10.0.0.0/33\n", -EINVAL,
+             PATH ":4: [echo] only_from: '10.0.0.0/33': prefix length must be 0 to 32");
+    load_bad(ECHO_SVC "only_from = ::/129\n", -EINVAL,
+             PATH ":4: [echo] only_from: '::/129': prefix length must be 0 to 128");
+    load_bad("[superd]\nonly_from = example.com\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] only_from: 'example.com' is not an address or CIDR block "
+             "(host names are not allowed)");
+    load_bad("[superd]\nno_access = 127.0.0.1/\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] no_access: '127.0.0.1/': prefix length must be 0 to 32");
+    load_bad(ECHO_SVC "only_from = 127.0.0.1\nonly_from = ::1\n", -EEXIST,
+             PATH ":5: [echo] only_from: given twice (first at line 4)");
+}
+
+/* A list with no address in it (only separators) would refuse every peer
+ * (only_from) or nobody (no_access) without a word: it is refused.  (It
+ * was once accepted as an empty list that refused every client.) */
+static void test_access_list_without_address(void)
+{
+    load_bad(ECHO_SVC "only_from = ,\n", -EINVAL,
+             PATH ":4: [echo] only_from: no address or CIDR block given");
+    load_bad(ECHO_SVC "no_access = , ,\n", -EINVAL,
+             PATH ":4: [echo] no_access: no address or CIDR block given");
+    load_bad("[superd]\nonly_from = ,\n" ECHO_SVC, -EINVAL,
+             PATH ":2: [superd] only_from: no address or CIDR block given");
+}
+
+static void test_bad_limit_values(void)
+{
+    load_bad(ECHO_SVC "max_per_source = 0\n", -EINVAL,
+             PATH ":4: [echo] max_per_source: '0' is not a positive number");
+    load_bad(ECHO_SVC "max_per_source = -2\n", -EINVAL,
+             PATH ":4: [echo] max_per_source: '-2' is not a positive number");
+    load_bad(ECHO_SVC "max_per_source = 2x\n", -EINVAL,
+             PATH ":4: [echo] max_per_source: '2x' is not a positive number");
+    load_bad(ECHO_SVC "max_per_source = 99999999999999999999\n", -EINVAL,
+             PATH ":4: [echo] max_per_source: '99999999999999999999' is not a positive number");
+    static const char *const bad_rates[] = {
+        "0/s", "3", "3/h", "3/S", "/s", "-3/s", "3 /s", "3/s/s", "03/s", "1000000001/s",
+        "99999999999999999999/s", "3/sec", "three/s",
+    };
+    for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++) {
+        char text[256], want[256];
+        snprintf(text, sizeof text, ECHO_SVC "rate_limit = %s\n", bad_rates[i]);
+        snprintf(want, sizeof want, PATH ":4: [echo] rate_limit: '%s' is not N/s, N/m or none",
+                 bad_rates[i]);
+        load_bad(text, -EINVAL, want);
+        snprintf(text, sizeof text, ECHO_SVC "udp_reply_rate = %s\n", bad_rates[i]);
+        snprintf(want, sizeof want, PATH ":4: [echo] udp_reply_rate: '%s' is not N/s, N/m or none",
+                 bad_rates[i]);
+        load_bad(text, -EINVAL, want);
+    }
+    static const char *const bad_durations[] = { "5x", "1.5s", "-1s", "5000h", "ms", "1d", "5 m" };
+    for (size_t i = 0; i < sizeof bad_durations / sizeof bad_durations[0]; i++) {
+        char text[256], want[256];
+        snprintf(text, sizeof text, ECHO_SVC "idle_timeout = %s\n", bad_durations[i]);
+        snprintf(want, sizeof want, PATH ":4: [echo] idle_timeout: bad duration '%s' "
+                 "(examples: 250ms, 30s, 5m, 1h; 0 for none)", bad_durations[i]);
+        load_bad(text, -EINVAL, want);
+        snprintf(text, sizeof text, ECHO_SVC "max_lifetime = %s\n", bad_durations[i]);
+        snprintf(want, sizeof want, PATH ":4: [echo] max_lifetime: bad duration '%s' "
+                 "(examples: 250ms, 30s, 5m, 1h; 0 for none)", bad_durations[i]);
+        load_bad(text, -EINVAL, want);
+    }
+    load_bad(ECHO_SVC "udp_guard = maybe\n", -EINVAL,
+             PATH ":4: [echo] udp_guard: 'maybe' is not yes or no");
+    load_bad(ECHO_SVC "udp_guard = 2\n", -EINVAL, PATH ":4: [echo] udp_guard: '2' is not yes or no");
+    load_bad(ECHO_SVC "log_connections = sometimes\n", -EINVAL,
+             PATH ":4: [echo] log_connections: 'sometimes' is not yes or no");
+}
+
+/* The per-service limits are not [superd] keys. */
+static void test_limit_keys_not_global(void)
+{
+    static const char *const keys[] = {
+        "max_per_source = 2", "rate_limit = 3/s", "idle_timeout = 1s", "max_lifetime = 1s",
+        "udp_guard = no", "udp_reply_rate = 5/s",
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char text[256], want[256], key[64];
+        snprintf(text, sizeof text, "[superd]\n%s\n" ECHO_SVC, keys[i]);
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(keys[i], " "), keys[i]);
+        snprintf(want, sizeof want, PATH ":2: [superd] %s: unknown key", key);
+        load_bad(text, -EINVAL, want);
+    }
+}
+
+/* The limit keys repeated: refused like every other key. */
+static void test_limit_keys_twice(void)
+{
+    load_bad(ECHO_SVC "rate_limit = 3/s\nrate_limit = 4/s\n", -EEXIST,
+             PATH ":5: [echo] rate_limit: given twice (first at line 4)");
+    load_bad(ECHO_SVC "idle_timeout = 3s\n\nidle_timeout = 4s\n", -EEXIST,
+             PATH ":6: [echo] idle_timeout: given twice (first at line 4)");
+    load_bad("[superd]\nno_access = ::1\nno_access = ::2\n" ECHO_SVC, -EEXIST,
+             PATH ":3: [superd] no_access: given twice (first at line 2)");
+}
+
+static void test_parse_rate(void)
+{
+    static const struct { const char *s; unsigned count, per_ms; } good[] = {
+        { "1/s", 1, 1000 }, { "3/s", 3, 1000 }, { "10/m", 10, 60000 },
+        { "1000000000/s", 1000000000u, 1000 }, { "none", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct conf_rate r = { 7, 7 };
+        char what[128], want[128];
+        int rc = conf_parse_rate(good[i].s, &r);
+        snprintf(what, sizeof what, "%s -> %d, %u/%u ms", good[i].s, rc, r.count, r.per_ms);
+        snprintf(want, sizeof want, "%s -> 0, %u/%u ms", good[i].s, good[i].count, good[i].per_ms);
+        ASSERT_STR(what, want);
+    }
+    static const char *const bad[] = { "", "0/s", "3", "3/h", "/s", "-1/s", "1/s ", " 1/s", "None" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct conf_rate r = { 7, 7 };
+        char what[128], want[128];
+        int rc = conf_parse_rate(bad[i], &r);
+        snprintf(what, sizeof what, "'%s' -> %d, %u/%u ms", bad[i], rc, r.count, r.per_ms);
+        snprintf(want, sizeof want, "'%s' -> %d, 7/7 ms", bad[i], -EINVAL);
+        ASSERT_STR(what, want);
+    }
+}
+
 int test_core_config_register(void)
 {
     static const struct tc_test tests[] = {
@@ -881,6 +1098,14 @@ int test_core_config_register(void)
         { "the first error is reported", test_first_error_wins },
         { "conf_parse_duration", test_parse_duration },
         { "conf_parse_bool", test_parse_bool },
+        { "limits: defaults (idle 5m, lifetime 1h, udp_guard yes)", test_limit_defaults },
+        { "limits: every key, global and per service", test_limit_keys },
+        { "limits: bad only_from / no_access", test_bad_access_lists },
+        { "limits: a list with no address in it", test_access_list_without_address },
+        { "limits: bad values", test_bad_limit_values },
+        { "limits: per-service keys are unknown in [superd]", test_limit_keys_not_global },
+        { "limits: a key given twice", test_limit_keys_twice },
+        { "conf_parse_rate", test_parse_rate },
     };
     static const struct tc_test file_tests[] = {
         { "conf_load a file: path as given, its directory", test_load_file },

@@ -1,8 +1,8 @@
 /*
  * unit_core_main.c - runs the core's CUnit suites (tests/test_core_*.c):
- * configuration, listen addresses, plugin loader and services, buffers and
- * stream connections.  Exits 0 only if every suite registered and every
- * test passed.
+ * configuration, listen addresses, plugin loader and services, buffers,
+ * stream connections, access lists and the per-source table.  Exits 0
+ * only if every suite registered and every test passed.
  *
  * Usage: unit_core        (test plugins come from TEST_PLUGIN_DIR)
  */
@@ -21,6 +21,8 @@ int main(void)
         test_core_loader_register,
         test_core_buf_register,
         test_core_conn_register,
+        test_core_access_register,
+        test_core_sources_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
