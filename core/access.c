@@ -42,6 +42,16 @@ int cidr_parse(const char *s, struct cidr *out, char *err, size_t errlen)
         }
         prefix = (unsigned)v;
     }
+    /* ::ffff:a.b.c.d/N: peers in it are matched as IPv4 (acl_match), so
+     * keep the block as IPv4 too, or it would match nothing. */
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (out->family == AF_INET6 && prefix >= 96 && memcmp(out->addr, mapped, 12) == 0) {
+        memmove(out->addr, out->addr + 12, 4);
+        memset(out->addr + 4, 0, 12);
+        out->family = AF_INET;
+        prefix -= 96;
+        max = 32;
+    }
     out->prefix = (uint8_t)prefix;
     for (unsigned bit = prefix; bit < max; bit++) {
         if (out->addr[bit / 8] & (0x80 >> (bit % 8))) {

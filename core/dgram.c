@@ -236,10 +236,16 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
                                             : "udp_reply_rate exceeded", missed);
         return -EAGAIN;
     }
-    if (sendto(d->lsn->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, d->fromlen) < 0)
-        return -errno;
+    /* Counted before sending: once the client has its reply, SIGUSR1
+     * shows it; a failed send is taken back. */
     STATS_ADD(d->lsn->svc->row, dgrams_out, 1);
     STATS_ADD(d->lsn->svc->row, bytes_out, len);
+    if (sendto(d->lsn->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, d->fromlen) < 0) {
+        int e = errno;
+        STATS_ADD(d->lsn->svc->row, dgrams_out, (uint64_t)-1);
+        STATS_ADD(d->lsn->svc->row, bytes_out, (uint64_t)0 - len);
+        return -e;
+    }
     return 0;
 }
 

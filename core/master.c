@@ -33,6 +33,8 @@
 #define BACKOFF_MAX_MS 30000
 /* How long a plugin check may take before it is killed. */
 #define CHECK_TIMEOUT_MS 30000
+/* How long start-up waits for the workers before saying "ready" anyway. */
+#define READY_WAIT_MS 10000
 /* After shutdown_timeout, how long workers get before SIGKILL. */
 #define KILL_GRACE_MS 2000
 
@@ -201,6 +203,16 @@ static int live_workers(const struct master *m)
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
         n += m->procs[i].pid != 0;
     return n;
+}
+
+/* True when every live worker has started its plugins. */
+static bool all_ready(const struct master *m)
+{
+    for (int i = 0; i < STATS_MAX_WORKERS; i++)
+        if (m->procs[i].pid &&
+            !__atomic_load_n(&m->stats->worker_ready[m->procs[i].row], __ATOMIC_ACQUIRE))
+            return false;
+    return true;
 }
 
 static int spawn(struct master *m)
@@ -482,7 +494,16 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
     for (int i = 0; i < c->workers; i++)
         if (spawn(m) < 0)
             goto out;
-    log_msg(LOG_NOTICE, "ready");
+    /* "ready" means serving: wait (bounded) until every worker's plugins
+     * have started; a worker dying meanwhile is handled as always. */
+    long long until = clock_now_ms() + READY_WAIT_MS;
+    while (!all_ready(m) && !m->stopping && clock_now_ms() < until)
+        if (loop_run_once(&m->loop, 10) < 0)
+            break;
+    if (all_ready(m))
+        log_msg(LOG_NOTICE, "ready");
+    else
+        log_msg(LOG_NOTICE, "ready (not every worker serving yet after %d ms)", READY_WAIT_MS);
     systemd_notify("READY=1");
 
     while (!m->stopping || live_workers(m) > 0) {

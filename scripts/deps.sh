@@ -15,6 +15,37 @@ for pair in $need; do
     pkg-config --exists "$pc" 2>/dev/null || missing="$missing $pkg"
 done
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config$missing"
+
+# The fuzz targets (make fuzz-ci, part of `make test`) need clang and its
+# libFuzzer and sanitizer runtimes, which Debian packages apart from clang
+# (libclang-rt-dev, only recommended): try linking a trivial fuzzer.
+# valgrind is for tests/valgrind.sh, which skips itself without it, so
+# valgrind alone is installed when we can but never stops the build.
+optional=""
+fuzzer_links() {
+    tmp=$(mktemp -d) || return 1
+    printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+        'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+        'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+        > "$tmp/f.c"
+    clang -fsanitize=fuzzer,address,undefined "$tmp/f.c" -o "$tmp/f" >/dev/null 2>&1
+    ok=$?
+    rm -rf "$tmp"
+    return $ok
+}
+if [ "${1:-}" = test ]; then
+    if ! command -v clang >/dev/null 2>&1; then
+        missing="$missing clang libclang-rt-dev"
+    elif ! fuzzer_links; then
+        missing="$missing libclang-rt-dev"
+    fi
+    command -v valgrind >/dev/null 2>&1 || optional="valgrind"
+fi
+if [ -n "$optional" ] && [ -z "$missing" ] && ! { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }; then
+    echo "superd: $optional is not installed: tests/valgrind.sh will be skipped (apt-get install $optional)" >&2
+    exit 0
+fi
+missing="$missing${optional:+ $optional}"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -116,8 +116,9 @@ static void test_cidr_ipv6(void)
     cidr_ok("::/0", "v6 ::/0");
     cidr_ok("fe80::/10", "v6 fe80::/10");
     cidr_ok("2001:db8:0:1::/64", "v6 2001:db8:0:1::/64");
-    /* Written as IPv6, it stays an IPv6 block. */
-    cidr_ok("::ffff:192.0.2.1", "v6 ::ffff:192.0.2.1/128");
+    /* IPv4-mapped blocks become IPv4: mapped peers match as IPv4. */
+    cidr_ok("::ffff:192.0.2.1", "v4 192.0.2.1/32");
+    cidr_ok("::ffff:10.0.0.0/104", "v4 10.0.0.0/8");
 }
 
 static void test_cidr_host_bits(void)
