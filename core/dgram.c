@@ -37,6 +37,42 @@ struct superd_dgram {
 /* Per process, so per worker. */
 static char bufs[DGRAM_BATCH][DGRAM_MAX];
 
+/* Small replies made during one receive batch, sent together with one
+ * sendmmsg: one system call for the batch instead of one per reply.
+ * Larger replies (the copy would cost more than the call) go at once. */
+#define REPLY_BATCH DGRAM_BATCH
+#define REPLY_SMALL 2048
+static struct {
+    struct listener *lsn;
+    int n;
+    struct mmsghdr msgs[REPLY_BATCH];
+    struct iovec iov[REPLY_BATCH];
+    struct sockaddr_storage to[REPLY_BATCH];
+    char data[REPLY_BATCH][REPLY_SMALL];
+} replies;
+
+/* Send the queued replies; a reply the socket refuses is dropped, as UDP
+ * may, and taken back from the counters. */
+static void flush_replies(void)
+{
+    struct listener *l = replies.lsn;
+    int i = 0;
+    while (i < replies.n) {
+        int r = sendmmsg(l->fd, replies.msgs + i, (unsigned)(replies.n - i),
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r > 0) {
+            i += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        STATS_ADD(l->svc->row, dgrams_out, (uint64_t)-1);
+        STATS_ADD(l->svc->row, bytes_out, (uint64_t)0 - replies.iov[i].iov_len);
+        i++;
+    }
+    replies.n = 0;
+}
+
 #define listener_of(w) ((struct listener *)((char *)(w) - offsetof(struct listener, w)))
 
 /* The classic services that answer anything: never answer them back. */
@@ -205,11 +241,14 @@ void dgram_ready(struct loop_watch *w, uint32_t events)
                         l->addr.text, strerror(errno), missed);
             return;
         }
+        replies.lsn = l;
         for (int i = 0; i < n && l->fd >= 0; i++) {
             struct superd_dgram d = { .lsn = l, .from = &from[i],
                                       .fromlen = msgs[i].msg_hdr.msg_namelen };
             handle(l, &d, bufs[i], msgs[i].msg_len, msgs[i].msg_hdr.msg_flags);
         }
+        if (replies.n)
+            flush_replies();
         if (n < DGRAM_BATCH)
             return;
     }
@@ -240,6 +279,21 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
      * shows it; a failed send is taken back. */
     STATS_ADD(d->lsn->svc->row, dgrams_out, 1);
     STATS_ADD(d->lsn->svc->row, bytes_out, len);
+    if (len <= REPLY_SMALL && replies.lsn == d->lsn) {
+        if (replies.n == REPLY_BATCH)
+            flush_replies();
+        int i = replies.n++;
+        memcpy(replies.data[i], buf, len);
+        memcpy(&replies.to[i], d->from, d->fromlen);
+        replies.iov[i] = (struct iovec){ replies.data[i], len };
+        replies.msgs[i] = (struct mmsghdr){ .msg_hdr = {
+            .msg_name = &replies.to[i], .msg_namelen = d->fromlen,
+            .msg_iov = &replies.iov[i], .msg_iovlen = 1 } };
+        return 0;
+    }
+    /* In order: what is queued goes first. */
+    if (replies.n && replies.lsn == d->lsn)
+        flush_replies();
     if (sendto(d->lsn->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, to, d->fromlen) < 0) {
         int e = errno;
         STATS_ADD(d->lsn->svc->row, dgrams_out, (uint64_t)-1);

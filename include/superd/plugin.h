@@ -239,8 +239,11 @@ const char *superd_peer(const struct superd_conn *conn);
 /* ---- datagrams (valid during on_datagram()) ---- */
 
 /*
- * Send one datagram back to the sender of `dgram`.  Never blocks: when the
- * socket cannot take it now, the reply is dropped, as UDP may.  Returns 0,
+ * Send one datagram back to the sender of `dgram`.  The bytes are copied
+ * (the caller keeps `buf`); small replies may be sent together with others
+ * of the same receive batch, right after on_datagram returns.  Never
+ * blocks: when the socket cannot take it, the reply is dropped, as UDP
+ * may, so 0 means "sent or queued".  Returns 0,
  * -ENOTCONN when the sender has no address to answer (an unbound unix
  * datagram socket), or another negative errno.
  */
