@@ -13,6 +13,12 @@ set -u
 . "$(dirname "$0")/common.sh"
 enter_namespaces "$0" "$@"
 setup_loopback || exit 1
+mkdir -p "$BIN/bench"
+exec 9>"$BIN/bench/.lock"
+if ! flock -n 9; then
+    note "make bench is running (it holds $BUILD/bench/.lock): try again when it ends"
+    exit 1
+fi
 setup_tmp
 
 if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_annotate >/dev/null 2>&1; then

@@ -28,9 +28,15 @@ SERVERS=${BENCH_SERVERS:-ref superd1 superd xinetd obsd inetutils tcpserver}
 T0=$(date +%s)
 
 setup_loopback || exit 1
-setup_tmp
 mkdir -p "$BIN/bench"
-RAW=$BIN/bench/raw.txt
+# One benchmark at a time: two would share the CPUs and measure each other.
+exec 9>"$BIN/bench/.lock"
+if ! flock -n 9; then
+    note "another make bench is running (it holds $BUILD/bench/.lock): try again when it ends"
+    exit 1
+fi
+setup_tmp
+RAW=$TMP/raw.txt
 : > "$RAW"
 for f in "$LG" "$REF" "$SUPERD"; do
     [ -x "$f" ] || { note "$f is missing: run make bench"; exit 1; }
@@ -493,6 +499,7 @@ note "start-up with 1,000 listeners"
 measure_startup
 measure_many
 ELAPSED=$(($(date +%s) - T0))
+cp "$RAW" "$BIN/bench/raw.txt"
 OTHER=$(awk -v b="$(($(busy_ticks) - BUSY0))" -v o="$(($(own_ticks) - OWN0))" \
             -v hz="$(getconf CLK_TCK)" -v t="$ELAPSED" -v n="$(nproc)" \
             'BEGIN { s = (b - o) / hz; if (s < 0) s = 0

@@ -128,10 +128,19 @@ bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
             return true;
         }
     }
+    /* Per datagram, over every listener: cheap field tests first. */
+    in_port_t port = from->sa_family == AF_INET ? ((const struct sockaddr_in *)from)->sin_port
+                   : from->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)from)->sin6_port
+                   : 0;
     for (size_t i = 0; i < nlsns; i++) {
         const struct listener *l = &lsns[i];
         const struct sockaddr *own = (const struct sockaddr *)&l->addr.sa;
-        if (addr_socktype(l->addr.kind) != SOCK_DGRAM || own->sa_family != from->sa_family)
+        if (own->sa_family != from->sa_family ||
+            (l->addr.kind != ADDR_UDP && l->addr.kind != ADDR_UNIX_DGRAM))
+            continue;
+        if (own->sa_family == AF_INET && ((const struct sockaddr_in *)own)->sin_port != port)
+            continue;
+        if (own->sa_family == AF_INET6 && ((const struct sockaddr_in6 *)own)->sin6_port != port)
             continue;
         bool same = addr_equal(own, l->addr.salen, from, fromlen) ||
                     (is_wildcard(own) && addr_port(own) == addr_port(from));
