@@ -130,7 +130,8 @@ rat() {
 {
     echo "## Instruction counts (callgrind, $(date -u '+%Y-%m-%d %H:%M UTC'))"
     echo
-    echo "Machine: $(machine_line). \`make bench-profile\`: valgrind $(valgrind --version | sed 's/valgrind-//')."
+    echo "Machine: $(machine_line). \`make bench-profile\`: valgrind $(valgrind --version | sed 's/valgrind-//'),"
+    echo "superd: $BUILD/superd sha256 $(sha256sum "$SUPERD" | cut -c1-12), built $(date -u -r "$SUPERD" '+%Y-%m-%d %H:%M:%S UTC')."
     echo "User-space instructions per operation, all of the server's processes (the kernel,"
     echo "where most of the time goes, is not counted: see the CPU table above for that)."
     echo "Each figure is (run B − run A) / (operations B − operations A), so start-up,"

@@ -59,6 +59,11 @@ own_ticks() {
 }
 BUSY0=$(busy_ticks)
 OWN0=$(own_ticks)
+# Which superd was measured; a rebuild during the run would mix two.
+superd_id() {
+    echo "$(sha256sum "$SUPERD" | cut -c1-12), built $(date -u -r "$SUPERD" '+%Y-%m-%d %H:%M:%S UTC')"
+}
+SUPERD_ID0=$(superd_id)
 
 NOTES=()
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -500,6 +505,12 @@ measure_startup
 measure_many
 ELAPSED=$(($(date +%s) - T0))
 cp "$RAW" "$BIN/bench/raw.txt"
+SUPERD_ID1=$(superd_id)
+NOTES+=("superd measured: $BUILD/superd sha256 $SUPERD_ID0.")
+if [ "$SUPERD_ID1" != "$SUPERD_ID0" ]; then
+    note "warning: $BUILD/superd was rebuilt during the run: the figures mix two builds"
+    NOTES+=("Warning: $BUILD/superd was rebuilt during the run (now $SUPERD_ID1): the figures mix two builds; run it again.")
+fi
 OTHER=$(awk -v b="$(($(busy_ticks) - BUSY0))" -v o="$(($(own_ticks) - OWN0))" \
             -v hz="$(getconf CLK_TCK)" -v t="$ELAPSED" -v n="$(nproc)" \
             'BEGIN { s = (b - o) / hz; if (s < 0) s = 0
