@@ -58,6 +58,16 @@ static struct loop *loop_of(const struct superd_conn *c)
     return &c->lsn->wk->loop;
 }
 
+/* The peer as text, formatted on first use: most connections never need
+ * it, and formatting cost more than the rest of an accept. */
+static const char *peer_of(const struct superd_conn *c)
+{
+    struct superd_conn *m = (struct superd_conn *)c;
+    if (m->peer[0] == '\0')
+        addr_format(&m->src.sa, sizeof m->src, m->peer, sizeof m->peer);
+    return m->peer;
+}
+
 /* Ask for a close (CONN_CLOSING or CONN_ABORT), remembering the first
  * reason for log_connections. */
 static void end(struct superd_conn *c, unsigned flag, const char *why)
@@ -72,7 +82,7 @@ static void log_conn(const struct superd_conn *c)
 {
     long long ms = loop_now_ms() - c->start_ms;
     superd_log(c->svc, SUPERD_LOG_INFO, "%s: closed after %lld.%03lld s, %llu bytes in, "
-               "%llu bytes out: %s", c->peer, ms / 1000, ms % 1000,
+               "%llu bytes out: %s", peer_of(c), ms / 1000, ms % 1000,
                (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
                c->why ? c->why : "closed");
 }
@@ -228,7 +238,7 @@ static void read_some(struct superd_conn *c)
         buf_free(&c->in);
     else if (buf_len(&c->in) >= CONN_IN_MAX) {
         superd_log(c->svc, SUPERD_LOG_NOTICE, "%s: request larger than %d KiB, closing",
-                   c->peer, CONN_IN_MAX / 1024);
+                   peer_of(c), CONN_IN_MAX / 1024);
         end(c, CONN_ABORT, "request too large");
     }
 }
@@ -355,13 +365,12 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     c->fd = fd;
     c->start_ms = c->last_ms = loop_now_ms();
     c->flags |= (unsigned)admitted;
-    if (admitted & CONN_SOURCED)
-        memcpy(&c->src, ss, sslen < sizeof c->src ? sslen : sizeof c->src);
     if (l->addr.kind == ADDR_TCP) {
         /* Replies are whole writes: never wait for Nagle and delayed ACKs. */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        addr_format((const struct sockaddr *)ss, sslen, c->peer, sizeof c->peer);
+        /* The address only: its text is made if someone asks (peer_of). */
+        memcpy(&c->src, ss, sslen < sizeof c->src ? sslen : sizeof c->src);
     } else {
         char path[ADDR_FMT_MAX];
         addr_format((const struct sockaddr *)ss, sslen, path, sizeof path);
@@ -547,5 +556,5 @@ void superd_close(struct superd_conn *conn)
 
 const char *superd_peer(const struct superd_conn *conn)
 {
-    return conn->peer;
+    return peer_of(conn);
 }
