@@ -36,6 +36,7 @@ MEASUREMENTS=(
     "echo|-m echo -c 64 -s 64|5000|55000"
     "connect|-m connect -c 32 -s 64 -S 64|500|5500"
     "udp|-m udp -c 4 -w 8 -s 64|5000|55000"
+    "daytime|-m daytime -c 32 -S 64|500|5500"
 )
 
 # total_ir DIR: instructions of every callgrind file in DIR
@@ -76,6 +77,7 @@ profile_run() {
     wait_port "$A_ECHO"
     local addr=$A_ECHO
     [ "$m" = udp ] && addr=$A_UDP
+    [ "$m" = daytime ] && addr=$A_DAYTIME
     # shellcheck disable=SC2086
     line=$("$LG" -a "$addr" $args -N "$n" -d 120s)
     R_OPS=$(echo "$line" | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
@@ -137,11 +139,11 @@ rat() {
     echo "Each figure is (run B − run A) / (operations B − operations A), so start-up,"
     echo "connection set-up and shutdown cancel out.  In parentheses: superd / ceiling."
     echo
-    echo "| server | echo 64 B × 64 conns, per request | new connection (connect, echo 64 B, close) | UDP echo 64 B, per datagram |"
-    echo "|---|---|---|---|"
-    echo "| ceiling (refserver) | $(ir ref echo) | $(ir ref connect) | $(ir ref udp) |"
-    echo "| superd, workers = 1 | $(ir superd echo)$(rat echo) | $(ir superd connect)$(rat connect) | $(ir superd udp)$(rat udp) |"
-    for m in echo connect udp; do
+    echo "| server | echo 64 B × 64 conns, per request | new connection (connect, echo 64 B, close) | UDP echo 64 B, per datagram | daytime, per connection |"
+    echo "|---|---|---|---|---|"
+    echo "| ceiling (refserver) | $(ir ref echo) | $(ir ref connect) | $(ir ref udp) | $(ir ref daytime) |"
+    echo "| superd, workers = 1 | $(ir superd echo)$(rat echo) | $(ir superd connect)$(rat connect) | $(ir superd udp)$(rat udp) | $(ir superd daytime)$(rat daytime) |"
+    for m in echo connect udp daytime; do
         [ -n "${TOP[$m]:-}" ] || continue
         echo
         echo "superd's top five functions by own instructions, $m (the worker's profile of run B,"
