@@ -1467,10 +1467,7 @@ static void test_build_plugin_dir(void)
 
 /* ---- registration ---- */
 
-static const struct {
-    const char *name;
-    CU_TestFunc fn;
-} tests[] = {
+static const struct it_test tests[] = {
     { "echo tcp4: 1 B, 64 KiB, 4 MiB", test_echo_tcp4 },
     { "echo tcp6: 1 B, 64 KiB, 4 MiB", test_echo_tcp6 },
     { "echo unix: 1 B, 64 KiB, 4 MiB", test_echo_unix },
@@ -1523,39 +1520,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    CU_pSuite suite;
-    const char *only;
-    unsigned failed;
-
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s BUILD_DIR\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (it_global_init(argv[1]) < 0)
-        return 1;
-    if (access(it_superd, X_OK) < 0)
-        fprintf(stderr, "integration: warning: %s: %s\n", it_superd, strerror(errno));
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite_with_setup_and_teardown("superd on loopback", NULL, NULL,
-                                                 it_test_setup, it_test_teardown);
-    if (!suite)
-        return 1;
-    /* IT_ONLY=substring runs the tests whose names contain it. */
-    only = getenv("IT_ONLY");
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    if (CU_get_error() != CUE_SUCCESS)
-        failed++;
-    CU_cleanup_registry();
-    it_global_fini();
-    return failed ? 1 : 0;
+    return it_main(argc, argv, "integration", "superd on loopback", tests,
+                   sizeof(tests) / sizeof(tests[0]));
 }

@@ -4,6 +4,8 @@
  */
 #include "integration_util.h"
 
+#include <CUnit/Basic.h>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1013,4 +1015,44 @@ int it_dgram_silent(int fd, int ms)
             continue;
         return n == 0;
     }
+}
+
+int it_main(int argc, char **argv, const char *prog, const char *suite_name,
+            const struct it_test *tests, size_t ntests)
+{
+    CU_pSuite suite;
+    const char *only;
+    unsigned failed;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s BUILD_DIR\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (it_global_init(argv[1]) < 0)
+        return 1;
+    if (access(it_superd, X_OK) < 0)
+        fprintf(stderr, "%s: warning: %s: %s\n", prog, it_superd, strerror(errno));
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    suite = CU_add_suite_with_setup_and_teardown(suite_name, NULL, NULL, it_test_setup,
+                                                 it_test_teardown);
+    if (!suite)
+        return 1;
+    /* IT_ONLY=substring runs the tests whose names contain it. */
+    only = getenv("IT_ONLY");
+    for (size_t i = 0; i < ntests; i++) {
+        if (only && !strstr(tests[i].name, only))
+            continue;
+        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+            return 1;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+    if (CU_get_error() != CUE_SUCCESS)
+        failed++;
+    CU_cleanup_registry();
+    it_global_fini();
+    return failed ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 #ifndef SUPERD_INTEGRATION_UTIL_H
 #define SUPERD_INTEGRATION_UTIL_H
 
+#include <CUnit/CUnit.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -148,5 +149,22 @@ ssize_t it_dgram_ask(int fd, const struct sockaddr_storage *to, socklen_t tolen,
                      int tries);
 /* 1 when nothing arrives on fd within ms. */
 int it_dgram_silent(int fd, int ms);
+
+/* ---- running a suite ---- */
+
+/* One test of a program's suite. */
+struct it_test {
+    const char *name;
+    CU_TestFunc fn;
+};
+
+/*
+ * The whole main() of a test program: `PROG BUILD_DIR` runs the tests
+ * (those whose names contain $IT_ONLY, when set) as one CUnit suite with
+ * it_test_setup/it_test_teardown, prints the summary, and returns the exit
+ * status: 0 when everything passed, 1 on a failure, 2 on a usage error.
+ */
+int it_main(int argc, char **argv, const char *prog, const char *suite_name,
+            const struct it_test *tests, size_t ntests);
 
 #endif /* SUPERD_INTEGRATION_UTIL_H */

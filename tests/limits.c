@@ -991,10 +991,7 @@ static void test_out_of_descriptors(void)
 
 /* ---- registration ---- */
 
-static const struct {
-    const char *name;
-    CU_TestFunc fn;
-} tests[] = {
+static const struct it_test tests[] = {
     { "only_from: others closed at once, logged, counted", test_only_from },
     { "[superd] only_from / no_access as defaults, per list", test_global_lists },
     { "only_from: a datagram from a refused source is dropped", test_udp_refused_source },
@@ -1017,38 +1014,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    CU_pSuite suite;
-    const char *only;
-    unsigned failed;
-
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s BUILD_DIR\n", argv[0]);
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (it_global_init(argv[1]) < 0)
-        return 1;
-    if (access(it_superd, X_OK) < 0)
-        fprintf(stderr, "limits: warning: %s: %s\n", it_superd, strerror(errno));
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite_with_setup_and_teardown("limits and access control", NULL, NULL,
-                                                 it_test_setup, it_test_teardown);
-    if (!suite)
-        return 1;
-    only = getenv("IT_ONLY");
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    if (CU_get_error() != CUE_SUCCESS)
-        failed++;
-    CU_cleanup_registry();
-    it_global_fini();
-    return failed ? 1 : 0;
+    return it_main(argc, argv, "limits", "limits and access control", tests,
+                   sizeof(tests) / sizeof(tests[0]));
 }
