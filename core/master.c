@@ -5,10 +5,17 @@
  * checked in a short-lived child, and loaded afresh by every worker, so a
  * rebuilt .so takes effect on reload and a crashing plugin takes down one
  * worker, never the listeners.
+ *
+ * The master never blocks on anything a child controls: a reload's plugin
+ * check is a child whose exit arrives as SIGCHLD, new workers are watched
+ * until they serve, and only then are the old ones told to stop.  Signals
+ * are read in batches (every pending one, then handled by priority), so a
+ * storm of one kind never starves another.
  */
 #include "master.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +29,7 @@
 #include "log.h"
 #include "loop.h"
 #include "privs.h"
+#include "service.h"
 #include "sources.h"
 #include "stats.h"
 #include "systemd.h"
@@ -33,19 +41,29 @@
 #define BACKOFF_MAX_MS 30000
 /* How long a plugin check may take before it is killed. */
 #define CHECK_TIMEOUT_MS 30000
-/* How long start-up waits for the workers before saying "ready" anyway. */
+/* How long start-up waits for the workers before saying "ready" anyway;
+ * a reload waits as long before it says its new workers are late. */
 #define READY_WAIT_MS 10000
 /* After shutdown_timeout, how long workers get before SIGKILL. */
 #define KILL_GRACE_MS 2000
+/* While new workers start, how often the master looks at their flags. */
+#define STARTING_POLL_MS 10
 
 #define RELOAD_FAILED "reload failed, keeping the old configuration: "
 
 struct wproc {
     pid_t pid;              /* 0: free */
     int row;                /* its row in the shared stats */
+    unsigned gen;           /* the configuration generation it serves */
     bool stopping;          /* told to stop: not replaced when it exits */
+    bool killed;            /* we sent it SIGKILL */
+    long long kill_at;      /* a stopping worker: when SIGKILL is due (0: none) */
     char services[256];     /* "[echo] [daytime]", for the log */
 };
+
+/* A reload goes IDLE -> CHECKING (the plugin check child runs) ->
+ * STARTING (new workers start; old ones serve on) -> IDLE. */
+enum reload_phase { RELOAD_IDLE, RELOAD_CHECKING, RELOAD_STARTING };
 
 struct master {
     const char *path;
@@ -58,11 +76,21 @@ struct master {
     int sig_fd;
     struct loop_watch sig_w;
     pid_t pid;
+    unsigned gen;           /* generation of m->conf */
     unsigned failures;      /* workers in a row that died during start-up */
     int pending;            /* workers to start at respawn_at */
     long long respawn_at;
     bool stopping;
-    long long kill_at;
+
+    enum reload_phase phase;
+    bool reload_again;      /* a HUP came during a reload: one more after it */
+    struct conf *next;      /* CHECKING: the configuration being checked */
+    pid_t check_pid;        /* CHECKING: the check child */
+    int check_trace;        /* CHECKING: read end of its progress pipe */
+    bool check_timed_out;
+    long long phase_deadline;
+    bool late_logged;       /* STARTING: "not serving yet" said once */
+    size_t added, kept, removed;
 };
 
 static void describe(int status, char *buf, size_t size)
@@ -72,6 +100,15 @@ static void describe(int status, char *buf, size_t size)
                  strsignal(WTERMSIG(status)));
     else
         snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* Arm the parent-death signal once the credentials are final (the kernel
+ * clears it when they change), and catch a parent already gone. */
+static void die_with_parent(pid_t parent, int sig)
+{
+    prctl(PR_SET_PDEATHSIG, sig);
+    if (getppid() != parent)
+        _exit(0);
 }
 
 /* ---- checking plugins in a child ---- */
@@ -96,7 +133,7 @@ static void check_failed(bool to_log, const char *msg)
         fprintf(stderr, "superd: %s\n", msg);
 }
 
-static void check_child(const struct conf *c, bool print, bool to_log)
+static void check_child(const struct conf *c, bool print, bool to_log, pid_t parent, int trace)
 {
     char err[CONF_ERR_MAX];
     struct worker wk;
@@ -104,6 +141,9 @@ static void check_child(const struct conf *c, bool print, bool to_log)
         check_failed(to_log, err);
         _exit(1);
     }
+    die_with_parent(parent, SIGKILL);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    service_trace(trace);
     int r = worker_load(&wk, c, NULL, -1, err, sizeof err);
     if (r < 0)
         check_failed(to_log, err);
@@ -114,42 +154,116 @@ static void check_child(const struct conf *c, bool print, bool to_log)
     _exit(r < 0 ? 1 : 0);
 }
 
-int master_check(const struct conf *c, bool print, bool to_log)
+/*
+ * Fork the check child.  `m` (may be NULL: no master yet) names the
+ * descriptors and shared maps the child must let go of before any plugin
+ * code runs, so that code can neither touch the master's signalfd or epoll
+ * nor accept on its listeners.  Returns the pid (> 0) with *trace the read
+ * end of the child's progress pipe, or a negative errno.
+ */
+static pid_t check_spawn(struct master *m, const struct conf *c, bool print, bool to_log,
+                         int *trace)
 {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "cannot fork to check plugins: %s", strerror(errno));
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        if (m) {
+            close(m->sig_fd);
+            loop_fini(&m->loop);
+            for (size_t i = 0; i < m->lsns.n; i++)
+                if (m->lsns.v[i].fd >= 0)
+                    close(m->lsns.v[i].fd);
+            stats_destroy(m->stats);
+            sources_destroy(m->sources);
+        }
+        unsetenv("NOTIFY_SOCKET");
+        check_child(c, print, to_log, parent, p[1]);
+    }
+    close(p[1]);
+    *trace = p[0];
+    return pid;
+}
+
+/* The last thing the check child said it was doing ("[echo] init"), or "". */
+static void last_step(int trace, char *buf, size_t size)
+{
+    char chunk[512], line[128] = "";
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(trace, chunk, sizeof chunk)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (chunk[i] == '\n') {
+                line[len] = '\0';
+                if (len)
+                    snprintf(buf, size, "%s", line);
+                len = 0;
+            } else if (len + 1 < sizeof line) {
+                line[len++] = chunk[i];
+            }
+        }
+    }
+}
+
+/* Judge a finished check child: 0 when it passed.  A failure the child
+ * could not report itself (a crash, a time-out) is reported here. */
+static int check_verdict(const struct conf *c, int status, int trace, bool timed_out,
+                         bool to_log)
+{
+    char msg[512], how[96], step[128] = "";
+    if (timed_out) {
+        check_failed(to_log, "plugin check timed out (a plugin's init did not return)");
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
+        last_step(trace, step, sizeof step);
+        describe(status, how, sizeof how);
+        if (step[0])
+            snprintf(msg, sizeof msg, "%s: plugin check crashed in %s: %s", c->path, step, how);
+        else
+            snprintf(msg, sizeof msg, "%s: plugin check crashed: %s", c->path, how);
         check_failed(to_log, msg);
         return -1;
     }
-    if (pid == 0)
-        check_child(c, print, to_log);
+    return WEXITSTATUS(status) == 0 ? 0 : -1;
+}
 
-    /* Bounded: a plugin whose init hangs must not hang the master. */
+int master_check(const struct conf *c, bool print, bool to_log)
+{
+    int trace = -1;
+    pid_t pid = check_spawn(NULL, c, print, to_log, &trace);
+    if (pid < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot fork to check plugins: %s", strerror((int)-pid));
+        check_failed(to_log, msg);
+        return -1;
+    }
+    /* Before serving there is no loop to wait in: poll, bounded, so a
+     * plugin whose init hangs cannot hang superd. */
     int status = 0;
     long long deadline = clock_now_ms() + CHECK_TIMEOUT_MS;
     pid_t r;
     while ((r = waitpid(pid, &status, WNOHANG)) == 0 && clock_now_ms() < deadline)
         nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
-    if (r == 0) {
+    bool timed_out = r == 0;
+    if (timed_out) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
-        check_failed(to_log, "plugin check timed out (a plugin's init did not return)");
-        return -1;
     }
-    if (r < 0)
-        return -1;
-    if (WIFSIGNALED(status)) {
-        char msg[160], how[96];
-        describe(status, how, sizeof how);
-        snprintf(msg, sizeof msg, "%s: plugin check crashed: %s", c->path, how);
-        check_failed(to_log, msg);
-        return -1;
-    }
-    return WEXITSTATUS(status) == 0 ? 0 : -1;
+    int v = r < 0 ? -1 : check_verdict(c, status, trace, timed_out, to_log);
+    close(trace);
+    return v;
 }
 
 /* ---- workers ---- */
@@ -161,12 +275,13 @@ static void worker_main(struct master *m, int row)
 {
     char err[CONF_ERR_MAX];
     struct worker wk;
-    /* A master killed with -9 must not leave workers behind. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != m->pid)
-        _exit(0);
+    /* A master killed with -9 must not leave workers behind: armed now
+     * and again after the privilege drop, which clears it. */
+    die_with_parent(m->pid, SIGTERM);
     close(m->sig_fd);
     loop_fini(&m->loop);
+    if (m->check_trace >= 0)
+        close(m->check_trace);
     unsetenv("NOTIFY_SOCKET");  /* only the master speaks for the service */
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
@@ -181,6 +296,9 @@ static void worker_main(struct master *m, int row)
         log_msg(LOG_ERR, "worker %ld: %s", (long)getpid(), err);
         _exit(1);
     }
+    die_with_parent(m->pid, SIGTERM);
+    /* No set-uid program a plugin runs can regain what was dropped. */
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     int r = worker_load(&wk, m->conf, m->stats, row, err, sizeof err);
     if (r < 0) {
         log_msg(LOG_ERR, "worker %ld: %s", (long)getpid(), err);
@@ -205,12 +323,16 @@ static int live_workers(const struct master *m)
     return n;
 }
 
+static bool is_ready(const struct master *m, const struct wproc *wp)
+{
+    return __atomic_load_n(&m->stats->worker_ready[wp->row], __ATOMIC_ACQUIRE);
+}
+
 /* True when every live worker has started its plugins. */
 static bool all_ready(const struct master *m)
 {
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
-        if (m->procs[i].pid &&
-            !__atomic_load_n(&m->stats->worker_ready[m->procs[i].row], __ATOMIC_ACQUIRE))
+        if (m->procs[i].pid && !is_ready(m, &m->procs[i]))
             return false;
     return true;
 }
@@ -237,6 +359,7 @@ static int spawn(struct master *m)
     memset(wp, 0, sizeof *wp);
     wp->pid = pid;
     wp->row = row;
+    wp->gen = m->gen;
     size_t used = 0;
     for (size_t i = 0; i < m->conf->nsvcs; i++) {
         if (!m->conf->svcs[i].enabled)
@@ -267,45 +390,75 @@ static long long backoff(unsigned failures)
     return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
 }
 
+/* Tell a worker to finish its connections and exit, with the same
+ * deadline as at shutdown: a stuck callback cannot keep it (and the ports
+ * it holds) alive. */
+static void retire(struct master *m, struct wproc *wp)
+{
+    if (!wp->stopping) {
+        wp->stopping = true;
+        wp->kill_at = clock_now_ms() + m->conf->shutdown_timeout_ms + KILL_GRACE_MS;
+    }
+    kill(wp->pid, SIGTERM);
+}
+
+static void check_finished(struct master *m, int status);
+
+/* A worker is gone: log it the way it deserves, and replace it if it was
+ * meant to be serving. */
+static void worker_gone(struct master *m, struct wproc *wp, pid_t pid, int status)
+{
+    bool ready = is_ready(m, wp);
+    /* Its connections are gone: give their slots back. */
+    stats_worker_release(m->stats, wp->row);
+    sources_worker_gone(m->sources, wp->row);
+    char how[96];
+    describe(status, how, sizeof how);
+    bool stopping = wp->stopping || m->stopping;
+    bool crashed = WIFSIGNALED(status) && !wp->killed && WTERMSIG(status) != SIGTERM;
+    bool old = wp->gen != m->gen;
+    wp->pid = 0;
+    if (stopping || old) {
+        /* A crash while finishing connections still lost clients. */
+        if (crashed)
+            log_msg(LOG_ERR, "worker %ld %s while finishing the connections of %s",
+                    (long)pid, how, wp->services);
+        else
+            log_msg(LOG_INFO, "worker %ld %s", (long)pid, how);
+        return;     /* its generation is being replaced: nothing to restart */
+    }
+    if (!ready) {
+        long long delay = backoff(++m->failures);
+        log_msg(LOG_ERR, "worker %ld %s during start-up; starting another in %lld ms",
+                (long)pid, how, delay);
+        spawn_later(m, 1, delay);
+        return;
+    }
+    m->failures = 0;
+    log_msg(LOG_ERR, "worker %ld %s while serving %s; starting another",
+            (long)pid, how, wp->services);
+    if (spawn(m) < 0)
+        spawn_later(m, 1, BACKOFF_MIN_MS);
+}
+
 static void reap(struct master *m)
 {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct wproc *wp = NULL;
-        for (int i = 0; i < STATS_MAX_WORKERS && !wp; i++)
-            if (m->procs[i].pid == pid)
-                wp = &m->procs[i];
-        if (!wp)
-            continue;
-        bool ready = __atomic_load_n(&m->stats->worker_ready[wp->row], __ATOMIC_ACQUIRE);
-        /* Its connections are gone: give their slots back. */
-        stats_worker_release(m->stats, wp->row);
-        sources_worker_gone(m->sources, wp->row);
-        char how[96];
-        describe(status, how, sizeof how);
-        bool expected = wp->stopping || m->stopping;
-        wp->pid = 0;
-        if (expected) {
-            log_msg(LOG_INFO, "worker %ld %s", (long)pid, how);
+        if (m->check_pid && pid == m->check_pid) {
+            check_finished(m, status);
             continue;
         }
-        if (!ready) {
-            long long delay = backoff(++m->failures);
-            log_msg(LOG_ERR, "worker %ld %s during start-up; starting another in %lld ms",
-                    (long)pid, how, delay);
-            spawn_later(m, 1, delay);
-            continue;
-        }
-        m->failures = 0;
-        log_msg(LOG_ERR, "worker %ld %s while serving %s; starting another",
-                (long)pid, how, wp->services);
-        if (spawn(m) < 0)
-            spawn_later(m, 1, BACKOFF_MIN_MS);
+        for (int i = 0; i < STATS_MAX_WORKERS; i++)
+            if (m->procs[i].pid == pid) {
+                worker_gone(m, &m->procs[i], pid, status);
+                break;
+            }
     }
 }
 
-/* ---- reload, stop, statistics ---- */
+/* ---- reload: parse, check (in a child), bind, start, retire, close ---- */
 
 static void assign_slots(struct master *m, const struct conf *c)
 {
@@ -315,70 +468,191 @@ static void assign_slots(struct master *m, const struct conf *c)
                     c->svcs[i].name, STATS_MAX_SERVICES);
 }
 
-static void reload(struct master *m)
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void start_reload(struct master *m);
+
+/* A reload ended (done or refused): tell systemd, run the one queued. */
+static void reload_end(struct master *m)
+{
+    m->phase = RELOAD_IDLE;
+    systemd_notify("READY=1");
+    if (m->reload_again && !m->stopping) {
+        m->reload_again = false;
+        log_msg(LOG_NOTICE, "SIGHUP arrived during the reload: reloading once more");
+        start_reload(m);
+    }
+}
+
+static void reload_refused(struct master *m, const char *msg)
+{
+    log_msg(LOG_ERR, RELOAD_FAILED "%s", msg);
+    conf_free(m->next);
+    m->next = NULL;
+    reload_end(m);
+}
+
+/* Step 1 and 2: parse the file, then check its plugins in a child whose
+ * exit the loop reports (check_finished). */
+static void start_reload(struct master *m)
 {
     char err[CONF_ERR_MAX];
-    struct conf *nc = NULL;
     log_msg(LOG_NOTICE, "SIGHUP: reloading %s", m->path);
     systemd_notify_reloading();
-    if (conf_load(m->path, &nc, err, sizeof err) < 0) {
-        log_msg(LOG_ERR, RELOAD_FAILED "%s", err);
-        systemd_notify("READY=1");
+    m->phase = RELOAD_CHECKING;
+    if (conf_load(m->path, &m->next, err, sizeof err) < 0) {
+        m->next = NULL;
+        reload_refused(m, err);
         return;
     }
-    if (master_check(nc, false, true) < 0) {
-        conf_free(nc);
-        systemd_notify("READY=1");
+    if (!same_str(m->conf->pid_file, m->next->pid_file)) {
+        snprintf(err, sizeof err, "%s: pid_file: changing it needs a restart (still %s)",
+                 m->next->path, m->conf->pid_file ? m->conf->pid_file : "none");
+        reload_refused(m, err);
+        return;
+    }
+    pid_t pid = check_spawn(m, m->next, false, true, &m->check_trace);
+    if (pid < 0) {
+        snprintf(err, sizeof err, "cannot fork to check plugins: %s", strerror((int)-pid));
+        reload_refused(m, err);
+        return;
+    }
+    m->check_pid = pid;
+    m->check_timed_out = false;
+    m->phase_deadline = clock_now_ms() + CHECK_TIMEOUT_MS;
+}
+
+static int free_procs(const struct master *m)
+{
+    return STATS_MAX_WORKERS - live_workers(m);
+}
+
+/* Step 3 and 4: bind what is new, switch to the new configuration and
+ * start its workers; the old ones serve until these do. */
+static void commit_reload(struct master *m)
+{
+    char err[CONF_ERR_MAX];
+    struct conf *nc = m->next;
+    /* Bounded: workers still finishing from earlier reloads take rows; a
+     * reload with no room for its workers keeps the current ones. */
+    if (free_procs(m) < nc->workers) {
+        snprintf(err, sizeof err, "no room for %d new workers: %d workers are running or "
+                 "still finishing connections (at most %d)", nc->workers, live_workers(m),
+                 STATS_MAX_WORKERS);
+        reload_refused(m, err);
         return;
     }
     struct lsn_set ns;
     if (lsn_set_bind(&ns, nc, &m->lsns, err, sizeof err) < 0) {
-        log_msg(LOG_ERR, RELOAD_FAILED "%s", err);
-        conf_free(nc);
-        systemd_notify("READY=1");
+        reload_refused(m, err);
         return;
     }
-    size_t added = 0, kept = 0, removed = 0;
+    m->added = m->kept = m->removed = 0;
     for (size_t i = 0; i < ns.n; i++) {
         bool k = lsn_set_kept(&m->lsns, &ns.v[i]);
         log_msg(LOG_NOTICE, "reload: [%s] %s %s", ns.v[i].svc_name, k ? "kept" : "added",
                 ns.v[i].addr.text);
-        k ? kept++ : added++;
+        k ? m->kept++ : m->added++;
     }
     for (size_t i = 0; i < m->lsns.n; i++) {
         if (m->lsns.v[i].kept)
             continue;
         log_msg(LOG_NOTICE, "reload: [%s] removed %s", m->lsns.v[i].svc_name,
                 m->lsns.v[i].addr.text);
-        removed++;
+        m->removed++;
     }
     /* Close what is gone before forking, so new workers never hold it;
-     * old workers let go of their copies when told to stop, just below. */
+     * old workers let go of their copies when they are retired. */
     lsn_set_close(&m->lsns);
     m->lsns = ns;
     conf_free(m->conf);
     m->conf = nc;
+    m->next = NULL;
+    log_setup(nc->log_target, nc->log_level, nc->syslog_facility);
     assign_slots(m, nc);
 
-    bool old[STATS_MAX_WORKERS];
-    for (int i = 0; i < STATS_MAX_WORKERS; i++) {
-        old[i] = m->procs[i].pid && !m->procs[i].stopping;
-        if (old[i])
-            m->procs[i].stopping = true;
-    }
+    m->gen++;
     m->failures = 0;
     m->pending = 0;
     int started = 0;
     for (int i = 0; i < nc->workers; i++)
         started += spawn(m) == 0;
-    /* New workers first, then the old ones stop accepting and finish. */
-    for (int i = 0; i < STATS_MAX_WORKERS; i++)
-        if (old[i] && m->procs[i].pid)
-            kill(m->procs[i].pid, SIGTERM);
-    log_msg(LOG_NOTICE, "reload done: %zu added, %zu kept, %zu removed; %d new workers",
-            added, kept, removed, started);
-    systemd_notify("READY=1");
+    if (started < nc->workers)
+        spawn_later(m, nc->workers - started, BACKOFF_MIN_MS);
+    m->phase = RELOAD_STARTING;
+    m->phase_deadline = clock_now_ms() + READY_WAIT_MS;
+    m->late_logged = false;
 }
+
+/* Step 5 and 6, once a new worker serves: retire every older one (the
+ * listeners that are gone were closed in the master already). */
+static void starting_tick(struct master *m)
+{
+    int fresh = 0, serving = 0;
+    for (int i = 0; i < STATS_MAX_WORKERS; i++) {
+        struct wproc *wp = &m->procs[i];
+        if (!wp->pid || wp->gen != m->gen)
+            continue;
+        fresh++;
+        serving += is_ready(m, wp);
+    }
+    long long now = clock_now_ms();
+    bool all = fresh > 0 && serving == fresh && m->pending == 0;
+    if (!all && !(serving > 0 && now >= m->phase_deadline)) {
+        if (now >= m->phase_deadline && !m->late_logged) {
+            log_msg(LOG_ERR, "reload: no new worker serving after %d ms; the old workers "
+                    "serve on until one does", READY_WAIT_MS);
+            m->late_logged = true;
+        }
+        return;
+    }
+    for (int i = 0; i < STATS_MAX_WORKERS; i++) {
+        struct wproc *wp = &m->procs[i];
+        if (wp->pid && wp->gen != m->gen && !wp->stopping)
+            retire(m, wp);
+    }
+    log_msg(LOG_NOTICE, "reload done: %zu added, %zu kept, %zu removed; %d new workers",
+            m->added, m->kept, m->removed, serving);
+    reload_end(m);
+}
+
+static void check_finished(struct master *m, int status)
+{
+    int v = check_verdict(m->next, status, m->check_trace, m->check_timed_out, true);
+    close(m->check_trace);
+    m->check_trace = -1;
+    m->check_pid = 0;
+    if (m->stopping) {
+        conf_free(m->next);
+        m->next = NULL;
+        m->phase = RELOAD_IDLE;
+        return;
+    }
+    if (v < 0) {
+        /* The child (or check_verdict) said why. */
+        conf_free(m->next);
+        m->next = NULL;
+        reload_end(m);
+        return;
+    }
+    commit_reload(m);
+}
+
+static void request_reload(struct master *m)
+{
+    if (m->stopping)
+        return;
+    if (m->phase != RELOAD_IDLE) {
+        m->reload_again = true;     /* coalesced: one more, however many came */
+        return;
+    }
+    start_reload(m);
+}
+
+/* ---- stop, statistics ---- */
 
 static void stop(struct master *m, int signo)
 {
@@ -394,12 +668,14 @@ static void stop(struct master *m, int signo)
     systemd_notify("STOPPING=1");
     m->stopping = true;
     m->pending = 0;
+    m->reload_again = false;
+    if (m->check_pid)
+        kill(m->check_pid, SIGKILL);
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
         if (m->procs[i].pid)
-            kill(m->procs[i].pid, SIGTERM);
+            retire(m, &m->procs[i]);
     /* Stop accepting: workers close their copies as they get SIGTERM. */
     lsn_set_close(&m->lsns);
-    m->kill_at = clock_now_ms() + m->conf->shutdown_timeout_ms + KILL_GRACE_MS;
 }
 
 static void report(struct master *m)
@@ -422,29 +698,37 @@ static void report(struct master *m)
     }
 }
 
+/* Read every pending signal first, then act by priority: children, stop,
+ * report, reload.  Standard signals do not queue, so one batch holds each
+ * at most once or twice, and a HUP storm cannot starve SIGCHLD or SIGTERM
+ * (signalfd hands out the lowest-numbered pending signal first). */
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
     (void)events;
     struct master *m = (struct master *)((char *)w - offsetof(struct master, sig_w));
     struct signalfd_siginfo si;
+    bool chld = false, hup = false, usr1 = false;
+    int terms[2], nterms = 0;
     while (read(m->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
         switch (si.ssi_signo) {
-        case SIGCHLD:
-            reap(m);
-            break;
+        case SIGCHLD: chld = true; break;
+        case SIGHUP: hup = true; break;
+        case SIGUSR1: usr1 = true; break;
         case SIGTERM:
         case SIGINT:
-            stop(m, (int)si.ssi_signo);
-            break;
-        case SIGHUP:
-            if (!m->stopping)
-                reload(m);
-            break;
-        case SIGUSR1:
-            report(m);
+            if (nterms < 2)
+                terms[nterms++] = (int)si.ssi_signo;
             break;
         }
     }
+    if (chld)
+        reap(m);
+    for (int i = 0; i < nterms; i++)
+        stop(m, terms[i]);
+    if (usr1)
+        report(m);
+    if (hup)
+        request_reload(m);
 }
 
 static int setup(struct master *m)
@@ -471,6 +755,61 @@ static int setup(struct master *m)
     return loop_add(&m->loop, &m->sig_w, m->sig_fd, EPOLLIN, on_signal);
 }
 
+static long long earlier(long long a, long long b)
+{
+    return a < 0 || b < a ? b : a;
+}
+
+/* How long the loop may sleep: until the next thing due. */
+static int next_timeout(const struct master *m)
+{
+    long long now = clock_now_ms(), at = -1;
+    if (m->pending && !m->stopping)
+        at = earlier(at, m->respawn_at);
+    if (m->phase == RELOAD_CHECKING && !m->check_timed_out)
+        at = earlier(at, m->phase_deadline);
+    if (m->phase == RELOAD_STARTING)
+        at = earlier(at, now + STARTING_POLL_MS);
+    for (int i = 0; i < STATS_MAX_WORKERS; i++)
+        if (m->procs[i].pid && m->procs[i].kill_at)
+            at = earlier(at, m->procs[i].kill_at);
+    if (at < 0)
+        return 60000;
+    long long left = at > now ? at - now : 0;
+    return left > 60000 ? 60000 : (int)left;
+}
+
+/* Whatever came due while the loop waited. */
+static void timers(struct master *m)
+{
+    long long now = clock_now_ms();
+    if (m->pending && !m->stopping && now >= m->respawn_at) {
+        int n = m->pending;
+        m->pending = 0;
+        m->respawn_at = 0;
+        for (int i = 0; i < n; i++)
+            if (spawn(m) < 0)
+                spawn_later(m, 1, backoff(++m->failures));
+    }
+    if (m->phase == RELOAD_CHECKING && m->check_pid && !m->check_timed_out &&
+        now >= m->phase_deadline) {
+        m->check_timed_out = true;      /* its exit finishes the reload */
+        kill(m->check_pid, SIGKILL);
+    }
+    if (m->phase == RELOAD_STARTING && !m->stopping)
+        starting_tick(m);
+    for (int i = 0; i < STATS_MAX_WORKERS; i++) {
+        struct wproc *wp = &m->procs[i];
+        if (!wp->pid || !wp->kill_at || now < wp->kill_at)
+            continue;
+        log_msg(LOG_WARNING, "worker %ld still running %d ms after shutdown_timeout: "
+                "killing it", (long)wp->pid, KILL_GRACE_MS);
+        kill(wp->pid, SIGKILL);
+        wp->killed = true;
+        wp->kill_at = 0;
+    }
+}
+
 int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
 {
     struct master *m = calloc(1, sizeof *m);
@@ -485,6 +824,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
     m->lsns = *lsns;
     m->loop.epfd = -1;
     m->sig_fd = -1;
+    m->check_trace = -1;
     int r = setup(m);
     if (r < 0) {
         log_msg(LOG_ERR, "cannot start the master: %s", strerror(-r));
@@ -498,7 +838,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
      * have started; a worker dying meanwhile is handled as always. */
     long long until = clock_now_ms() + READY_WAIT_MS;
     while (!all_ready(m) && !m->stopping && clock_now_ms() < until)
-        if (loop_run_once(&m->loop, 10) < 0)
+        if (loop_run_once(&m->loop, STARTING_POLL_MS) < 0)
             break;
     if (all_ready(m))
         log_msg(LOG_NOTICE, "ready");
@@ -506,36 +846,13 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_NOTICE, "ready (not every worker serving yet after %d ms)", READY_WAIT_MS);
     systemd_notify("READY=1");
 
-    while (!m->stopping || live_workers(m) > 0) {
-        long long now = clock_now_ms(), timeout = -1;
-        if (m->pending)
-            timeout = m->respawn_at > now ? m->respawn_at - now : 0;
-        if (m->stopping) {
-            long long left = m->kill_at > now ? m->kill_at - now : 0;
-            timeout = timeout < 0 || left < timeout ? left : timeout;
-        }
-        r = loop_run_once(&m->loop, timeout > 60000 ? 60000 : (int)timeout);
+    while (!m->stopping || live_workers(m) > 0 || m->check_pid) {
+        r = loop_run_once(&m->loop, next_timeout(m));
         if (r < 0) {
             log_msg(LOG_ERR, "master loop failed: %s", strerror(-r));
             break;
         }
-        now = clock_now_ms();
-        if (m->pending && !m->stopping && now >= m->respawn_at) {
-            int n = m->pending;
-            m->pending = 0;
-            m->respawn_at = 0;
-            for (int i = 0; i < n; i++)
-                if (spawn(m) < 0)
-                    spawn_later(m, 1, backoff(++m->failures));
-        }
-        if (m->stopping && m->kill_at && now >= m->kill_at) {
-            log_msg(LOG_WARNING, "workers still running %d ms after shutdown_timeout: killing them",
-                    KILL_GRACE_MS);
-            for (int i = 0; i < STATS_MAX_WORKERS; i++)
-                if (m->procs[i].pid)
-                    kill(m->procs[i].pid, SIGKILL);
-            m->kill_at = 0;
-        }
+        timers(m);
     }
     status = m->stopping ? 0 : 1;
     if (status == 0)
@@ -546,6 +863,13 @@ out:
             kill(m->procs[i].pid, SIGKILL);
             waitpid(m->procs[i].pid, NULL, 0);
         }
+    if (m->check_pid) {
+        kill(m->check_pid, SIGKILL);
+        waitpid(m->check_pid, NULL, 0);
+    }
+    if (m->check_trace >= 0)
+        close(m->check_trace);
+    conf_free(m->next);
     lsn_set_close(&m->lsns);
     if (m->sig_fd >= 0)
         close(m->sig_fd);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -22,6 +23,26 @@ static int key_line(const struct superd_service *s, const char *key)
             return s->cs->plugin_line;
     }
     return s->cs->line;
+}
+
+/* Where service_start and service_stop say what they are about to run. */
+static int trace_fd = -1;
+
+void service_trace(int fd)
+{
+    trace_fd = fd;
+}
+
+/* One line "[service] step" before plugin code runs, so that whoever
+ * reads the pipe can name the step that crashed. */
+static void trace(const struct conf_service *cs, const char *step)
+{
+    if (trace_fd < 0)
+        return;
+    char line[128];
+    int n = snprintf(line, sizeof line, "[%s] %s\n", cs->name, step);
+    if (n > 0 && (size_t)n < sizeof line && write(trace_fd, line, (size_t)n) < 0)
+        return;     /* nobody listening: nothing to say */
 }
 
 static void set_err(char *err, size_t errlen, const struct superd_service *s,
@@ -42,6 +63,8 @@ int service_start(struct superd_service *s, const struct conf *c,
     s->stats_slot = -1;
     int r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
     if (r == 0)
+        trace(cs, "load");  /* dlopen runs the plugin's constructors */
+    if (r == 0)
         r = plugin_load(path, &s->plugin, msg, sizeof msg);
     free(path);
     if (r < 0) {
@@ -50,6 +73,7 @@ int service_start(struct superd_service *s, const struct conf *c,
     }
     const struct superd_plugin *d = service_plugin(s);
     if (d->init) {
+        trace(cs, "init");
         r = d->init(s);
         if (r < 0) {
             if (s->err)
@@ -85,8 +109,10 @@ int service_start(struct superd_service *s, const struct conf *c,
 
 void service_stop(struct superd_service *s)
 {
-    if (s->inited && s->plugin->desc.fini)
+    if (s->inited && s->plugin->desc.fini) {
+        trace(s->cs, "fini");
         s->plugin->desc.fini(s);
+    }
     s->inited = false;
     plugin_unload(s->plugin);
     s->plugin = NULL;

@@ -31,6 +31,10 @@ struct superd_service {
 int service_start(struct superd_service *s, const struct conf *c,
                   struct conf_service *cs, char *err, size_t errlen);
 
+/* From now on, write "[service] load|init|fini" to fd before running that
+ * plugin code (-1: stop).  The plugin check uses it to name a crash. */
+void service_trace(int fd);
+
 /* Run fini() if init() succeeded, and unload the plugin. */
 void service_stop(struct superd_service *s);
 
