@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define KiB (1024u)
@@ -195,6 +196,26 @@ static int wait_line(struct it_daemon *d, const char *line, int ms)
             return 1;
         if (!it_left_ms(deadline)) {
             printf("\n    waited %d ms for the line \"%s\"; stderr:\n%s", ms, line,
+                   it_stderr(d));
+            return 0;
+        }
+        it_sleep_ms(5);
+    }
+}
+
+/* Waits for a line of superd's stderr that contains needle.  1 when it came. */
+static int wait_containing(struct it_daemon *d, const char *needle, int ms)
+{
+    int64_t deadline = it_now_ms() + ms;
+
+    for (;;) {
+        char *err = slurp(d->errpath);
+        int n = count_containing(err, needle);
+        free(err);
+        if (n)
+            return 1;
+        if (!it_left_ms(deadline)) {
+            printf("\n    waited %d ms for a line with \"%s\"; stderr:\n%s", ms, needle,
                    it_stderr(d));
             return 0;
         }
@@ -1870,6 +1891,286 @@ static void test_sigusr1_counters(void)
     stop_ok(d, SIGTERM);
 }
 
+/* ==== 10. hardening: the master under signal storms and hostile plugins ==== */
+
+/* 1 while pid exists and is not a zombie. */
+static int alive(int pid)
+{
+    char *stat = it_read_file(it_printf("/proc/%d/stat", pid));
+    char *paren = strrchr(stat, ')');
+
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+static char *fdspy_so(void)
+{
+    return it_printf("%s/../tests/plugins/fdspy.so", it_plugin_dir);
+}
+
+/* Workers run as `user` must still die with a master killed by SIGKILL:
+ * the parent-death signal is armed after the privilege drop. */
+static void test_kill9_master_with_user(void)
+{
+    int port = it_free_port(IT_TCP4);
+    int pids[MAXPIDS];
+    struct it_daemon *d;
+    int64_t deadline;
+    int left;
+
+    if (geteuid() != 0) {
+        skipped("not root: workers cannot switch user");
+        return;
+    }
+    CU_ASSERT_FATAL(port > 0);
+    d = serve("workers = 2\nuser = nobody\n",
+              it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port));
+    CU_ASSERT_FATAL(wait_children(d, 2, pids, LOG_MS));
+    kill(d->pid, SIGKILL);  /* the teardown reaps it (and kills strays) */
+    deadline = it_now_ms() + 3000;
+    do {
+        left = alive(pids[0]) + alive(pids[1]);
+        if (left)
+            it_sleep_ms(10);
+    } while (left && it_left_ms(deadline));
+    if (left)
+        printf("\n    %d worker(s) outlived the master\n    ", left);
+    CU_ASSERT_EQUAL(left, 0);
+    /* ... and with them the listener: a restart can bind the port. */
+    CU_ASSERT_EQUAL(tcp_listen_inode(port), 0);
+}
+
+/* Sends n SIGHUPs `gap_ms` apart from a child process; returns its pid. */
+static pid_t hup_storm(pid_t target, int n, int gap_ms)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        for (int i = 0; i < n; i++) {
+            kill(target, SIGHUP);
+            usleep((useconds_t)gap_ms * 1000);
+        }
+        _exit(0);
+    }
+    return pid;
+}
+
+/* echo, and a plugin slow to start: a reload takes longer than the gap
+ * between two SIGHUPs of a storm. */
+static char *storm_services(int port, int port2)
+{
+    return it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n"
+                     "[slow]\nplugin = %s\ninit_sleep_ms = 20\nlisten = tcp://127.0.0.1:%d\n",
+                     port, crashy_so(), port2);
+}
+
+/* 300 SIGHUPs 4 ms apart: echo is served throughout and after it, and the
+ * master ends with exactly its workers (none lost, none left over). */
+static void test_hup_storm_keeps_workers(void)
+{
+    int port = it_free_port(IT_TCP4), port2 = it_free_port(IT_TCP4);
+    int pids[MAXPIDS], failed = 0, rounds = 0;
+    struct it_daemon *d;
+    pid_t storm;
+    int64_t deadline;
+
+    CU_ASSERT_FATAL(port > 0 && port2 > 0 && port != port2);
+    d = serve("workers = 4\nshutdown_timeout = 1s\n", storm_services(port, port2));
+    storm = hup_storm(d->pid, 300, 4);
+    CU_ASSERT_FATAL(storm > 0);
+    deadline = it_now_ms() + IT_TEST_MS;
+    while (waitpid(storm, NULL, WNOHANG) == 0 && it_left_ms(deadline)) {
+        int fd = it_tcp_connect(AF_INET, port);
+        failed += !it_echo_stream(fd, 64, "echo during a SIGHUP storm");
+        it_close(fd);
+        rounds++;
+    }
+    CU_ASSERT(rounds > 0);
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT(wait_children(d, 4, pids, IT_START_MS));
+    for (int i = 0; i < 3; i++) {
+        int fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 64, "echo after a SIGHUP storm"));
+        it_close(fd);
+    }
+    stop_ok(d, SIGTERM);
+}
+
+/* SIGTERM in the middle of a long SIGHUP storm stops superd at once, not
+ * when the storm is over. */
+static void test_sigterm_during_hup_storm(void)
+{
+    int port = it_free_port(IT_TCP4), port2 = it_free_port(IT_TCP4);
+    struct it_daemon *d;
+    pid_t storm;
+
+    CU_ASSERT_FATAL(port > 0 && port2 > 0 && port != port2);
+    d = serve("workers = 2\nshutdown_timeout = 1s\n", storm_services(port, port2));
+    storm = hup_storm(d->pid, 5000, 4);     /* 20 s: longer than IT_STOP_MS */
+    CU_ASSERT_FATAL(storm > 0);
+    it_sleep_ms(300);
+    stop_ok(d, SIGTERM);
+    kill(storm, SIGKILL);
+    waitpid(storm, NULL, 0);
+}
+
+/* The reload's plugin check runs with no descriptor of the master's: a
+ * plugin there cannot reach the master's signalfd or epoll. */
+static void test_check_child_holds_no_master_fd(void)
+{
+    int port = it_free_port(IT_TCP4);
+    struct it_daemon *d;
+    char *err;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve("workers = 1\n",
+              it_printf("[spy]\nplugin = %s\nlisten = tcp://127.0.0.1:%d\n", fdspy_so(), port));
+    kill(d->pid, SIGHUP);
+    err = wait_prefix(d, "superd: reload", 2, LOG_MS);
+    CU_ASSERT_FATAL(err != NULL);
+    err = wait_prefix(d, "superd: reload done:", 1, LOG_MS);
+    CU_ASSERT_FATAL(err != NULL);
+    CU_ASSERT_EQUAL(count_containing(err, "reload failed"), 0);
+    stop_ok(d, SIGTERM);
+}
+
+/* A worker retired by a reload whose callback never returns is killed
+ * shutdown_timeout + 2 s later, and lets go of the port that was removed. */
+static void test_reload_kills_stuck_worker(void)
+{
+    int p1 = it_free_port(IT_TCP4), p2 = it_free_port(IT_TCP4);
+    const char *global = "workers = 1\nshutdown_timeout = 500ms\n";
+    uint8_t buf[64];
+    struct it_daemon *d;
+    struct it_xfer x;
+    int fd;
+    int64_t deadline;
+
+    CU_ASSERT_FATAL(p1 > 0 && p2 > 0 && p1 != p2);
+    d = serve(global, it_printf("[crashy]\nplugin = %s\nlisten = tcp://127.0.0.1:%d\n",
+                                crashy_so(), p1));
+    fd = it_tcp_connect(AF_INET, p1);
+    it_xfer(fd, (const uint8_t *)"hang\n", 5, 0, NULL, 0, buf, sizeof(buf), 10, 0, IT_OP_MS,
+            &x);
+    CU_ASSERT(x.sent == 5);
+    it_conf_global(global, it_printf("[crashy]\nplugin = %s\nlisten = tcp://127.0.0.1:%d\n",
+                                     crashy_so(), p2));
+    kill(d->pid, SIGHUP);
+    CU_ASSERT_FATAL(wait_prefix(d, "superd: reload done:", 1, LOG_MS) != NULL);
+    CU_ASSERT(wait_containing(d, "after shutdown_timeout: killing it", IT_START_MS));
+    /* Nobody listens on the removed port any more. */
+    deadline = it_now_ms() + LOG_MS;
+    while (tcp_listen_inode(p1) && it_left_ms(deadline))
+        it_sleep_ms(20);
+    CU_ASSERT_EQUAL(tcp_listen_inode(p1), 0);
+    stop_ok(d, SIGTERM);
+}
+
+/* log_level takes effect on reload: "worker N started" is an INFO line. */
+static void test_reload_applies_log_level(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *body = it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port);
+    struct it_daemon *d;
+    char *err;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve("workers = 1\nlog_level = notice\n", body);
+    CU_ASSERT_EQUAL(log_count_prefix(d, "superd: worker "), 0);
+    it_conf_global("workers = 1\nlog_level = info\n", body);
+    kill(d->pid, SIGHUP);
+    err = wait_prefix(d, "superd: reload done:", 1, LOG_MS);
+    CU_ASSERT_FATAL(err != NULL);
+    CU_ASSERT(it_count_prefix(err, "superd: worker ") >= 1);
+    stop_ok(d, SIGTERM);
+}
+
+/* A key the running daemon cannot change refuses the reload, saying so. */
+static void test_reload_pid_file_needs_restart(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *body = it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port);
+    char *pid1 = it_path("one.pid"), *pid2 = it_path("two.pid");
+    struct it_daemon *d;
+    char *conf, *want;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve(it_printf("workers = 1\npid_file = %s\n", pid1), body);
+    conf = it_conf_global(it_printf("workers = 1\npid_file = %s\n", pid2), body);
+    kill(d->pid, SIGHUP);
+    want = it_printf("superd: reload failed, keeping the old configuration: %s: pid_file: "
+                     "changing it needs a restart (still %s)", conf, pid1);
+    CU_ASSERT(wait_line(d, want, LOG_MS));
+    CU_ASSERT(it_exists(pid1));
+    CU_ASSERT(!it_exists(pid2));
+    stop_ok(d, SIGTERM);
+}
+
+/* A plugin that crashes in the reload's check is named, with the step. */
+static void test_reload_check_crash_named(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *flag = it_path("crash-now");
+    struct it_daemon *d;
+    char *want;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve("workers = 1\n",
+              it_printf("[crashy]\nplugin = %s\ncrash_init_if = %s\n"
+                        "listen = tcp://127.0.0.1:%d\n", crashy_so(), flag, port));
+    CU_ASSERT_FATAL(it_write_file(flag, "") == 0);
+    kill(d->pid, SIGHUP);
+    want = it_printf("superd: reload failed, keeping the old configuration: %s: plugin check "
+                     "crashed in [crashy] init: killed by signal %d (%s)", d->conf, SIGABRT,
+                     strsignal(SIGABRT));
+    CU_ASSERT(wait_line(d, want, LOG_MS));
+    unlink(flag);
+    stop_ok(d, SIGTERM);
+}
+
+/* A worker that crashes while it finishes connections after a reload lost
+ * clients: an error line, not an INFO one. */
+static void test_draining_worker_crash_is_an_error(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *body, *want;
+    uint8_t buf[64];
+    struct it_daemon *d;
+    struct it_xfer x;
+    int fd, pid = 0;
+
+    CU_ASSERT_FATAL(port > 0);
+    body = it_printf("[crashy]\nplugin = %s\nlisten = tcp://127.0.0.1:%d\n", crashy_so(), port);
+    d = serve("workers = 1\nshutdown_timeout = 10s\n", body);
+    fd = it_tcp_connect(AF_INET, port);
+    memset(buf, 0, sizeof(buf));
+    it_xfer(fd, NULL, 0, 0, NULL, 0, buf, sizeof(buf) - 1, 10, 0, IT_OP_MS, &x);
+    CU_ASSERT_FATAL(sscanf((char *)buf, "pid %d", &pid) == 1);
+    kill(d->pid, SIGHUP);
+    CU_ASSERT_FATAL(wait_prefix(d, "superd: reload done:", 1, LOG_MS) != NULL);
+    it_xfer(fd, (const uint8_t *)"crash\n", 6, 0, NULL, 0, NULL, 0, 0, 1, IT_OP_MS, &x);
+    want = it_printf("superd: worker %d killed by signal %d (%s) while finishing the "
+                     "connections of [crashy]", pid, SIGSEGV, strsignal(SIGSEGV));
+    CU_ASSERT(wait_line(d, want, LOG_MS));
+    stop_ok(d, SIGTERM);
+}
+
+/* Workers cannot gain privileges through exec (PR_SET_NO_NEW_PRIVS). */
+static void test_workers_no_new_privs(void)
+{
+    int port = it_free_port(IT_TCP4), pids[MAXPIDS];
+    struct it_daemon *d;
+    char *field;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve("workers = 1\n",
+              it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port));
+    CU_ASSERT_FATAL(wait_children(d, 1, pids, LOG_MS));
+    field = status_field(pids[0], "NoNewPrivs:");
+    CU_ASSERT_FATAL(field != NULL);
+    CU_ASSERT_STRING_EQUAL(field, "\t1");
+    stop_ok(d, SIGTERM);
+}
+
 /* ---- registration ---- */
 
 static const struct it_test tests[] = {
@@ -1889,6 +2190,18 @@ static const struct it_test tests[] = {
     { "max_connections = 2 across two workers", test_max_connections },
     { "global max_connections across services", test_max_connections_global },
     { "SIGUSR1: exact counters", test_sigusr1_counters },
+    { "kill -9 of the master: workers running as user go too", test_kill9_master_with_user },
+    { "300 SIGHUPs 4 ms apart: served throughout, workers kept", test_hup_storm_keeps_workers },
+    { "SIGTERM during a SIGHUP storm: clean stop", test_sigterm_during_hup_storm },
+    { "reload check child holds no master descriptor", test_check_child_holds_no_master_fd },
+    { "reload: a stuck old worker is killed after shutdown_timeout",
+      test_reload_kills_stuck_worker },
+    { "reload applies log_level", test_reload_applies_log_level },
+    { "reload: pid_file change needs a restart", test_reload_pid_file_needs_restart },
+    { "reload: a crash in the plugin check names service and step",
+      test_reload_check_crash_named },
+    { "a draining worker's crash is an error", test_draining_worker_crash_is_an_error },
+    { "workers run with no_new_privs", test_workers_no_new_privs },
 };
 
 int main(int argc, char **argv)

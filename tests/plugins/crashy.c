@@ -2,9 +2,11 @@
  * connection, crashes on request, and can crash in init.
  *
  * On connect it writes "pid PID version VERSION\n", then echoes.  Data
- * containing "crash" makes it crash the worker (SIGSEGV).  init() aborts
+ * containing "crash" makes it crash the worker (SIGSEGV); "hang" makes the
+ * callback never return (a stuck plugin).  init() aborts
  * when the file named by the option `crash_init_if` exists, so a test can
- * make every later worker start-up fail.  Built twice by the Makefile, with
+ * make every later worker start-up fail; `init_sleep_ms` makes init slow
+ * (a plugin that takes a while to start, for the reload tests).  Built twice by the Makefile, with
  * CRASHY_VERSION "1" and "2", to test that a reload loads a rebuilt .so.
  */
 #include <signal.h>
@@ -22,8 +24,11 @@
 static int crashy_init(struct superd_service *svc)
 {
     const char *path = superd_option(svc, "crash_init_if");
+    const char *ms = superd_option(svc, "init_sleep_ms");
     if (path && access(path, F_OK) == 0)
         abort();
+    if (ms)
+        usleep((useconds_t)atoi(ms) * 1000);
     return 0;
 }
 
@@ -38,6 +43,9 @@ static ssize_t crashy_data(struct superd_conn *conn, const void *data, size_t le
 {
     if (memmem(data, len, "crash", 5))
         raise(SIGSEGV);
+    if (memmem(data, len, "hang", 4))
+        for (;;)
+            pause();
     int r = superd_write(conn, data, len);
     return r < 0 ? r : (ssize_t)len;
 }
