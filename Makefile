@@ -48,7 +48,7 @@ TPLUGINS  := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard
 # The daemon exports the superd_* API to plugins and nothing else.
 EXPORTS   := -Wl,--dynamic-list=core/exports.list
 TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/integration \
-             $(BUILD)/tests/workers $(BUILD)/tests/limits
+             $(BUILD)/tests/workers $(BUILD)/tests/limits $(BUILD)/tests/listeners
 
 .PHONY: all build run test check check-asan clean deps
 all:
@@ -82,6 +82,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/workers $(BUILD)
 	@echo "== integration tests: limits and access control ($(BUILD)) =="
 	$(BUILD)/tests/limits $(BUILD)
+	@echo "== integration tests: unix socket files ($(BUILD)) =="
+	$(BUILD)/tests/listeners $(BUILD)
 	@echo "== plugin SDK: install, out-of-tree plugins, the guide's examples, man pages ($(BUILD)) =="
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="
@@ -137,6 +139,10 @@ $(BUILD)/tests/workers: $(BUILD)/tests/workers.o $(BUILD)/tests/integration_util
 
 # Limits and access control share them too.
 $(BUILD)/tests/limits: $(BUILD)/tests/limits.o $(BUILD)/tests/integration_util.o
+	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+
+# Unix socket files (modes, squatted paths, reloads) share them too.
+$(BUILD)/tests/listeners: $(BUILD)/tests/listeners.o $(BUILD)/tests/integration_util.o
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
 
 # ---- fuzzing (tests/fuzz/) ----

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,27 @@ static int default_backlog(void)
     return v;
 }
 
+/* The listener of `old` that made the socket file `st` and still holds
+ * it, or NULL. */
+static const struct listener *own_file(const struct lsn_set *old, const struct stat *st)
+{
+    for (size_t i = 0; old && i < old->n; i++) {
+        const struct listener *o = &old->v[i];
+        if (o->fd >= 0 && o->made_file && o->dev == st->st_dev && o->ino == st->st_ino)
+            return o;
+    }
+    return NULL;
+}
+
 /*
  * A path is free to bind when nothing is there, or when it is a socket no
  * process listens on any more (a crashed daemon's leftover): that one is
- * removed.  Anything else is refused and never touched.
+ * removed.  Anything else is refused and never touched.  The probe never
+ * blocks: a listener whose backlog is full (EAGAIN) is as live as one that
+ * accepts, and a squatter must not freeze the master.
  */
-static int clear_path(const struct laddr *a, const char *path, char *err, size_t errlen)
+static int clear_path(const struct laddr *a, const char *path, const struct lsn_set *old,
+                      char *err, size_t errlen)
 {
     struct stat st;
     if (lstat(path, &st) < 0) {
@@ -45,7 +61,16 @@ static int clear_path(const struct laddr *a, const char *path, char *err, size_t
         snprintf(err, errlen, "%s exists and is not a socket", path);
         return -EEXIST;
     }
-    int fd = socket(AF_UNIX, addr_socktype(a->kind) | SOCK_CLOEXEC, 0);
+    /* Ours, of the other kind (unix: became unix-dgram: in a reload). */
+    const struct listener *o = own_file(old, &st);
+    if (o) {
+        snprintf(err, errlen, "%s is superd's own %s socket of [%s]: a reload cannot make it "
+                 "a %s socket; restart superd, or reload once without it first", path,
+                 addr_kind_name(o->addr.kind), o->svc_name ? o->svc_name : "?",
+                 addr_kind_name(a->kind));
+        return -EADDRINUSE;
+    }
+    int fd = socket(AF_UNIX, addr_socktype(a->kind) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot check %s: %s", path, strerror(e));
@@ -54,7 +79,7 @@ static int clear_path(const struct laddr *a, const char *path, char *err, size_t
     int r = connect(fd, (const struct sockaddr *)&a->sa, a->salen);
     int e = errno;
     close(fd);
-    if (r == 0 || e == EPROTOTYPE) {
+    if (r == 0 || e == EAGAIN || e == EINPROGRESS || e == EALREADY || e == EPROTOTYPE) {
         snprintf(err, errlen, "%s is in use by a live socket", path);
         return -EADDRINUSE;
     }
@@ -70,7 +95,110 @@ static int clear_path(const struct laddr *a, const char *path, char *err, size_t
     return 0;
 }
 
-int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t errlen)
+/*
+ * Open the socket file at `path` without following it (O_PATH|O_NOFOLLOW)
+ * and check that it is one this process made: a socket, owned by our euid,
+ * with a single link (a hard link of another socket has more), and, when
+ * `l` is given, the very inode `l` bound.  Nothing a user swaps in at the
+ * path passes.  Returns the descriptor (st filled), or a negative errno
+ * with err set.
+ */
+static int open_own_socket(const char *path, const struct listener *l, struct stat *st,
+                           char *err, size_t errlen)
+{
+    /* With O_PATH, O_NOFOLLOW opens a symbolic link itself. */
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (fstat(fd, st) < 0) {
+        int e = errno;
+        close(fd);
+        snprintf(err, errlen, "cannot check %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (S_ISLNK(st->st_mode)) {
+        close(fd);
+        snprintf(err, errlen, "%s was replaced by a symbolic link", path);
+        return -ELOOP;
+    }
+    if (!S_ISSOCK(st->st_mode) || st->st_uid != geteuid() || st->st_nlink != 1 ||
+        (l && (st->st_dev != l->dev || st->st_ino != l->ino))) {
+        close(fd);
+        snprintf(err, errlen, "%s is no longer the socket file superd made (it was replaced)",
+                 path);
+        return -ESTALE;
+    }
+    return fd;
+}
+
+/* chmod the file open as O_PATH descriptor `fd`: through its /proc link,
+ * which names that inode whatever happens to `path` meanwhile. */
+static int chmod_fd(int fd, mode_t mode, const char *path, char *err, size_t errlen)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    if (chmod(link, mode) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot chmod %s: %s", path,
+                 e == ENOENT ? "/proc is not mounted" : strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+/* The mode a socket file gets with no socket_mode: 0777 less the umask. */
+static mode_t umask_mode(void)
+{
+    mode_t u = umask(0);
+    umask(u);
+    return 0777 & ~u;
+}
+
+/*
+ * Give the socket file of a kept listener the mode `mode` (-1: the umask's)
+ * when it differs from the one it was made with.  A socket superd did not
+ * make (passed by systemd) or that has no file keeps its mode.
+ */
+static int set_mode(struct listener *l, int mode, char *err, size_t errlen)
+{
+    const char *path = addr_unix_path((const struct sockaddr *)&l->addr.sa, l->addr.salen);
+    if (!path || !l->made_file || l->fd < 0 || mode == l->mode) {
+        l->mode = mode;
+        return 0;
+    }
+    struct stat st;
+    int fd = open_own_socket(path, l, &st, err, errlen);
+    if (fd < 0)
+        return fd;
+    int r = chmod_fd(fd, mode >= 0 ? (mode_t)mode : umask_mode(), path, err, errlen);
+    close(fd);
+    if (r == 0)
+        l->mode = mode;
+    return r;
+}
+
+/* bind(2), creating a unix socket file with `mode` (< 0: the umask's)
+ * from the start: nothing to chmod afterwards through a path. */
+static int bind_mode(int fd, const struct sockaddr *sa, socklen_t salen, int mode)
+{
+    mode_t saved = 0;
+    if (mode >= 0)
+        saved = umask(~(mode_t)mode & 0777);
+    int r = bind(fd, sa, salen);
+    int e = errno;
+    if (mode >= 0)
+        umask(saved);
+    errno = e;
+    return r;
+}
+
+/* lsn_bind, told about the listeners of the configuration being replaced
+ * (`old`, may be NULL): a path one of them made is named as superd's own. */
+static int bind_one(struct listener *l, int backlog, int socket_mode, const struct lsn_set *old,
+                    char *err, size_t errlen)
 {
     const struct laddr *a = &l->addr;
     const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
@@ -78,8 +206,9 @@ int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t
     int r;
     l->fd = -1;
     l->made_file = false;
+    l->mode = -1;
     l->w.fd = -1;
-    if (path && (r = clear_path(a, path, err, errlen)) < 0)
+    if (path && (r = clear_path(a, path, old, err, errlen)) < 0)
         return r;
 
     l->fd = socket(sa->sa_family, addr_socktype(a->kind) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -99,22 +228,31 @@ int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t
         lsn_close(l);
         return r;
     }
-    if (bind(l->fd, sa, a->salen) < 0) {
+    if (bind_mode(l->fd, sa, a->salen, path ? socket_mode : -1) < 0) {
         r = -errno;
         snprintf(err, errlen, "cannot bind %s: %s", a->text, strerror(-r));
         lsn_close(l);
         return r;
     }
     if (path) {
+        /* Record the inode we made, checked without following the path;
+         * a file swapped in since bind() is refused, never touched. */
         struct stat st;
-        l->made_file = true;
-        if (stat(path, &st) == 0) {
-            l->dev = st.st_dev;
-            l->ino = st.st_ino;
+        int pfd = open_own_socket(path, NULL, &st, err, errlen);
+        if (pfd < 0) {
+            lsn_close(l);
+            return pfd;
         }
-        if (socket_mode >= 0 && chmod(path, (mode_t)socket_mode) < 0) {
-            r = -errno;
-            snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(-r));
+        l->made_file = true;
+        l->dev = st.st_dev;
+        l->ino = st.st_ino;
+        l->mode = socket_mode;
+        /* A default ACL on the directory overrides the umask. */
+        r = 0;
+        if (socket_mode >= 0 && (st.st_mode & 07777) != (mode_t)socket_mode)
+            r = chmod_fd(pfd, (mode_t)socket_mode, path, err, errlen);
+        close(pfd);
+        if (r < 0) {
             lsn_close(l);
             return r;
         }
@@ -127,6 +265,11 @@ int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t
         return r;
     }
     return 0;
+}
+
+int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t errlen)
+{
+    return bind_one(l, backlog, socket_mode, NULL, err, errlen);
 }
 
 void lsn_close(struct listener *l)
@@ -158,6 +301,7 @@ static bool take_over(struct lsn_set *old, struct listener *l)
         l->made_file = o->made_file;
         l->dev = o->dev;
         l->ino = o->ino;
+        l->mode = o->mode;
         /* The old set remembers it was kept, but no longer owns it. */
         o->fd = -1;
         o->made_file = false;
@@ -177,9 +321,11 @@ bool lsn_set_kept(const struct lsn_set *old, const struct listener *l)
     return false;
 }
 
-/* Give back to `old` what was taken from it (a failed reload). */
+/* Give back to `old` what was taken from it (a failed reload), with the
+ * mode its socket file had. */
 static void give_back(struct lsn_set *set, struct lsn_set *old)
 {
+    char ignored[256];
     for (size_t i = 0; old && i < old->n; i++) {
         struct listener *o = &old->v[i];
         if (!o->kept)
@@ -189,6 +335,8 @@ static void give_back(struct lsn_set *set, struct lsn_set *old)
             if (l->fd >= 0 && l->addr.kind == o->addr.kind &&
                 addr_equal((struct sockaddr *)&o->addr.sa, o->addr.salen,
                            (struct sockaddr *)&l->addr.sa, l->addr.salen)) {
+                /* Best effort: this reload fails with its own message. */
+                set_mode(l, o->mode, ignored, sizeof ignored);
                 o->fd = l->fd;
                 o->made_file = l->made_file;
                 l->fd = -1;
@@ -222,12 +370,22 @@ int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
             l->svc_name = cs->name;
             l->fd = -1;
             l->w.fd = -1;
+            char msg[512];
+            int r;
             if (take_over(old, l)) {
                 set->n++;
+                r = set_mode(l, cs->socket_mode, msg, sizeof msg);
+                if (r < 0) {
+                    snprintf(err, errlen, "%s:%d: [%s] socket_mode: cannot apply it to the kept "
+                             "%s: %s; restart superd to apply it", cs->file->path,
+                             l->addr.line, cs->name, l->addr.text, msg);
+                    give_back(set, old);
+                    lsn_set_close(set);
+                    return r;
+                }
                 continue;
             }
-            char msg[512];
-            int r = lsn_bind(l, cs->backlog, cs->socket_mode, msg, sizeof msg);
+            r = bind_one(l, cs->backlog, cs->socket_mode, old, msg, sizeof msg);
             if (r < 0) {
                 snprintf(err, errlen, "%s:%d: [%s] listen: %s", cs->file->path, l->addr.line,
                          cs->name, msg);

@@ -23,8 +23,9 @@ struct listener {
     struct worker *wk;          /* in a worker: that worker */
     int fd;                     /* -1 when closed */
     bool made_file;             /* we created the socket file (the master) */
-    dev_t dev;                  /* ... this one: never unlink another */
+    dev_t dev;                  /* ... this one: never unlink or chmod another */
     ino_t ino;
+    int mode;                   /* the socket_mode it was made with; -1: umask */
     bool kept;                  /* taken over by a newer set (a reload) */
 };
 
@@ -37,10 +38,15 @@ struct lsn_set {
 /*
  * Bind and (for streams) listen on l->addr: non-blocking, close-on-exec,
  * SO_REUSEADDR, IPV6_V6ONLY on IPv6.  A unix path that is a dead socket is
- * replaced; a live socket or a file that is not a socket is refused and left
- * alone.  backlog 0 means the kernel's maximum (somaxconn); socket_mode < 0
- * leaves the umask's mode.  On failure returns a negative errno, err holds
- * the reason naming the address, and nothing is left bound or created.
+ * replaced; a live socket (probed without blocking) or a file that is not a
+ * socket is refused and left alone.  backlog 0 means the kernel's maximum
+ * (somaxconn).  socket_mode >= 0 is the unix socket file's mode, given at
+ * its creation (a umask around bind): no path is followed to set it, so a
+ * symlink swapped in at the path never makes us chmod another file;
+ * socket_mode < 0 leaves the umask's mode.  Changes the process umask for
+ * the duration of bind(): call it from a single-threaded process.  On
+ * failure returns a negative errno, err holds the reason naming the
+ * address, and nothing is left bound or created.
  */
 int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t errlen);
 
@@ -52,9 +58,13 @@ void lsn_close(struct listener *l);
  * Bind every address of every enabled service of `c`, all or nothing.  A
  * listener of `old` (may be NULL) with the same kind and address is taken
  * over instead, never re-bound: its fd moves to the new set and `old` no
- * longer owns it.  On failure what this call bound is closed (its socket
- * files removed), `old` is left as it was, err names the file, line,
- * service and address, and a negative errno is returned.
+ * longer owns it.  When the socket_mode of such a kept unix socket file
+ * changed, the new mode is applied to the file we made, checked to be the
+ * very inode we bound (opened O_PATH|O_NOFOLLOW, never through a path a
+ * user can swap).  On failure what this call bound is closed (its socket
+ * files removed), `old` is left as it was (modes changed are put back),
+ * err names the file, line, service and address, and a negative errno is
+ * returned.
  */
 int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
                  char *err, size_t errlen);
