@@ -11,13 +11,14 @@
 
 #include <superd/plugin.h>
 
+#include "access.h"
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
-#include "access.h"
+#include "serve.h"
 #include "service.h"
 #include "sources.h"
-#include "worker.h"
+#include "stats.h"
 
 /* Datagrams per recvmmsg, and batches per wake-up: bounded, so one flooded
  * listener cannot starve the others. */
@@ -178,7 +179,7 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     unsigned long missed;
     const char *why;
     const struct conf_service *cs = l->svc->cs;
-    struct worker *wk = l->wk;
+    struct serve *srv = l->srv;
     char rule[160];
     const struct sockaddr *from = (const struct sockaddr *)d->from;
     if (flags & MSG_TRUNC) {
@@ -191,13 +192,13 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     }
     STATS_ADD(l->svc->row, dgrams_in, 1);
     STATS_ADD(l->svc->row, bytes_in, len);
-    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &wk->conf->only_from,
-                     cs->no_access.set ? &cs->no_access : &wk->conf->no_access,
+    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &srv->conf->only_from,
+                     cs->no_access.set ? &cs->no_access : &srv->conf->no_access,
                      from, rule, sizeof rule)) {
         refuse(l, d, rule);
         return;
     }
-    if (cs->udp_guard && dgram_bad_source(wk->lsns, wk->nlsns, from, d->fromlen, &why)) {
+    if (cs->udp_guard && dgram_bad_source(srv->lsns, srv->nlsns, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
         if (log_limit_pass(&guard_limit, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
@@ -207,7 +208,7 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
         return;
     }
     if (cs->rate_limit.count &&
-        sources_admit(wk->sources, l->svc->stats_slot, wk->stats_row, from, 0, &cs->rate_limit,
+        sources_admit(srv->sources, l->svc->stats_slot, srv->stats_row, from, 0, &cs->rate_limit,
                       false) == SRC_RATE) {
         snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
                  cs->rate_limit.per_ms == 1000 ? "s" : "m");
@@ -273,7 +274,7 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
     const struct conf_service *cs = d->lsn->svc->cs;
     const struct conf_rate *budget = cs->udp_reply_rate.count ? &cs->udp_reply_rate
                                      : len > d->len ? &amplify_rate : NULL;
-    if (budget && !sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, budget)) {
+    if (budget && !sources_reply(d->lsn->srv->sources, d->lsn->svc->stats_slot, to, budget)) {
         static struct log_limit limit;
         unsigned long missed;
         STATS_ADD(d->lsn->svc->row, refused, 1);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timer.h"
 
 /* The line a key of this service is on (the section's when unknown). */
 static int key_line(const struct superd_service *s, const char *key)
@@ -53,13 +54,14 @@ static void set_err(char *err, size_t errlen, const struct superd_service *s,
 }
 
 int service_start(struct superd_service *s, const struct conf *c,
-                  struct conf_service *cs, char *err, size_t errlen)
+                  struct conf_service *cs, struct serve *srv, char *err, size_t errlen)
 {
     char msg[768];
     char *path = NULL;
     memset(s, 0, sizeof *s);
     s->conf = c;
     s->cs = cs;
+    s->srv = srv;
     s->stats_slot = -1;
     int r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
     if (r == 0)
@@ -109,6 +111,8 @@ int service_start(struct superd_service *s, const struct conf *c,
 
 void service_stop(struct superd_service *s)
 {
+    /* No timer of a service runs after its fini(). */
+    timer_stop_all(s);
     if (s->inited && s->plugin->desc.fini) {
         trace(s->cs, "fini");
         s->plugin->desc.fini(s);
