@@ -73,20 +73,20 @@ static void test_log_escapes_peer_name(void)
     char *sock = it_path("esc.sock"), *line, *err;
     /* A name that ends the line and forges the next one, in red. */
     static const char name[] = "evil\nsuperd: [echo] forged\x1b[31m";
-    struct it_daemon d;
+    struct it_daemon *d = it_alloc(sizeof(*d));
     int ok, st;
 
-    ok = it_start(&d, it_conf(it_printf("[echo]\nplugin = echo\nlisten = unix:%s\n"
+    ok = it_start(d, it_conf(it_printf("[echo]\nplugin = echo\nlisten = unix:%s\n"
                                         "log_connections = yes\n", sock))) == 0;
     CU_ASSERT_FATAL(ok);
     CU_ASSERT(echo_from_abstract(sock, name, sizeof(name) - 1));
-    line = wait_prefix(&d, "superd: [echo] unix:@evil");
+    line = wait_prefix(d, "superd: [echo] unix:@evil");
     CU_ASSERT_FATAL(line != NULL);
     CU_ASSERT(strstr(line, "superd: [echo] unix:@evil\\x0asuperd: [echo] forged\\x1b[31m: "
                            "closed after ") == line);
-    st = it_stop(&d, SIGTERM);
+    st = it_stop(d, SIGTERM);
     CU_ASSERT(it_exited(st, 0));
-    err = it_stderr(&d);
+    err = it_stderr(d);
     CU_ASSERT(strstr(err, "\nsuperd: [echo] forged") == NULL);
     CU_ASSERT(strchr(err, '\x1b') == NULL);
 }
