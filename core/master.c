@@ -307,12 +307,15 @@ static void reap(struct master *m)
 
 /* ---- reload, stop, statistics ---- */
 
-static void assign_slots(struct master *m, const struct conf *c)
+/* Every service of c gets its counters, or c is refused: a limit that
+ * cannot be counted would switch off silently. */
+static int assign_slots(struct master *m, const struct conf *c, const char *prefix)
 {
-    for (size_t i = 0; i < c->nsvcs; i++)
-        if (c->svcs[i].enabled && stats_service_slot(m->stats, c->svcs[i].name) < 0)
-            log_msg(LOG_WARNING, "[%s] more than %d services: its counters are not kept",
-                    c->svcs[i].name, STATS_MAX_SERVICES);
+    char err[CONF_ERR_MAX];
+    int r = stats_assign(m->stats, c, err, sizeof err);
+    if (r < 0)
+        log_msg(LOG_ERR, "%s%s", prefix, err);
+    return r;
 }
 
 static void reload(struct master *m)
@@ -327,6 +330,12 @@ static void reload(struct master *m)
         return;
     }
     if (master_check(nc, false, true) < 0) {
+        conf_free(nc);
+        systemd_notify("READY=1");
+        return;
+    }
+    if (stats_fit(m->stats, nc, err, sizeof err) < 0) {
+        log_msg(LOG_ERR, RELOAD_FAILED "%s", err);
         conf_free(nc);
         systemd_notify("READY=1");
         return;
@@ -358,7 +367,7 @@ static void reload(struct master *m)
     m->lsns = ns;
     conf_free(m->conf);
     m->conf = nc;
-    assign_slots(m, nc);
+    assign_slots(m, nc, RELOAD_FAILED);   /* fits: checked above */
 
     bool old[STATS_MAX_WORKERS];
     for (int i = 0; i < STATS_MAX_WORKERS; i++) {
@@ -490,7 +499,8 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_ERR, "cannot start the master: %s", strerror(-r));
         goto out;
     }
-    assign_slots(m, c);
+    if (assign_slots(m, c, "") < 0)
+        goto out;
     for (int i = 0; i < c->workers; i++)
         if (spawn(m) < 0)
             goto out;
