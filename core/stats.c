@@ -90,7 +90,7 @@ int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t er
             held++;
     if (want <= (size_t)(STATS_MAX_SERVICES - held))
         return 0;
-    if (held)
+    if (held && want <= STATS_MAX_SERVICES)
         snprintf(err, errlen, "%s: %zu services, but superd can count (limits and statistics) "
                  "only %d more while workers of the earlier configuration still serve %d "
                  "others; retry once they have finished", c->path, want,
