@@ -426,6 +426,31 @@ static void test_too_many_services(void)
     stats_destroy(st);
 }
 
+/* ---- the two keys ---- */
+
+static void test_prefix_keys(void)
+{
+    char err[CONF_ERR_MAX] = "";
+    struct conf *c = NULL;
+    const char *text = "[superd]\nsource_prefix_v6 = 56\n"
+                       "[a]\nplugin = echo\nlisten = tcp://127.0.0.1:7\nsource_prefix_v4 = 24\n"
+                       "[b]\nplugin = echo\nlisten = tcp://127.0.0.1:8\nsource_prefix_v6 = 128\n";
+    CU_ASSERT_EQUAL_FATAL(conf_load_string(text, "t.ini", &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c->svcs[0].source_prefix_v4, 24);
+    CU_ASSERT_EQUAL(c->svcs[0].source_prefix_v6, 56);     /* [superd]'s */
+    CU_ASSERT_EQUAL(c->svcs[1].source_prefix_v4, 0);      /* the default, 32 */
+    CU_ASSERT_EQUAL(c->svcs[1].source_prefix_v6, 128);
+    conf_free(c);
+    c = NULL;
+    CU_ASSERT(conf_load_string("[a]\nplugin = echo\nlisten = tcp://127.0.0.1:7\n"
+                               "source_prefix_v4 = 33\n", "t.ini", &c, err, sizeof err) < 0);
+    ASSERT_STR(err, "t.ini:4: [a] source_prefix_v4: '33' is not a prefix length from 1 to 32");
+    CU_ASSERT(conf_load_string("[superd]\nsource_prefix_v6 = /64\n", "t.ini", &c, err,
+                               sizeof err) < 0);
+    ASSERT_STR(err, "t.ini:2: [superd] source_prefix_v6: '/64' is not a prefix length from 1 "
+                    "to 128");
+}
+
 int test_core_sources_hardening_register(void)
 {
     static const struct tc_test tests[] = {
@@ -443,6 +468,8 @@ int test_core_sources_hardening_register(void)
         { "the master never waits on a lock a worker holds", test_master_never_waits },
         { "stats slots are freed: 400 service names in turn", test_slots_freed },
         { "more services than slots: refused with one line", test_too_many_services },
+        { "source_prefix_v4 / _v6 keys: [superd] default, per service, bad values",
+          test_prefix_keys },
     };
     return tc_register("core: per-source table and counters under attack", setup, teardown,
                        tests, sizeof tests / sizeof tests[0]);
