@@ -359,6 +359,19 @@ static void acl_key(struct parse *p, const char *section, const char *key, const
         fail(p, -EINVAL, p->line, section, key, "%s", msg);
 }
 
+/* source_prefix_v4 / source_prefix_v6, in a service or in [superd]. */
+static void prefix_key(struct parse *p, const char *section, const char *key, const char *value,
+                       int *v4, int *v6)
+{
+    bool is_v4 = strcmp(key, "source_prefix_v4") == 0;
+    long bits = 0;
+    if (parse_int(value, 1, is_v4 ? 32 : 128, &bits) < 0)
+        fail(p, -EINVAL, p->line, section, key, "'%s' is not a prefix length from 1 to %d",
+             value, is_v4 ? 32 : 128);
+    else
+        *(is_v4 ? v4 : v6) = (int)bits;
+}
+
 static void global_key(struct parse *p, const char *key, const char *value)
 {
     struct conf *c = p->conf;
@@ -414,6 +427,8 @@ static void global_key(struct parse *p, const char *key, const char *value)
                  "'%s' is not err, warning, notice, info or debug", value);
         else
             c->log_level = lv;
+    } else if (strcmp(key, "source_prefix_v4") == 0 || strcmp(key, "source_prefix_v6") == 0) {
+        prefix_key(p, sec, key, value, &c->source_prefix_v4, &c->source_prefix_v6);
     } else if (strcmp(key, "only_from") == 0) {
         acl_key(p, sec, key, value, &c->only_from);
     } else if (strcmp(key, "no_access") == 0) {
@@ -486,6 +501,8 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
     } else if (strcmp(key, "max_per_source") == 0) {
         if (parse_int(value, 1, LONG_MAX, &s->max_per_source) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
+    } else if (strcmp(key, "source_prefix_v4") == 0 || strcmp(key, "source_prefix_v6") == 0) {
+        prefix_key(p, s->name, key, value, &s->source_prefix_v4, &s->source_prefix_v6);
     } else if (strcmp(key, "rate_limit") == 0 || strcmp(key, "udp_reply_rate") == 0) {
         struct conf_rate *r = key[0] == 'r' ? &s->rate_limit : &s->udp_reply_rate;
         if (conf_parse_rate(value, r) < 0)
@@ -566,6 +583,10 @@ static void check_services(struct parse *p)
         if (!s->enabled)
             continue;
         enabled++;
+        if (!s->source_prefix_v4)   /* [superd]'s, wherever it was given */
+            s->source_prefix_v4 = c->source_prefix_v4;
+        if (!s->source_prefix_v6)
+            s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
         if (!s->plugin)
             fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");

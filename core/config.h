@@ -47,6 +47,8 @@ struct conf_service {
     struct acl no_access;
     long max_per_source;    /* open connections per source address; 0: none */
     struct conf_rate rate_limit;        /* new connections/datagrams per source */
+    int source_prefix_v4;   /* a source is this prefix of an address; 0: 32 */
+    int source_prefix_v6;   /* the same for IPv6; 0: 64 */
     unsigned idle_timeout_ms;   /* no byte either way for this long: close; 0: never */
     unsigned max_lifetime_ms;   /* longest a connection may live; 0: forever */
     bool udp_guard;             /* loop protection on datagram listeners */
@@ -64,6 +66,8 @@ struct conf {
     long max_connections;   /* every service together; 0: no limit */
     struct acl only_from;   /* defaults for services that set none */
     struct acl no_access;
+    int source_prefix_v4;   /* defaults for services that set none; 0: 32, 64 */
+    int source_prefix_v6;
     char *user;             /* workers run as this user (when started as root) */
     int user_line;
     uid_t uid;

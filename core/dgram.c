@@ -214,13 +214,23 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
         }
         return;
     }
-    if (cs->rate_limit.count &&
-        sources_admit(wk->sources, l->svc->stats_slot, wk->stats_row, from, 0, &cs->rate_limit,
-                      false) == SRC_RATE) {
-        snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
-                 cs->rate_limit.per_ms == 1000 ? "s" : "m");
-        refuse(l, d, rule);
-        return;
+    if (cs->rate_limit.count) {
+        /* Never admit past a limit that cannot be counted. */
+        bool uncounted = wk->sources && l->svc->stats_slot < 0;
+        enum src_verdict v = uncounted ? SRC_FULL
+                             : sources_admit(wk->sources, l->svc->stats_slot, wk->stats_row, from,
+                                             cs, false);
+        if (v != SRC_OK) {
+            if (v == SRC_RATE)
+                snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
+                         cs->rate_limit.per_ms == 1000 ? "s" : "m");
+            else if (uncounted)
+                snprintf(rule, sizeof rule, "limits cannot be counted (no statistics slot)");
+            else
+                snprintf(rule, sizeof rule, "per-source table full (%d sources)", SOURCES_CAPACITY);
+            refuse(l, d, rule);
+            return;
+        }
     }
     const struct superd_plugin *p = service_plugin(l->svc);
     if (!p->on_datagram)
@@ -313,7 +323,7 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         return -ENOTCONN;   /* an unbound unix socket has no address */
     const struct conf_service *cs = d->lsn->svc->cs;
     const struct conf_rate *budget = reply_budget(cs, len, d->len);
-    if (!sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, budget)) {
+    if (!sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, cs, budget)) {
         reply_dropped(d, budget);
         return -EAGAIN;
     }

@@ -25,6 +25,7 @@ int main(void)
         test_core_sources_register,
         test_core_listener_register,
         test_core_proxy_register,
+        test_core_sources_hardening_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
