@@ -147,7 +147,8 @@ static void test_every_key(void)
         "listen = udp://127.0.0.1:10007\n"
         "enabled = yes\n"
         "backlog = 128\n"
-        "socket_mode = 0660\n");                            /* 15 */
+        "socket_mode = 0660\n"                              /* 15 */
+        "listen = unix:/tmp/e.sock\n");  /* socket_mode applies to something */
     if (!c)
         return;
     ASSERT_STR(c->path, PATH);
@@ -168,7 +169,7 @@ static void test_every_key(void)
     CU_ASSERT_EQUAL(s->backlog, 128);
     CU_ASSERT_EQUAL(s->socket_mode, 0660);
     CU_ASSERT_EQUAL(s->nopts, 0);
-    CU_ASSERT_EQUAL_FATAL(s->naddrs, 3);
+    CU_ASSERT_EQUAL_FATAL(s->naddrs, 4);
     ASSERT_STR(s->addrs[0].text, "tcp 127.0.0.1:10007");
     ASSERT_STR(s->addrs[1].text, "tcp [::1]:10007");
     ASSERT_STR(s->addrs[2].text, "udp 127.0.0.1:10007");
