@@ -19,6 +19,7 @@ int test_core_buf_register(void);
 int test_core_conn_register(void);
 int test_core_access_register(void);
 int test_core_sources_register(void);
+int test_core_config_checks_register(void);
 
 /* One test of a suite. */
 struct tc_test {

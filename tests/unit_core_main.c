@@ -23,6 +23,7 @@ int main(void)
         test_core_conn_register,
         test_core_access_register,
         test_core_sources_register,
+        test_core_config_checks_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
