@@ -11,6 +11,7 @@
  * still running, so a failed assertion never leaves a daemon behind.
  * Exit status: 0 when every test passed, 1 otherwise.
  */
+#include "integration_config.h"
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
@@ -1516,6 +1517,7 @@ static const struct it_test tests[] = {
     { "log_connections: one line per connection", test_log_connections },
     { "-d detaches; pid_file written and removed", test_detach_pid_file },
     { "build/superd finds the build's plugins", test_build_plugin_dir },
+    IT_CONFIG_TESTS
 };
 
 int main(int argc, char **argv)
