@@ -65,6 +65,10 @@ struct parse {
     int rc;                 /* first error, or 0 */
 };
 
+static void vformat(char *buf, size_t size, const char *path, int line, const char *section,
+                    const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+
 /* Format "FILE:LINE: [section] key: message" into buf. */
 static void vformat(char *buf, size_t size, const char *path, int line, const char *section,
                     const char *key, const char *fmt, va_list ap)
