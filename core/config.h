@@ -82,6 +82,8 @@ struct conf {
     size_t nsvcs;
     struct conf_file **files;   /* [0] is the main file */
     size_t nfiles;
+    char **warnings;        /* "FILE:LINE: [section] key: message" lines */
+    size_t nwarnings;
 };
 
 /* How deep `include` may nest (a file including itself is a loop). */
@@ -95,14 +97,17 @@ struct conf {
 
 /*
  * Read and check the file at `path`.  On success *out holds the parsed
- * configuration (free it with conf_free) and 0 is returned.  On failure a
- * negative errno is returned and err holds one line for the user:
+ * configuration (free it with conf_free) and 0 is returned; each of its
+ * warnings (a good file that probably does not say what was meant, such as
+ * user = root) has been logged at LOG_WARNING.  On failure a negative errno
+ * is returned and err holds one line for the user:
  * "FILE:LINE: [section] key: message".
  */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 
 /* The same from a string; `path` names it in messages and gives the base
- * directory of relative paths. */
+ * directory of relative paths.  Warnings are only kept in (*out)->warnings,
+ * not logged. */
 int conf_load_string(const char *text, const char *path, struct conf **out,
                      char *err, size_t errlen);
 

@@ -11,6 +11,7 @@
  * still running, so a failed assertion never leaves a daemon behind.
  * Exit status: 0 when every test passed, 1 otherwise.
  */
+#include "integration_config.h"
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
@@ -1524,6 +1525,7 @@ static const struct it_test tests[] = {
     { "limits: 140 service names over reloads keep max_connections", test_counted_reload_names },
     { "limits: 129 services refused at start and on reload", test_counted_too_many_services },
     { "limits: 100 worker kills under load leak no count", test_counted_kills_under_load },
+    IT_CONFIG_TESTS
 };
 
 int main(int argc, char **argv)
