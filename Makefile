@@ -155,7 +155,7 @@ FUZZ_CC         ?= clang
 FUZZ_SECONDS    ?= 60
 FUZZ_CI_SECONDS ?= 5
 FUZZ_DIR        := $(BUILD)/fuzz
-FUZZ_TARGETS    := config addr cidr plugins
+FUZZ_TARGETS    := config addr cidr plugins proxy
 FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS     := -std=c11 -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP
 FUZZ_LDFLAGS    := $(FUZZ_SAN) -fsanitize=fuzzer
@@ -198,6 +198,9 @@ $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/tests/fuzz/fuzz_config.o $(FUZZ_DIR)/tests/
 $(FUZZ_DIR)/fuzz_addr: $(FUZZ_DIR)/tests/fuzz/fuzz_addr.o $(FUZZ_DIR)/tests/fuzz/shims.o \
                        $(FUZZ_DIR)/core/addr.o
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ -o $@
+
+$(FUZZ_DIR)/fuzz_proxy: $(FUZZ_DIR)/tests/fuzz/fuzz_proxy.o $(FUZZ_DIR)/core/proxy.o
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@
 
 $(FUZZ_DIR)/fuzz_cidr: $(FUZZ_DIR)/tests/fuzz/fuzz_cidr.o $(FUZZ_DIR)/core/access.o
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@

@@ -155,6 +155,9 @@ write_superd_conf() {
         echo "listen = tcp://127.0.0.1:$((b + 7)) tcp://[::1]:$((b + 7))"
         echo "listen = udp://127.0.0.1:$((b + 7)) udp://[::1]:$((b + 7))"
         echo "listen = unix:$TMP/$name-echo.sock unix-dgram:$TMP/$name-echo.dgram"
+        # The load generator is one source driving thousands of replies a
+        # second: over the default loop budget (100 replies/s per source).
+        echo "udp_reply_rate = 1000000000/s"
         echo "[discard]"
         echo "plugin = discard"
         echo "listen = tcp://127.0.0.1:$((b + 9))"

@@ -42,6 +42,23 @@ int cidr_parse(const char *s, struct cidr *out, char *err, size_t errlen)
         }
         prefix = (unsigned)v;
     }
+    /* Host bits are checked as written, so that the suggestion (the block's
+     * network) is in the user's own notation. */
+    uint8_t net[16];
+    memcpy(net, out->addr, sizeof net);
+    bool host_bits = false;
+    for (unsigned bit = prefix; bit < max; bit++) {
+        if (net[bit / 8] & (0x80 >> (bit % 8))) {
+            net[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+            host_bits = true;
+        }
+    }
+    if (host_bits) {
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(out->family, net, text, sizeof text);
+        snprintf(err, errlen, "'%s' has host bits set (did you mean %s/%u?)", s, text, prefix);
+        return -EINVAL;
+    }
     /* ::ffff:a.b.c.d/N: peers in it are matched as IPv4 (acl_match), so
      * keep the block as IPv4 too, or it would match nothing. */
     static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -50,16 +67,8 @@ int cidr_parse(const char *s, struct cidr *out, char *err, size_t errlen)
         memset(out->addr + 4, 0, 12);
         out->family = AF_INET;
         prefix -= 96;
-        max = 32;
     }
     out->prefix = (uint8_t)prefix;
-    for (unsigned bit = prefix; bit < max; bit++) {
-        if (out->addr[bit / 8] & (0x80 >> (bit % 8))) {
-            snprintf(err, errlen, "'%s' has host bits set (did you mean %s/%u with the "
-                     "address's network?)", s, host, prefix);
-            return -EINVAL;
-        }
-    }
     return 0;
 }
 

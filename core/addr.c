@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -132,6 +134,52 @@ static int parse_port(const char *s, enum addr_kind kind, unsigned *port,
     return 0;
 }
 
+/*
+ * Split a zone off an IPv6 literal, "fe80::1%eth0" (or "%2"): host keeps
+ * the address, *scope gets the interface index.  The index is looked up
+ * here, at parse time, so an unknown interface is a configuration error.
+ */
+static int parse_scope(char *host, uint32_t *scope, char *err, size_t errlen)
+{
+    char *pct = strchr(host, '%');
+    *scope = 0;
+    if (!pct)
+        return 0;
+    *pct = '\0';
+    const char *zone = pct + 1;
+    char *end;
+    errno = 0;
+    unsigned long v = isdigit((unsigned char)*zone) ? strtoul(zone, &end, 10) : 0;
+    if (isdigit((unsigned char)*zone) && *end == '\0' && !errno && v > 0 && v <= UINT32_MAX) {
+        *scope = (uint32_t)v;
+        return 0;
+    }
+    *scope = if_nametoindex(zone);
+    if (*scope == 0) {
+        snprintf(err, errlen, "bad address '[%s%%%s]': no network interface '%s'", host, zone,
+                 zone);
+        *pct = '%';
+        return -ENODEV;
+    }
+    return 0;
+}
+
+/* Give a parsed IPv6 address its zone; a link-local one needs one (the
+ * kernel refuses to bind it without). */
+static int set_scope(struct sockaddr *sa, const char *host, uint32_t scope,
+                     char *err, size_t errlen)
+{
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+    if (scope)
+        in6->sin6_scope_id = scope;
+    if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) && in6->sin6_scope_id == 0) {
+        snprintf(err, errlen, "link-local address '%s' needs an interface: [%s%%IFNAME]",
+                 host, host);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int parse_inet(const char *rest, enum addr_kind kind, struct laddr **vec,
                       size_t *n, char *err, size_t errlen)
 {
@@ -189,6 +237,9 @@ static int parse_inet(const char *rest, enum addr_kind kind, struct laddr **vec,
         return push(vec, n, first, kind, &in6, sizeof in6);
     }
 
+    uint32_t scope = 0;
+    if (bracketed && (r = parse_scope(host, &scope, err, errlen)) < 0)
+        return r;
     struct addrinfo hints = {
         .ai_family = bracketed ? AF_INET6 : AF_UNSPEC,
         .ai_socktype = addr_socktype(kind),
@@ -211,6 +262,8 @@ static int parse_inet(const char *rest, enum addr_kind kind, struct laddr **vec,
             ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)port);
         else
             continue;
+        if (bracketed && (r = set_scope(ai->ai_addr, host, scope, err, errlen)) < 0)
+            break;
         r = push(vec, n, first, kind, ai->ai_addr, ai->ai_addrlen);
     }
     freeaddrinfo(res);
@@ -260,7 +313,15 @@ void addr_format(const struct sockaddr *sa, socklen_t salen, char *buf, size_t s
     case AF_INET6: {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+        if (in6->sin6_scope_id == 0) {
+            snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+            break;
+        }
+        /* The zone is part of the address: [fe80::1%eth0]:7. */
+        char zone[IF_NAMESIZE];
+        if (!if_indextoname(in6->sin6_scope_id, zone))
+            snprintf(zone, sizeof zone, "%u", (unsigned)in6->sin6_scope_id);
+        snprintf(buf, size, "[%s%%%s]:%u", host, zone, ntohs(in6->sin6_port));
         break;
     }
     case AF_UNIX: {

@@ -13,7 +13,10 @@
 #include <pwd.h>
 #include <ini.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +29,26 @@
 /* The largest configuration file read, so a wrong -c cannot eat memory. */
 #define FILE_MAX (4 * 1024 * 1024)
 
-/* A key seen in a section, to refuse duplicates with both lines named. */
+/* A key seen in a section, to refuse duplicates with both places named. */
 struct seen {
+    const struct conf_file *scope;  /* NULL, or the file for per-file keys */
+    const struct conf_file *file;   /* where it was first given */
     char *section;
     char *key;
     int line;
+    size_t hash;
+};
+
+/*
+ * Every (section, key) of one load, the main file and its includes
+ * together, so that an included file cannot silently override a key of
+ * [superd].  An open-addressing hash set: a file with 100,000 plugin keys
+ * must not take a quadratic scan on every key (the master parses on reload).
+ */
+struct seen_set {
+    struct seen *v;         /* cap slots; a slot with key NULL is free */
+    size_t cap;             /* 0 or a power of two */
+    size_t n;
 };
 
 struct parse {
@@ -41,12 +59,31 @@ struct parse {
     int line;               /* line just handed to inih */
     struct conf *conf;
     char *section;          /* current section, as read by the reader */
-    struct seen *seen;
-    size_t nseen;
+    struct seen_set *seen;  /* shared by the main file and its includes */
     char *err;
     size_t errlen;
     int rc;                 /* first error, or 0 */
 };
+
+static void vformat(char *buf, size_t size, const char *path, int line, const char *section,
+                    const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+
+/* Format "FILE:LINE: [section] key: message" into buf. */
+static void vformat(char *buf, size_t size, const char *path, int line, const char *section,
+                    const char *key, const char *fmt, va_list ap)
+{
+    int n = snprintf(buf, size, "%s:%d: ", path, line);
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (section && *section)
+        n += snprintf(buf + n, size - (size_t)n, "[%s] ", section);
+    if ((size_t)n < size && key)
+        n += snprintf(buf + n, size - (size_t)n, "%s: ", key);
+    if ((size_t)n >= size)
+        return;
+    vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+}
 
 static void fail(struct parse *p, int rc, int line, const char *section,
                  const char *key, const char *fmt, ...)
@@ -59,19 +96,35 @@ static void fail(struct parse *p, int rc, int line, const char *section,
     if (p->rc)
         return;
     p->rc = rc;
-    int n = snprintf(p->err, p->errlen, "%s:%d: ", p->file->path, line);
-    if (n < 0 || (size_t)n >= p->errlen)
-        return;
-    if (section && *section)
-        n += snprintf(p->err + n, p->errlen - (size_t)n, "[%s] ", section);
-    if ((size_t)n < p->errlen && key)
-        n += snprintf(p->err + n, p->errlen - (size_t)n, "%s: ", key);
-    if ((size_t)n >= p->errlen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+    vformat(p->err, p->errlen, p->file->path, line, section, key, fmt, ap);
     va_end(ap);
+}
+
+static void warn(struct parse *p, int line, const char *section, const char *key,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Keep a warning, in the same form as an error, for conf_load to log: the
+ * file is good, but something in it is probably not what was meant. */
+static void warn(struct parse *p, int line, const char *section, const char *key,
+                 const char *fmt, ...)
+{
+    struct conf *c = p->conf;
+    char msg[CONF_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(msg, sizeof msg, p->file->path, line, section, key, fmt, ap);
+    va_end(ap);
+    char **v = realloc(c->warnings, (c->nwarnings + 1) * sizeof *v);
+    if (!v || !(v[c->nwarnings] = strdup(msg))) {
+        if (v)
+            c->warnings = v;
+        fail(p, -ENOMEM, line, section, key, "out of memory");
+        return;
+    }
+    c->warnings = v;
+    c->nwarnings++;
 }
 
 static struct conf_service *find_service(struct conf *c, const char *name)
@@ -189,6 +242,9 @@ static char *read_line(char *str, int num, void *stream)
     struct parse *p = stream;
     if (p->rc || p->text[p->pos] == '\0')
         return NULL;
+    /* A UTF-8 byte order mark (editors on Windows write one) is not text. */
+    if (p->pos == 0 && strncmp(p->text, "\xef\xbb\xbf", 3) == 0)
+        p->pos = 3;
     const char *start = p->text + p->pos;
     const char *nl = strchr(start, '\n');
     size_t len = nl ? (size_t)(nl - start) + 1 : strlen(start);
@@ -212,26 +268,100 @@ static char *read_line(char *str, int num, void *stream)
     return p->rc ? NULL : str;
 }
 
-/* Remember (section, key); returns the line it was first seen at, or 0. */
-static int seen_before(struct parse *p, const char *section, const char *key)
+static size_t seen_hash(const struct conf_file *scope, const char *section, const char *key)
 {
-    for (size_t i = 0; i < p->nseen; i++)
-        if (strcmp(p->seen[i].section, section) == 0 && strcmp(p->seen[i].key, key) == 0)
-            return p->seen[i].line;
-    struct seen *v = realloc(p->seen, (p->nseen + 1) * sizeof *v);
-    if (!v)
-        return 0;
-    p->seen = v;
-    v[p->nseen].section = strdup(section);
-    v[p->nseen].key = strdup(key);
-    v[p->nseen].line = p->line;
-    if (v[p->nseen].section && v[p->nseen].key)
-        p->nseen++;
-    else {
-        free(v[p->nseen].section);
-        free(v[p->nseen].key);
+    /* FNV-1a: the keys come from the operator's own file, not a peer. */
+    uint64_t h = 14695981039346656037ULL ^ (uint64_t)(uintptr_t)scope;
+    for (const char *s = section; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;      /* no byte of a name: a separator */
+    for (const char *s = key; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot holding (scope, section, key), or the free slot where it would
+ * go.  The set must have room (cap > n). */
+static struct seen *seen_slot(const struct seen_set *set, const struct conf_file *scope,
+                              const char *section, const char *key, size_t hash)
+{
+    for (size_t i = hash & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+        struct seen *e = &set->v[i];
+        if (!e->key || (e->hash == hash && e->scope == scope &&
+                        strcmp(e->key, key) == 0 && strcmp(e->section, section) == 0))
+            return e;
     }
+}
+
+/* Double the table (or make the first one); kept at most half full. */
+static int seen_grow(struct seen_set *set)
+{
+    size_t cap = set->cap ? set->cap * 2 : 64;
+    struct seen *v = calloc(cap, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    struct seen_set bigger = { v, cap, set->n };
+    for (size_t i = 0; i < set->cap; i++) {
+        struct seen *e = &set->v[i];
+        if (e->key)
+            *seen_slot(&bigger, e->scope, e->section, e->key, e->hash) = *e;
+    }
+    free(set->v);
+    *set = bigger;
     return 0;
+}
+
+/* Where (scope, section, key) was first given, or NULL. */
+static const struct seen *seen_find(const struct seen_set *set, const struct conf_file *scope,
+                                    const char *section, const char *key)
+{
+    if (set->n == 0)
+        return NULL;
+    const struct seen *e = seen_slot(set, scope, section, key, seen_hash(scope, section, key));
+    return e->key ? e : NULL;
+}
+
+static void seen_free(struct seen_set *set)
+{
+    for (size_t i = 0; i < set->cap; i++) {
+        free(set->v[i].section);
+        free(set->v[i].key);
+    }
+    free(set->v);
+    *set = (struct seen_set){ 0 };
+}
+
+/*
+ * Remember (section, key) at the current line; returns where it was first
+ * given, or NULL when this is the first time.  `include` is counted per
+ * file: an included file may include others.  Out of memory fails p.
+ */
+static const struct seen *seen_before(struct parse *p, const char *section, const char *key)
+{
+    struct seen_set *set = p->seen;
+    const struct conf_file *scope = strcmp(key, "include") == 0 ? p->file : NULL;
+    size_t hash = seen_hash(scope, section, key);
+    if ((set->n + 1) * 2 > set->cap) {
+        const struct seen *old = seen_find(set, scope, section, key);
+        if (old)
+            return old;
+        if (seen_grow(set) < 0) {
+            fail(p, -ENOMEM, p->line, section, key, "out of memory");
+            return NULL;
+        }
+    }
+    struct seen *e = seen_slot(set, scope, section, key, hash);
+    if (e->key)
+        return e;
+    *e = (struct seen){ scope, p->file, strdup(section), strdup(key), p->line, hash };
+    if (!e->section || !e->key) {
+        free(e->section);
+        *e = (struct seen){ 0 };
+        fail(p, -ENOMEM, p->line, section, key, "out of memory");
+        return NULL;
+    }
+    set->n++;
+    return NULL;
 }
 
 /* dir + "/" + path, unless path is absolute. */
@@ -359,6 +489,19 @@ static void acl_key(struct parse *p, const char *section, const char *key, const
         fail(p, -EINVAL, p->line, section, key, "%s", msg);
 }
 
+/* source_prefix_v4 / source_prefix_v6, in a service or in [superd]. */
+static void prefix_key(struct parse *p, const char *section, const char *key, const char *value,
+                       int *v4, int *v6)
+{
+    bool is_v4 = strcmp(key, "source_prefix_v4") == 0;
+    long bits = 0;
+    if (parse_int(value, 1, is_v4 ? 32 : 128, &bits) < 0)
+        fail(p, -EINVAL, p->line, section, key, "'%s' is not a prefix length from 1 to %d",
+             value, is_v4 ? 32 : 128);
+    else
+        *(is_v4 ? v4 : v6) = (int)bits;
+}
+
 static void global_key(struct parse *p, const char *key, const char *value)
 {
     struct conf *c = p->conf;
@@ -385,6 +528,9 @@ static void global_key(struct parse *p, const char *key, const char *value)
             fail(p, -ENOENT, p->line, sec, key, "no such user '%s'", value);
             return;
         }
+        if (pw->pw_uid == 0)
+            warn(p, p->line, sec, key, "%s is uid 0: workers and plugins keep every privilege "
+                 "(name an unprivileged user)", value);
         c->user = strdup(value);
         c->user_line = p->line;
         c->uid = pw->pw_uid;
@@ -414,6 +560,8 @@ static void global_key(struct parse *p, const char *key, const char *value)
                  "'%s' is not err, warning, notice, info or debug", value);
         else
             c->log_level = lv;
+    } else if (strcmp(key, "source_prefix_v4") == 0 || strcmp(key, "source_prefix_v6") == 0) {
+        prefix_key(p, sec, key, value, &c->source_prefix_v4, &c->source_prefix_v6);
     } else if (strcmp(key, "only_from") == 0) {
         acl_key(p, sec, key, value, &c->only_from);
     } else if (strcmp(key, "no_access") == 0) {
@@ -486,6 +634,8 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
     } else if (strcmp(key, "max_per_source") == 0) {
         if (parse_int(value, 1, LONG_MAX, &s->max_per_source) < 0)
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
+    } else if (strcmp(key, "source_prefix_v4") == 0 || strcmp(key, "source_prefix_v6") == 0) {
+        prefix_key(p, s->name, key, value, &s->source_prefix_v4, &s->source_prefix_v6);
     } else if (strcmp(key, "rate_limit") == 0 || strcmp(key, "udp_reply_rate") == 0) {
         struct conf_rate *r = key[0] == 'r' ? &s->rate_limit : &s->udp_reply_rate;
         if (conf_parse_rate(value, r) < 0)
@@ -511,13 +661,17 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
             fail(p, -EINVAL, p->line, s->name, key, "'%s' is not an octal mode such as 0660", value);
         s->socket_mode = (int)v;
     } else {
-        /* Not the core's: keep it for the plugin, which must read it. */
-        struct conf_opt *v = realloc(s->opts, (s->nopts + 1) * sizeof *v);
-        if (!v) {
-            fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
-            return;
+        /* Not the core's: keep it for the plugin, which must read it.  The
+         * array doubles when nopts reaches a power of two (its capacity). */
+        struct conf_opt *v = s->opts;
+        if ((s->nopts & (s->nopts - 1)) == 0) {
+            v = realloc(s->opts, (s->nopts ? s->nopts * 2 : 1) * sizeof *v);
+            if (!v) {
+                fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
+                return;
+            }
+            s->opts = v;
         }
-        s->opts = v;
         v[s->nopts] = (struct conf_opt){ strdup(key), strdup(value), p->line, false };
         if (!v[s->nopts].key || !v[s->nopts].value)
             fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
@@ -534,11 +688,18 @@ static int handler(void *user, const char *section, const char *key, const char 
         fail(p, -EINVAL, p->line, NULL, key, "key outside of any section");
         return 0;
     }
-    int first = seen_before(p, section, key);
+    const struct seen *first = seen_before(p, section, key);
     if (first && strcmp(key, "listen") != 0) {
-        fail(p, -EEXIST, p->line, section, key, "given twice (first at line %d)", first);
+        if (first->file == p->file)
+            fail(p, -EEXIST, p->line, section, key, "given twice (first at line %d)",
+                 first->line);
+        else
+            fail(p, -EEXIST, p->line, section, key, "given twice (first at %s:%d)",
+                 first->file->path, first->line);
         return 0;
     }
+    if (p->rc)
+        return 0;
     if (*value == '\0') {
         fail(p, -EINVAL, p->line, section, key, "empty value");
         return 0;
@@ -556,45 +717,226 @@ static int handler(void *user, const char *section, const char *key, const char 
     return p->rc ? 0 : 1;
 }
 
+/* Checks of [superd] that need every file read. */
+static void check_globals(struct parse *p)
+{
+    const struct seen *g = seen_find(p->seen, NULL, "superd", "group");
+    if (g && !p->conf->user) {
+        /* Without user the workers stay root:root; group alone changes nothing. */
+        p->file = g->file;
+        fail(p, -EINVAL, g->line, "superd", "group", "given without user (set user = NAME "
+             "too: group alone changes nothing)");
+        p->file = p->conf->files[0];
+    }
+}
+
+/* One address of an enabled service, for the clash checks. */
+struct aref {
+    const struct conf_service *s;
+    const struct laddr *a;
+    size_t pos;             /* file order: services, then their addresses */
+};
+
+static int cmp_num(unsigned long x, unsigned long y)
+{
+    return x < y ? -1 : x > y;
+}
+
+/* Order by what a bind would clash on: kind, family and port, then (when
+ * `whole`) the rest of the address. */
+static int cmp_key(const struct aref *x, const struct aref *y, bool whole)
+{
+    const struct laddr *a = x->a, *b = y->a;
+    int r = cmp_num(a->kind, b->kind);
+    if (!r)
+        r = cmp_num(a->sa.ss_family, b->sa.ss_family);
+    if (!r)
+        r = cmp_num(addr_port((const struct sockaddr *)&a->sa),
+                    addr_port((const struct sockaddr *)&b->sa));
+    if (!r && whole) {
+        const struct sockaddr_in *a4 = (const void *)&a->sa, *b4 = (const void *)&b->sa;
+        const struct sockaddr_in6 *a6 = (const void *)&a->sa, *b6 = (const void *)&b->sa;
+        if (a->sa.ss_family == AF_INET)
+            r = memcmp(&a4->sin_addr, &b4->sin_addr, sizeof a4->sin_addr);
+        else if (a->sa.ss_family == AF_INET6) {
+            r = memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof a6->sin6_addr);
+            if (!r)
+                r = cmp_num(a6->sin6_scope_id, b6->sin6_scope_id);
+        } else {
+            r = cmp_num(a->salen, b->salen);
+            if (!r)
+                r = memcmp(&a->sa, &b->sa, a->salen);
+        }
+    }
+    return r;
+}
+
+/* The same, ties in file order. */
+static int cmp_aref(const struct aref *x, const struct aref *y, bool whole)
+{
+    int r = cmp_key(x, y, whole);
+    return r ? r : cmp_num(x->pos, y->pos);
+}
+
+static int cmp_same(const void *x, const void *y)
+{
+    return cmp_aref(x, y, true);
+}
+
+static int cmp_port(const void *x, const void *y)
+{
+    return cmp_aref(x, y, false);
+}
+
+static bool is_wildcard(const struct laddr *a)
+{
+    if (a->sa.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (a->sa.ss_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->sa)->sin6_addr);
+    return false;
+}
+
+/* x clashes with the earlier y: keep the earliest y. */
+static void clash(size_t *first, size_t x, size_t y)
+{
+    if (y < first[x])
+        first[x] = y;
+}
+
+/*
+ * For every address (by file position), the earliest earlier address it
+ * cannot be bound next to: the same address, or for TCP the same port
+ * where one side is a wildcard (the kernel refuses 127.0.0.1:P next to a
+ * listening 0.0.0.0:P even with SO_REUSEADDR; UDP allows it, and a datagram
+ * goes to the more specific socket, so that stays allowed).  Sorting keeps
+ * it O(n log n): a file may hold a great many addresses.
+ */
+static void find_clashes(struct aref *v, size_t n, size_t *first)
+{
+    for (size_t i = 0; i < n; i++)
+        first[i] = SIZE_MAX;
+    qsort(v, n, sizeof *v, cmp_same);
+    for (size_t i = 1, run = 0; i < n; i++) {
+        if (cmp_key(&v[i], &v[run], true) != 0)
+            run = i;        /* a new address starts a new run */
+        else
+            clash(first, v[i].pos, v[run].pos);
+    }
+    qsort(v, n, sizeof *v, cmp_port);
+    for (size_t i = 0, group = 0, wild = SIZE_MAX; i < n; i++) {
+        if (v[i].a->kind != ADDR_TCP)
+            continue;
+        if (i == 0 || cmp_key(&v[i], &v[group], false) != 0) {
+            group = i;
+            wild = is_wildcard(v[i].a) ? v[i].pos : SIZE_MAX;
+            continue;
+        }
+        if (is_wildcard(v[i].a)) {
+            clash(first, v[i].pos, v[group].pos);
+            if (wild == SIZE_MAX)
+                wild = v[i].pos;
+        } else if (wild != SIZE_MAX) {
+            clash(first, v[i].pos, wild);
+        }
+    }
+}
+
+/* Report address a of s, which cannot be bound next to o's b. */
+static void fail_clash(struct parse *p, const struct conf_service *s, const struct laddr *a,
+                       const struct conf_service *o, const struct laddr *b)
+{
+    bool same = addr_equal((const struct sockaddr *)&a->sa, a->salen,
+                           (const struct sockaddr *)&b->sa, b->salen);
+    const char *how = same ? "already used by" : "overlaps";
+    char other[ADDR_TEXT_MAX + 4] = "";
+    if (!same)
+        snprintf(other, sizeof other, "%s of ", b->text);
+    const char *why = same ? "" : " (a wildcard address takes the port on every address)";
+    if (o->file == s->file)
+        fail(p, -EADDRINUSE, a->line, s->name, "listen", "%s %s %s[%s] at line %d%s",
+             a->text, how, other, o->name, b->line, why);
+    else
+        fail(p, -EADDRINUSE, a->line, s->name, "listen", "%s %s %s[%s] at %s:%d%s",
+             a->text, how, other, o->name, o->file->path, b->line, why);
+}
+
+/* socket_mode is the only access control of a unix socket: refuse it where
+ * it applies to nothing, warn where an abstract socket stays open to all. */
+static void check_socket_mode(struct parse *p, const struct conf_service *s)
+{
+    if (s->socket_mode < 0)
+        return;
+    const struct seen *k = seen_find(p->seen, NULL, s->name, "socket_mode");
+    int line = k ? k->line : s->line;
+    const struct laddr *abstract = NULL;
+    bool file = false;
+    for (size_t i = 0; i < s->naddrs; i++) {
+        const struct laddr *a = &s->addrs[i];
+        if (addr_unix_path((const struct sockaddr *)&a->sa, a->salen))
+            file = true;
+        else if (addr_is_unix(a->kind) && !abstract)
+            abstract = a;
+    }
+    if (!file)
+        fail(p, -EINVAL, line, s->name, "socket_mode", "applies to no listener: only "
+             "unix:PATH and unix-dgram:PATH sockets have a file mode (not tcp, udp or an "
+             "abstract unix:@NAME)");
+    else if (abstract)
+        warn(p, line, s->name, "socket_mode", "does not apply to %s (line %d): an abstract "
+             "socket has no file and no mode, anyone may connect to it", abstract->text,
+             abstract->line);
+}
+
 /* Checks that need the whole file: required keys, addresses used twice. */
 static void check_services(struct parse *p)
 {
     struct conf *c = p->conf;
-    size_t enabled = 0;
+    size_t n = 0, enabled = 0;
+    for (size_t i = 0; i < c->nsvcs; i++)
+        n += c->svcs[i].enabled ? c->svcs[i].naddrs : 0;
+    struct aref *byfile = malloc((n ? n : 1) * sizeof *byfile);
+    struct aref *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    size_t *first = malloc((n ? n : 1) * sizeof *first);
+    if (!byfile || !sorted || !first) {
+        fail(p, -ENOMEM, 0, NULL, NULL, "out of memory");
+        goto out;
+    }
+    n = 0;
+    for (size_t i = 0; i < c->nsvcs; i++)
+        for (size_t a = 0; c->svcs[i].enabled && a < c->svcs[i].naddrs; a++, n++)
+            byfile[n] = (struct aref){ &c->svcs[i], &c->svcs[i].addrs[a], n };
+    memcpy(sorted, byfile, n * sizeof *sorted);
+    find_clashes(sorted, n, first);
+    size_t pos = 0;
     for (size_t i = 0; i < c->nsvcs && !p->rc; i++) {
         struct conf_service *s = &c->svcs[i];
         if (!s->enabled)
             continue;
         enabled++;
+        if (!s->source_prefix_v4)   /* [superd]'s, wherever it was given */
+            s->source_prefix_v4 = c->source_prefix_v4;
+        if (!s->source_prefix_v6)
+            s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
         if (!s->plugin)
             fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
         else if (s->naddrs == 0)
             fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
-        for (size_t a = 0; a < s->naddrs && !p->rc; a++)
-            for (size_t j = 0; j <= i && !p->rc; j++) {
-                struct conf_service *o = &c->svcs[j];
-                size_t end = j == i ? a : o->naddrs;
-                for (size_t b = 0; b < end && o->enabled; b++)
-                    if (o->addrs[b].kind == s->addrs[a].kind &&
-                        addr_equal((struct sockaddr *)&o->addrs[b].sa, o->addrs[b].salen,
-                                   (struct sockaddr *)&s->addrs[a].sa, s->addrs[a].salen)) {
-                        if (o->file == s->file)
-                            fail(p, -EADDRINUSE, s->addrs[a].line, s->name, "listen",
-                                 "%s already used by [%s] at line %d", s->addrs[a].text,
-                                 o->name, o->addrs[b].line);
-                        else
-                            fail(p, -EADDRINUSE, s->addrs[a].line, s->name, "listen",
-                                 "%s already used by [%s] at %s:%d", s->addrs[a].text,
-                                 o->name, o->file->path, o->addrs[b].line);
-                        break;
-                    }
-            }
+        for (size_t a = 0; a < s->naddrs && !p->rc; a++, pos++)
+            if (first[pos] != SIZE_MAX)
+                fail_clash(p, s, &s->addrs[a], byfile[first[pos]].s, byfile[first[pos]].a);
+        if (!p->rc)
+            check_socket_mode(p, s);
     }
     if (!p->rc && enabled == 0) {
         p->rc = -ENOENT;
         snprintf(p->err, p->errlen, "%s: no enabled service", c->path);
     }
+out:
+    free(byfile);
+    free(sorted);
+    free(first);
     p->file = c->files[0];
 }
 
@@ -625,9 +967,9 @@ static struct conf_file *add_file(struct conf *c, const char *path)
 
 /* Parse one file's text into c.  Returns 0 or the first error's errno. */
 static int parse_text(struct conf *c, const struct conf_file *f, const char *text, int depth,
-                      char *err, size_t errlen)
+                      struct seen_set *seen, char *err, size_t errlen)
 {
-    struct parse p = { .file = f, .depth = depth, .text = text, .conf = c,
+    struct parse p = { .file = f, .depth = depth, .text = text, .conf = c, .seen = seen,
                        .err = err, .errlen = errlen };
     int line = ini_parse_stream(read_line, &p, handler, &p);
     if (!p.rc && line > 0)
@@ -635,12 +977,9 @@ static int parse_text(struct conf *c, const struct conf_file *f, const char *tex
     else if (!p.rc && line < 0)
         fail(&p, -ENOMEM, 0, NULL, NULL, "out of memory");
     if (!p.rc && depth == 0)
+        check_globals(&p);
+    if (!p.rc && depth == 0)
         check_services(&p);
-    for (size_t i = 0; i < p.nseen; i++) {
-        free(p.seen[i].section);
-        free(p.seen[i].key);
-    }
-    free(p.seen);
     free(p.section);
     return p.rc;
 }
@@ -703,7 +1042,7 @@ static void include(struct parse *p, const char *value)
         }
         int e = read_text(f->path, &text, p->err, p->errlen);
         if (e == 0)
-            e = parse_text(p->conf, f, text, p->depth + 1, p->err, p->errlen);
+            e = parse_text(p->conf, f, text, p->depth + 1, p->seen, p->err, p->errlen);
         free(text);
         if (e)
             p->rc = e;  /* the message, naming the included file, is in p->err */
@@ -729,7 +1068,9 @@ int conf_load_string(const char *text, const char *path, struct conf **out,
         conf_free(c);
         return -ENOMEM;
     }
-    int r = parse_text(c, f, text, 0, err, errlen);
+    struct seen_set seen = { 0 };
+    int r = parse_text(c, f, text, 0, &seen, err, errlen);
+    seen_free(&seen);
     if (r) {
         conf_free(c);
         return r;
@@ -745,6 +1086,8 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
     if (r == 0)
         r = conf_load_string(text, path, out, err, errlen);
     free(text);
+    for (size_t i = 0; r == 0 && i < (*out)->nwarnings; i++)
+        log_msg(LOG_WARNING, "%s", (*out)->warnings[i]);
     return r;
 }
 
@@ -779,5 +1122,8 @@ void conf_free(struct conf *c)
         free(c->files[i]);
     }
     free(c->files);
+    for (size_t i = 0; i < c->nwarnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
     free(c);
 }

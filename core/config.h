@@ -47,6 +47,8 @@ struct conf_service {
     struct acl no_access;
     long max_per_source;    /* open connections per source address; 0: none */
     struct conf_rate rate_limit;        /* new connections/datagrams per source */
+    int source_prefix_v4;   /* a source is this prefix of an address; 0: 32 */
+    int source_prefix_v6;   /* the same for IPv6; 0: 64 */
     unsigned idle_timeout_ms;   /* no byte either way for this long: close; 0: never */
     unsigned max_lifetime_ms;   /* longest a connection may live; 0: forever */
     bool udp_guard;             /* loop protection on datagram listeners */
@@ -64,6 +66,8 @@ struct conf {
     long max_connections;   /* every service together; 0: no limit */
     struct acl only_from;   /* defaults for services that set none */
     struct acl no_access;
+    int source_prefix_v4;   /* defaults for services that set none; 0: 32, 64 */
+    int source_prefix_v6;
     char *user;             /* workers run as this user (when started as root) */
     int user_line;
     uid_t uid;
@@ -78,6 +82,8 @@ struct conf {
     size_t nsvcs;
     struct conf_file **files;   /* [0] is the main file */
     size_t nfiles;
+    char **warnings;        /* "FILE:LINE: [section] key: message" lines */
+    size_t nwarnings;
 };
 
 /* How deep `include` may nest (a file including itself is a loop). */
@@ -91,14 +97,17 @@ struct conf {
 
 /*
  * Read and check the file at `path`.  On success *out holds the parsed
- * configuration (free it with conf_free) and 0 is returned.  On failure a
- * negative errno is returned and err holds one line for the user:
+ * configuration (free it with conf_free) and 0 is returned; each of its
+ * warnings (a good file that probably does not say what was meant, such as
+ * user = root) has been logged at LOG_WARNING.  On failure a negative errno
+ * is returned and err holds one line for the user:
  * "FILE:LINE: [section] key: message".
  */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 
 /* The same from a string; `path` names it in messages and gives the base
- * directory of relative paths. */
+ * directory of relative paths.  Warnings are only kept in (*out)->warnings,
+ * not logged. */
 int conf_load_string(const char *text, const char *path, struct conf **out,
                      char *err, size_t errlen);
 

@@ -135,12 +135,11 @@ static void kill_conn(struct superd_conn *c)
         p->on_close(c);
     if (c->svc->cs->log_connections)
         log_conn(c);
-    if (c->flags & CONN_COUNTED) {
-        stats_conn_release(c->srv->stats, c->svc->stats_slot);
-        STATS_ADD(c->svc->row, active, -1);
-    }
+    if (c->flags & CONN_COUNTED)
+        stats_conn_release(c->srv->stats, c->srv->stats_row, c->svc->stats_slot);
     if (c->flags & CONN_SOURCED)
-        sources_release(c->srv->sources, c->svc->stats_slot, c->srv->stats_row, &c->src.sa);
+        sources_release(c->srv->sources, c->svc->stats_slot, c->srv->stats_row,
+                        &c->src.sa, c->svc->cs);
     struct conn_set *set = set_of(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -374,11 +373,19 @@ static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_
         refuse(l, ss, sslen, rule);
         return -1;
     }
-    if (!srv->stats || svc->stats_slot < 0)
+    if (!srv->stats)
         return 0;
+    if (svc->stats_slot < 0) {
+        /* Never admit past a limit that cannot be counted. */
+        if (!cs->max_per_source && !cs->rate_limit.count && !cs->max_connections &&
+            !srv->conf->max_connections)
+            return 0;
+        refuse(l, ss, sslen, "limits cannot be counted (no statistics slot)");
+        return -1;
+    }
     if (cs->max_per_source || cs->rate_limit.count) {
         enum src_verdict v = sources_admit(srv->sources, svc->stats_slot, srv->stats_row, sa,
-                                           cs->max_per_source, &cs->rate_limit, true);
+                                           cs, true);
         if (v != SRC_OK) {
             if (v == SRC_TOO_MANY)
                 snprintf(rule, sizeof rule, "max_per_source %ld reached", cs->max_per_source);
@@ -393,14 +400,13 @@ static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_
         if (cs->max_per_source && srv->sources)
             flags |= CONN_SOURCED;
     }
-    if (!stats_conn_admit(srv->stats, svc->stats_slot, cs->max_connections,
+    if (!stats_conn_admit(srv->stats, srv->stats_row, svc->stats_slot, cs->max_connections,
                           srv->conf->max_connections)) {
         if (flags & CONN_SOURCED)
-            sources_release(srv->sources, svc->stats_slot, srv->stats_row, sa);
+            sources_release(srv->sources, svc->stats_slot, srv->stats_row, sa, cs);
         refuse(l, ss, sslen, "max_connections reached");
         return -1;
     }
-    STATS_ADD(svc->row, active, 1);
     STATS_ADD(svc->row, accepted, 1);
     return flags | CONN_COUNTED;
 }
@@ -408,13 +414,11 @@ static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_
 /* Undo admit() for a connection that could not be set up. */
 static void unadmit(struct listener *l, int flags, const struct sockaddr_storage *ss)
 {
-    if (flags & CONN_COUNTED) {
-        stats_conn_release(l->srv->stats, l->svc->stats_slot);
-        STATS_ADD(l->svc->row, active, -1);
-    }
+    if (flags & CONN_COUNTED)
+        stats_conn_release(l->srv->stats, l->srv->stats_row, l->svc->stats_slot);
     if (flags & CONN_SOURCED)
         sources_release(l->srv->sources, l->svc->stats_slot, l->srv->stats_row,
-                        (const struct sockaddr *)ss);
+                        (const struct sockaddr *)ss, l->svc->cs);
 }
 
 static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen)

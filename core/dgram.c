@@ -158,6 +158,14 @@ bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
  * many per second per source. */
 static const struct conf_rate amplify_rate = { 10, 1000 };
 
+/* Every other reply, without udp_reply_rate: the loop budget.  One spoofed
+ * datagram between two servers that answer everything (two superds, or
+ * superd and any echo server) makes a loop that runs as fast as the round
+ * trip, thousands a second; no client of a datagram service waits for this
+ * many replies a second from one address.  The first reply over it is
+ * dropped, and a loop with nothing in flight is over. */
+static const struct conf_rate loop_rate = { 100, 1000 };
+
 /* Drop a datagram that a rule refused: counted, logged once a second. */
 static void refuse(struct listener *l, struct superd_dgram *d, const char *rule)
 {
@@ -207,13 +215,23 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
         }
         return;
     }
-    if (cs->rate_limit.count &&
-        sources_admit(srv->sources, l->svc->stats_slot, srv->stats_row, from, 0, &cs->rate_limit,
-                      false) == SRC_RATE) {
-        snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
-                 cs->rate_limit.per_ms == 1000 ? "s" : "m");
-        refuse(l, d, rule);
-        return;
+    if (cs->rate_limit.count) {
+        /* Never admit past a limit that cannot be counted. */
+        bool uncounted = srv->sources && l->svc->stats_slot < 0;
+        enum src_verdict v = uncounted ? SRC_FULL
+                             : sources_admit(srv->sources, l->svc->stats_slot, srv->stats_row, from,
+                                             cs, false);
+        if (v != SRC_OK) {
+            if (v == SRC_RATE)
+                snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
+                         cs->rate_limit.per_ms == 1000 ? "s" : "m");
+            else if (uncounted)
+                snprintf(rule, sizeof rule, "limits cannot be counted (no statistics slot)");
+            else
+                snprintf(rule, sizeof rule, "per-source table full (%d sources)", SOURCES_CAPACITY);
+            refuse(l, d, rule);
+            return;
+        }
     }
     const struct superd_plugin *p = service_plugin(l->svc);
     if (!p->on_datagram)
@@ -266,23 +284,48 @@ void dgram_ready(struct loop_watch *w, uint32_t events)
 
 /* ---- the public API ---- */
 
+/* The budget a reply of `len` bytes to a request of `reqlen` takes from. */
+static const struct conf_rate *reply_budget(const struct conf_service *cs, size_t len,
+                                            size_t reqlen)
+{
+    if (cs->udp_reply_rate.count)
+        return &cs->udp_reply_rate;
+    return len > reqlen ? &amplify_rate : &loop_rate;
+}
+
+/* A reply over its budget: counted (a spent loop budget is loop
+ * protection, the others are limits) and logged once a second. */
+static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    char why[128];
+    struct listener *l = d->lsn;
+    if (budget == &loop_rate)
+        STATS_ADD(l->svc->row, loop_drops, 1);
+    else
+        STATS_ADD(l->svc->row, refused, 1);
+    if (!log_limit_pass(&limit, &missed))
+        return;
+    if (budget == &loop_rate)
+        snprintf(why, sizeof why, "over %u replies/s to one source, a loop? "
+                 "(udp_reply_rate raises the budget)", loop_rate.count);
+    else
+        snprintf(why, sizeof why, "%s", budget == &amplify_rate
+                 ? "reply larger than the request, over 10/s" : "udp_reply_rate exceeded");
+    log_msg(LOG_WARNING, "[%s] %s: reply to %s dropped: %s (%lu more)", l->svc->cs->name,
+            l->addr.text, superd_dgram_peer(d), why, missed);
+}
+
 int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
 {
     const struct sockaddr *to = (const struct sockaddr *)d->from;
     if (to->sa_family == AF_UNIX && d->fromlen <= offsetof(struct sockaddr_un, sun_path))
         return -ENOTCONN;   /* an unbound unix socket has no address */
     const struct conf_service *cs = d->lsn->svc->cs;
-    const struct conf_rate *budget = cs->udp_reply_rate.count ? &cs->udp_reply_rate
-                                     : len > d->len ? &amplify_rate : NULL;
-    if (budget && !sources_reply(d->lsn->srv->sources, d->lsn->svc->stats_slot, to, budget)) {
-        static struct log_limit limit;
-        unsigned long missed;
-        STATS_ADD(d->lsn->svc->row, refused, 1);
-        if (log_limit_pass(&limit, &missed))
-            log_msg(LOG_WARNING, "[%s] %s: reply to %s dropped: %s (%lu more)", cs->name,
-                    d->lsn->addr.text, superd_dgram_peer(d),
-                    budget == &amplify_rate ? "reply larger than the request, over 10/s"
-                                            : "udp_reply_rate exceeded", missed);
+    const struct conf_rate *budget = reply_budget(cs, len, d->len);
+    if (!sources_reply(d->lsn->srv->sources, d->lsn->svc->stats_slot, to, cs, budget)) {
+        reply_dropped(d, budget);
         return -EAGAIN;
     }
     /* Counted before sending: once the client has its reply, SIGUSR1

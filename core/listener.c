@@ -218,7 +218,10 @@ static int bind_one(struct listener *l, int backlog, int socket_mode, const stru
         return r;
     }
     int one = 1;
-    if (sa->sa_family != AF_UNIX)
+    /* TCP only: SO_REUSEADDR lets a restart bind over TIME_WAIT.  On UDP it
+     * would let any local user bind the same port beside ours (the kernel
+     * checks no owner) and take a share of the datagrams. */
+    if (sa->sa_family != AF_UNIX && addr_socktype(a->kind) == SOCK_STREAM)
         setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     /* `*` binds :: and 0.0.0.0 separately: the IPv6 one must not grab v4. */
     if (sa->sa_family == AF_INET6 &&

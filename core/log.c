@@ -27,36 +27,64 @@ void log_setup(enum log_target t, int level, int facility)
     stamped = isatty(STDERR_FILENO) && !getenv("JOURNAL_STREAM");
 }
 
+/*
+ * Append `src` to dst[*n..cap-1] with every control byte (below 0x20, and
+ * DEL) written as \xHH, so that text a client chose (an abstract socket's
+ * name, a request a plugin quotes) can neither start a forged log line nor
+ * send the terminal an escape sequence.  Bytes from 0x80 up stay: UTF-8
+ * names are legitimate.  Stops before an escape that would not fit whole.
+ */
+static void append_escaped(char *dst, size_t cap, size_t *n, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = *n;
+    for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f) {
+            if (i + 1 > cap)
+                break;
+            dst[i++] = (char)*p;
+            continue;
+        }
+        if (i + 4 > cap)
+            break;
+        dst[i++] = '\\';
+        dst[i++] = 'x';
+        dst[i++] = hex[*p >> 4];
+        dst[i++] = hex[*p & 15];
+    }
+    *n = i;
+}
+
 /* Log one line with a va_list. */
 void log_vmsg(int level, const char *fmt, va_list ap)
 {
     if (level > max_level)
         return;
-    if (target == LOG_TO_SYSLOG) {
-        vsyslog(level, fmt, ap);
+    char msg[1024];
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
         return;
-    }
     /* One buffer, one write: lines from several processes never interleave. */
     char line[1024];
-    int n = 0;
+    size_t n = 0;
+    if (target == LOG_TO_SYSLOG) {
+        append_escaped(line, sizeof line - 1, &n, msg);
+        line[n] = '\0';
+        syslog(level, "%s", line);
+        return;
+    }
     if (stamped) {
         struct timespec ts;
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         localtime_r(&ts.tv_sec, &tm);
-        n = (int)strftime(line, 32, "%Y-%m-%d %H:%M:%S", &tm);
-        n += snprintf(line + n, sizeof line - (size_t)n, ".%03ld %s ", ts.tv_nsec / 1000000,
-                      level_names[level & 7]);
+        n = strftime(line, 32, "%Y-%m-%d %H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, sizeof line - n, ".%03ld %s ", ts.tv_nsec / 1000000,
+                              level_names[level & 7]);
     }
-    n += snprintf(line + n, sizeof line - (size_t)n, "superd: ");
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    if (m < 0)
-        return;
-    size_t len = (size_t)n + (size_t)m;
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    fwrite(line, 1, len, stderr);
+    n += (size_t)snprintf(line + n, sizeof line - n, "superd: ");
+    append_escaped(line, sizeof line - 1, &n, msg);
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
     fflush(stderr);
 }
 

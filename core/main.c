@@ -14,6 +14,7 @@
 #include "log.h"
 #include "listener.h"
 #include "master.h"
+#include "pidfile.h"
 #include "systemd.h"
 
 #ifndef SUPERD_VERSION
@@ -59,29 +60,6 @@ static int detach(void)
     return 0;
 }
 
-static int write_pid_file(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -errno;
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? 0 : -errno;
-}
-
-/* Remove the pid file only if it is still ours. */
-static void remove_pid_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long pid = 0;
-    if (!f)
-        return;
-    if (fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(f);
-    if (pid == (long)getpid())
-        unlink(path);
-}
-
 /* Bind, detach if asked, write the pid file, and hand over to the master. */
 static int serve(const char *path, struct conf *c, bool background)
 {
@@ -116,24 +94,23 @@ static int serve(const char *path, struct conf *c, bool background)
     else if (geteuid() != 0 && c->user)
         log_msg(LOG_NOTICE, "%s:%d: user = %s has no effect: superd was not started as root",
                 c->path, c->user_line, c->user);
-    if (background && (r = detach()) < 0) {
-        fprintf(stderr, "superd: cannot detach: %s\n", strerror(-r));
-        lsn_set_close(&set);
-        conf_free(c);
-        return EXIT_CONFIG;
-    }
-    char *pid_file = c->pid_file ? strdup(c->pid_file) : NULL;
-    if (pid_file && (r = write_pid_file(pid_file)) < 0) {
-        fprintf(stderr, "superd: %s: cannot write pid_file: %s\n", pid_file, strerror(-r));
-        free(pid_file);
+    /* Made before detaching, so a refusal is still our exit status; the pid
+     * is written after, when it is the daemon's. */
+    struct pidfile pf = { .pf_fd = -1 };
+    r = c->pid_file ? pidfile_create(&pf, c->pid_file, err, sizeof err) : 0;
+    if (r == 0 && background && (r = detach()) < 0)
+        snprintf(err, sizeof err, "cannot detach: %s", strerror(-r));
+    if (r == 0)
+        r = pidfile_write(&pf, err, sizeof err);
+    if (r < 0) {
+        fprintf(stderr, "superd: %s\n", err);
+        pidfile_remove(&pf);
         lsn_set_close(&set);
         conf_free(c);
         return EXIT_CONFIG;
     }
     int status = master_run(path, c, &set);
-    if (pid_file)
-        remove_pid_file(pid_file);
-    free(pid_file);
+    pidfile_remove(&pf);
     return status;
 }
 

@@ -460,12 +460,15 @@ static void reap(struct master *m)
 
 /* ---- reload: parse, check (in a child), bind, start, retire, close ---- */
 
-static void assign_slots(struct master *m, const struct conf *c)
+/* Every service of c gets its counters, or c is refused: a limit that
+ * cannot be counted would switch off silently. */
+static int assign_slots(struct master *m, const struct conf *c, const char *prefix)
 {
-    for (size_t i = 0; i < c->nsvcs; i++)
-        if (c->svcs[i].enabled && stats_service_slot(m->stats, c->svcs[i].name) < 0)
-            log_msg(LOG_WARNING, "[%s] more than %d services: its counters are not kept",
-                    c->svcs[i].name, STATS_MAX_SERVICES);
+    char err[CONF_ERR_MAX];
+    int r = stats_assign(m->stats, c, err, sizeof err);
+    if (r < 0)
+        log_msg(LOG_ERR, "%s%s", prefix, err);
+    return r;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -545,6 +548,10 @@ static void commit_reload(struct master *m)
         reload_refused(m, err);
         return;
     }
+    if (stats_fit(m->stats, nc, err, sizeof err) < 0) {
+        reload_refused(m, err);
+        return;
+    }
     struct lsn_set ns;
     if (lsn_set_bind(&ns, nc, &m->lsns, err, sizeof err) < 0) {
         reload_refused(m, err);
@@ -572,7 +579,7 @@ static void commit_reload(struct master *m)
     m->conf = nc;
     m->next = NULL;
     log_setup(nc->log_target, nc->log_level, nc->syslog_facility);
-    assign_slots(m, nc);
+    assign_slots(m, nc, RELOAD_FAILED);   /* fits: checked above */
 
     m->gen++;
     m->failures = 0;
@@ -830,7 +837,8 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_ERR, "cannot start the master: %s", strerror(-r));
         goto out;
     }
-    assign_slots(m, c);
+    if (assign_slots(m, c, "") < 0)
+        goto out;
     for (int i = 0; i < c->workers; i++)
         if (spawn(m) < 0)
             goto out;

@@ -1,14 +1,25 @@
 /* sources.c - the shared per-source table.
  *
- * Open addressing with linear probing and backward-shift deletion (no
- * tombstones), under one process-shared robust mutex: if a worker dies
- * holding it, the next locker is told (EOWNERDEAD) and carries on.  Each
- * (service, address) has one aggregate entry (worker -1: the total of open
- * connections and the token buckets) and, per worker holding connections
- * from it, one entry with that worker's count, so a dead worker's
- * connections can be given back.  When the table is full, an idle entry
- * (no connections) near the key is evicted: an evicted source only gets a
- * fresh bucket.
+ * Buckets of BUCKET_SLOTS entries; a key may live in either of its two
+ * buckets (picked by a keyed SipHash), and entries never move, so a worker
+ * killed in the middle of an update leaves no half-moved entry behind.
+ * One process-shared robust mutex guards the table.
+ *
+ * Each (service, source) has one aggregate entry (worker -1: its open
+ * connections in total and its rate buckets) and, per worker row holding
+ * connections from it, one entry with that row's count.  The rows are the
+ * truth: an aggregate's count is the sum of its rows'.  So when a worker
+ * dies holding the lock (EOWNERDEAD) the next locker recounts every
+ * aggregate from the rows, and when a worker is gone its row's entries are
+ * dropped (by the next locker: the master never takes the lock).
+ *
+ * Rate buckets are GCRA: one "theoretical arrival time" each, the moment
+ * the bucket is full again.  An aggregate with no connection whose buckets
+ * are full holds no state and ages out.  When both buckets of a new key
+ * are full, the idle aggregate nearest to full is evicted; if a bucket of
+ * it is still limiting (refusing), its debt is kept in a ghost slot (by the
+ * same keyed hash), which a new entry of that key starts from: eviction
+ * never hands a limited source a fresh bucket.
  */
 #include "sources.h"
 
@@ -20,34 +31,96 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
-#define PROBE_MAX 64
+#define BUCKET_SLOTS 8
+#define NBUCKETS (SOURCES_CAPACITY / BUCKET_SLOTS)
+#define NGHOSTS 65536
+/* Stale aggregates looked at (and dropped) per locked operation. */
+#define SWEEP_STEP 8
 
 struct src_entry {
-    uint8_t used;
+    uint8_t used;           /* written last when made, first when dropped */
     uint8_t family;
+    uint8_t bits;           /* the prefix length */
+    uint8_t pad;
     int16_t svc;
     int16_t worker;         /* -1: the aggregate */
-    uint8_t addr[16];
+    uint8_t addr[16];       /* masked to the prefix */
     int32_t active;         /* open connections */
-    int64_t rate_tokens;    /* in thousandths of a token */
-    int64_t rate_ms;        /* last refill */
-    int64_t reply_tokens;
-    int64_t reply_ms;
+    int32_t recount;        /* scratch of the repair */
+    int64_t rate_tat;       /* ns: the rate_limit bucket is full from then on */
+    int64_t rate_open;      /* ns: it refuses until then (it is limiting) */
+    int64_t reply_tat;      /* ns: the same for the reply budget */
+    int64_t reply_open;
+};
+
+/* The buckets' debt of evicted aggregates. */
+struct ghost {
+    int64_t rate_tat;
+    int64_t reply_tat;
 };
 
 struct sources {
     pthread_mutex_t lock;
+    uint64_t k0, k1;        /* SipHash key, drawn at creation */
     unsigned used;
+    unsigned sweep;         /* the next slot to age */
+    uint64_t gone[SOURCES_ROWS / 64];  /* rows to drop (set by the master) */
+    struct ghost ghosts[NGHOSTS];
     struct src_entry e[SOURCES_CAPACITY];
 };
 
 struct key {
-    int16_t svc, worker;
-    uint8_t family;
-    uint8_t addr[16];
+    uint64_t w[3];          /* svc, worker, family, bits | addr */
 };
+
+/* ---- the keyed hash: SipHash-1-3 over the key's three words ---- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND(v0, v1, v2, v3) do { \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+    } while (0)
+
+static uint64_t siphash(const struct sources *s, const struct key *k)
+{
+    uint64_t v0 = s->k0 ^ 0x736f6d6570736575ull, v1 = s->k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = s->k0 ^ 0x6c7967656e657261ull, v3 = s->k1 ^ 0x7465646279746573ull;
+    for (int i = 0; i < 3; i++) {
+        v3 ^= k->w[i];
+        SIPROUND(v0, v1, v2, v3);
+        v0 ^= k->w[i];
+    }
+    uint64_t b = (uint64_t)sizeof k->w << 56;
+    v3 ^= b;
+    SIPROUND(v0, v1, v2, v3);
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND(v0, v1, v2, v3);
+    SIPROUND(v0, v1, v2, v3);
+    SIPROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* A per-start key: getrandom, or (never seen in practice) the clock and
+ * the pid, which at least differ from start to start. */
+static void draw_key(struct sources *s)
+{
+    uint64_t k[2];
+    if (getrandom(k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+        k[1] = (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4full ^ (uint64_t)(uintptr_t)s;
+    }
+    s->k0 = k[0];
+    s->k1 = k[1];
+}
 
 struct sources *sources_create(void)
 {
@@ -61,6 +134,7 @@ struct sources *sources_create(void)
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     pthread_mutex_init(&s->lock, &a);
     pthread_mutexattr_destroy(&a);
+    draw_key(s);
     return s;
 }
 
@@ -70,12 +144,256 @@ void sources_destroy(struct sources *s)
         munmap(s, sizeof *s);
 }
 
+/* ---- keys and slots ---- */
+
+static void mask(uint8_t *addr, unsigned len, unsigned bits)
+{
+    for (unsigned i = 0; i < len; i++) {
+        unsigned keep = bits >= 8 * (i + 1) ? 8 : bits > 8 * i ? bits - 8 * i : 0;
+        addr[i] &= (uint8_t)(0xff00u >> keep);
+    }
+}
+
+/* False for addresses that are not IP (unix peers: no per-source state). */
+static bool make_key(struct key *k, int svc, int worker, const struct sockaddr *sa,
+                     const struct conf_service *cs)
+{
+    uint8_t addr[16] = { 0 };
+    unsigned family, bits;
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (sa->sa_family == AF_INET) {
+        family = AF_INET;
+        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6)) {
+        family = AF_INET;   /* one source, however it arrives */
+        memcpy(addr, a6->s6_addr + 12, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        family = AF_INET6;
+        memcpy(addr, a6->s6_addr, 16);
+    } else {
+        return false;
+    }
+    if (family == AF_INET) {
+        bits = cs->source_prefix_v4 > 0 ? (unsigned)cs->source_prefix_v4 : SOURCES_PREFIX_V4;
+        mask(addr, 4, bits > 32 ? 32 : bits);
+    } else {
+        bits = cs->source_prefix_v6 > 0 ? (unsigned)cs->source_prefix_v6 : SOURCES_PREFIX_V6;
+        mask(addr, 16, bits > 128 ? 128 : bits);
+    }
+    k->w[0] = (uint64_t)(uint16_t)svc | (uint64_t)(uint16_t)worker << 16 |
+              (uint64_t)family << 32 | (uint64_t)bits << 40;
+    memcpy(&k->w[1], addr, 16);
+    return true;
+}
+
+static void entry_key(const struct src_entry *e, int worker, struct key *k)
+{
+    k->w[0] = (uint64_t)(uint16_t)e->svc | (uint64_t)(uint16_t)worker << 16 |
+              (uint64_t)e->family << 32 | (uint64_t)e->bits << 40;
+    memcpy(&k->w[1], e->addr, 16);
+}
+
+static bool same(const struct src_entry *e, const struct key *k)
+{
+    struct key ek;
+    if (!e->used)
+        return false;
+    entry_key(e, e->worker, &ek);
+    return memcmp(&ek, k, sizeof ek) == 0;
+}
+
+/* The two buckets of a key (distinct) and its ghost slot. */
+static void place(const struct sources *s, const struct key *k, unsigned b[2], unsigned *ghost)
+{
+    uint64_t h = siphash(s, k);
+    b[0] = (unsigned)(h % NBUCKETS);
+    b[1] = (unsigned)((h >> 21) % NBUCKETS);
+    if (b[1] == b[0])
+        b[1] = (b[0] + 1) % NBUCKETS;
+    if (ghost)
+        *ghost = (unsigned)((h >> 42) % NGHOSTS);
+}
+
+static struct src_entry *lookup(struct sources *s, const struct key *k)
+{
+    unsigned b[2];
+    place(s, k, b, NULL);
+    for (int j = 0; j < 2; j++)
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++)
+            if (same(&s->e[b[j] * BUCKET_SLOTS + i], k))
+                return &s->e[b[j] * BUCKET_SLOTS + i];
+    return NULL;
+}
+
+static int64_t now_ns(void)
+{
+    return clock_now_ms() * 1000000;
+}
+
+static int64_t later(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Holds nothing: no connection and full buckets. */
+static bool stale(const struct src_entry *e, int64_t now)
+{
+    return e->active <= 0 && e->rate_tat <= now && e->reply_tat <= now;
+}
+
+static void drop(struct sources *s, struct src_entry *e)
+{
+    __atomic_store_n(&e->used, 0, __ATOMIC_RELEASE);
+    s->used--;
+}
+
+/* Evict aggregate e (idle), keeping the debt of a limiting bucket in its
+ * ghost slot. */
+static void evict(struct sources *s, struct src_entry *e, int64_t now)
+{
+    if (e->rate_open > now || e->reply_open > now) {
+        struct key k;
+        unsigned b[2], g;
+        entry_key(e, -1, &k);
+        place(s, &k, b, &g);
+        s->ghosts[g].rate_tat = later(s->ghosts[g].rate_tat, e->rate_tat);
+        s->ghosts[g].reply_tat = later(s->ghosts[g].reply_tat, e->reply_tat);
+    }
+    drop(s, e);
+}
+
+/*
+ * The entry of k, made if absent: in a free slot of its emptier bucket,
+ * else in place of the idle aggregate nearest to full in either bucket
+ * (never `keep`).  NULL when every slot holds connections.
+ */
+static struct src_entry *get(struct sources *s, const struct key *k, const struct src_entry *keep)
+{
+    struct src_entry *e = lookup(s, k);
+    if (e)
+        return e;
+    unsigned b[2], g, nfree[2] = { 0, 0 };
+    struct src_entry *slot[2] = { NULL, NULL }, *victim = NULL;
+    int64_t now = now_ns(), best = INT64_MAX;
+    place(s, k, b, &g);
+    for (int j = 0; j < 2; j++) {
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+            struct src_entry *c = &s->e[b[j] * BUCKET_SLOTS + i];
+            if (!c->used) {
+                nfree[j]++;
+                slot[j] = c;
+            } else if (c != keep && c->active <= 0 && c->recount <= 0) {
+                int64_t full = later(c->rate_tat, c->reply_tat);
+                if (c->worker != -1)
+                    full = INT64_MIN;   /* a row entry at 0 should not exist: reuse */
+                if (full < best) {
+                    best = full;
+                    victim = c;
+                }
+            }
+        }
+    }
+    e = nfree[0] >= nfree[1] ? slot[0] : slot[1];
+    if (!e && !victim)
+        return NULL;
+    if (!e) {
+        evict(s, victim, now);
+        e = victim;
+    }
+    struct src_entry n = { 0 };
+    n.svc = (int16_t)(k->w[0] & 0xffff);
+    n.worker = (int16_t)(k->w[0] >> 16 & 0xffff);
+    n.family = (uint8_t)(k->w[0] >> 32 & 0xff);
+    n.bits = (uint8_t)(k->w[0] >> 40 & 0xff);
+    memcpy(n.addr, &k->w[1], 16);
+    if (n.worker == -1) {
+        /* Whatever an evicted entry of this key still owed. */
+        n.rate_tat = n.rate_open = s->ghosts[g].rate_tat > now ? s->ghosts[g].rate_tat : 0;
+        n.reply_tat = n.reply_open = s->ghosts[g].reply_tat > now ? s->ghosts[g].reply_tat : 0;
+    }
+    *e = n;
+    __atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
+    s->used++;
+    return e;
+}
+
+/* ---- repairs, under the lock ---- */
+
+/* A worker died holding the lock: recount every aggregate from its rows
+ * (they are the truth), and `used`. */
+static void recount(struct sources *s)
+{
+    unsigned used = 0;
+    for (unsigned i = 0; i < SOURCES_CAPACITY; i++)
+        s->e[i].recount = 0;
+    for (unsigned i = 0; i < SOURCES_CAPACITY; i++) {
+        struct src_entry *e = &s->e[i];
+        if (!e->used || e->worker == -1)
+            continue;
+        struct key k;
+        entry_key(e, -1, &k);
+        /* get() never evicts an aggregate that has a recount. */
+        struct src_entry *agg = get(s, &k, NULL);
+        if (agg)
+            agg->recount += e->active;
+    }
+    for (unsigned i = 0; i < SOURCES_CAPACITY; i++) {
+        struct src_entry *e = &s->e[i];
+        if (e->used && e->worker == -1)
+            e->active = e->recount;
+        e->recount = 0;
+        used += e->used;
+    }
+    s->used = used;
+}
+
+/* Drop the entries of rows that are gone, and their counts. */
+static void drop_gone(struct sources *s)
+{
+    uint64_t gone[SOURCES_ROWS / 64];
+    for (unsigned i = 0; i < SOURCES_ROWS / 64; i++)
+        gone[i] = __atomic_load_n(&s->gone[i], __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < SOURCES_CAPACITY; i++) {
+        struct src_entry *e = &s->e[i];
+        if (!e->used || e->worker < 0 || e->worker >= SOURCES_ROWS ||
+            !(gone[e->worker / 64] & 1ull << (e->worker % 64)))
+            continue;
+        struct key k;
+        entry_key(e, -1, &k);
+        struct src_entry *agg = lookup(s, &k);
+        if (agg)
+            agg->active = agg->active > e->active ? agg->active - e->active : 0;
+        drop(s, e);
+    }
+    for (unsigned i = 0; i < SOURCES_ROWS / 64; i++)
+        __atomic_fetch_and(&s->gone[i], ~gone[i], __ATOMIC_RELEASE);
+}
+
+/* Age a few aggregates: those holding nothing are dropped. */
+static void sweep(struct sources *s)
+{
+    int64_t now = now_ns();
+    for (unsigned n = 0; n < SWEEP_STEP; n++) {
+        struct src_entry *e = &s->e[s->sweep];
+        s->sweep = (s->sweep + 1) % SOURCES_CAPACITY;
+        if (e->used && e->worker == -1 && stale(e, now))
+            drop(s, e);
+    }
+}
+
 static void lock(struct sources *s)
 {
-    /* A worker died holding the lock: the table may be off by one entry's
-     * update, which is better than stopping every worker. */
-    if (pthread_mutex_lock(&s->lock) == EOWNERDEAD)
+    /* A worker died holding the lock: its update may be half done. */
+    if (pthread_mutex_lock(&s->lock) == EOWNERDEAD) {
+        recount(s);
         pthread_mutex_consistent(&s->lock);
+    }
+    bool gone = false;
+    for (unsigned i = 0; i < SOURCES_ROWS / 64; i++)
+        gone |= __atomic_load_n(&s->gone[i], __ATOMIC_ACQUIRE) != 0;
+    if (gone)
+        drop_gone(s);
+    sweep(s);
 }
 
 static void unlock(struct sources *s)
@@ -83,200 +401,84 @@ static void unlock(struct sources *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* False for addresses that are not IP (unix peers: no per-source state). */
-static bool make_key(struct key *k, int svc, int worker, const struct sockaddr *sa)
+/* ---- rate buckets ---- */
+
+/* GCRA: admit one event at `rate` (burst rate->count) if the bucket's
+ * arrival time is within the burst of now, and move it on; *open is when
+ * it admits again. */
+static bool take(int64_t *tat, int64_t *open, const struct conf_rate *rate, int64_t now)
 {
-    memset(k, 0, sizeof *k);
-    k->svc = (int16_t)svc;
-    k->worker = (int16_t)worker;
-    if (sa->sa_family == AF_INET) {
-        k->family = AF_INET;
-        memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {     /* one source, however it arrives */
-            k->family = AF_INET;
-            memcpy(k->addr, a6->s6_addr + 12, 4);
-        } else {
-            k->family = AF_INET6;
-            memcpy(k->addr, a6->s6_addr, 16);
-        }
-    } else {
+    int64_t t = (int64_t)rate->per_ms * 1000000 / (int64_t)rate->count;
+    if (t < 1)
+        t = 1;
+    int64_t tau = t * ((int64_t)rate->count - 1);
+    int64_t base = later(*tat, now);
+    if (base - now > tau)
         return false;
-    }
+    *tat = base + t;
+    *open = *tat - tau;
     return true;
 }
 
-static unsigned hash(const struct key *k)
-{
-    /* FNV-1a over the key's bytes. */
-    uint32_t h = 2166136261u;
-    const uint8_t *p = (const uint8_t *)k;
-    for (size_t i = 0; i < sizeof *k; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h % SOURCES_CAPACITY;
-}
-
-static bool same(const struct src_entry *e, const struct key *k)
-{
-    return e->used && e->svc == k->svc && e->worker == k->worker &&
-           e->family == k->family && memcmp(e->addr, k->addr, 16) == 0;
-}
-
-static unsigned home(const struct src_entry *e)
-{
-    struct key k = { .svc = e->svc, .worker = e->worker, .family = e->family };
-    memcpy(k.addr, e->addr, 16);
-    return hash(&k);
-}
-
-/* Remove entry i, shifting later entries of its run back into place. */
-static void del(struct sources *s, unsigned i)
-{
-    s->e[i].used = 0;
-    s->used--;
-    unsigned j = i;
-    for (;;) {
-        j = (j + 1) % SOURCES_CAPACITY;
-        if (!s->e[j].used)
-            return;
-        unsigned h = home(&s->e[j]);
-        /* Can entry j move to the hole at i?  Yes unless its home lies
-         * cyclically in (i, j]. */
-        bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
-        if (stays)
-            continue;
-        s->e[i] = s->e[j];
-        s->e[j].used = 0;
-        i = j;
-    }
-}
-
-/* The entry of k, created (without eviction) if `create`. */
-static struct src_entry *probe(struct sources *s, const struct key *k, bool create)
-{
-    unsigned h = hash(k);
-    for (unsigned n = 0; n < PROBE_MAX; n++) {
-        struct src_entry *e = &s->e[(h + n) % SOURCES_CAPACITY];
-        if (same(e, k))
-            return e;
-        if (e->used)
-            continue;
-        /* Past 7/8 full, keep probe runs short: evict instead. */
-        if (!create || s->used >= SOURCES_CAPACITY / 8 * 7)
-            return NULL;
-        memset(e, 0, sizeof *e);
-        e->used = 1;
-        e->svc = k->svc;
-        e->worker = k->worker;
-        e->family = k->family;
-        memcpy(e->addr, k->addr, 16);
-        e->rate_tokens = e->reply_tokens = -1;  /* full on first use */
-        s->used++;
-        return e;
-    }
-    return NULL;
-}
-
-/* The entry of k, created if `create`; NULL when absent or no room even
- * after evicting idle entries near its home. */
-static struct src_entry *find(struct sources *s, const struct key *k, bool create)
-{
-    for (int tries = 0; tries < 8; tries++) {
-        struct src_entry *e = probe(s, k, create);
-        if (e || !create)
-            return e;
-        /* An idle aggregate's only state is its buckets: evict it. */
-        unsigned h = hash(k), n;
-        for (n = 0; n < PROBE_MAX; n++) {
-            unsigned i = (h + n) % SOURCES_CAPACITY;
-            if (s->e[i].used && s->e[i].worker == -1 && s->e[i].active == 0) {
-                del(s, i);
-                break;
-            }
-        }
-        if (n == PROBE_MAX)
-            return NULL;
-    }
-    return NULL;
-}
-
-/* Take one token from a bucket of `rate` (burst: rate->count). */
-static bool take(int64_t *tokens, int64_t *last, const struct conf_rate *rate, long long now)
-{
-    int64_t cap = (int64_t)rate->count * 1000;
-    if (*tokens < 0) {
-        *tokens = cap;
-        *last = now;
-    } else if (now > *last) {
-        /* A full period refills the bucket: cap it, so no product overflows. */
-        int64_t elapsed = now - *last > rate->per_ms ? rate->per_ms : now - *last;
-        int64_t add = elapsed * (int64_t)rate->count * 1000 / rate->per_ms;
-        if (add > 0) {
-            *tokens = *tokens + add > cap ? cap : *tokens + add;
-            *last = now;
-        }
-    }
-    if (*tokens < 1000)
-        return false;
-    *tokens -= 1000;
-    return true;
-}
+/* ---- the API ---- */
 
 enum src_verdict sources_admit(struct sources *s, int svc, int worker, const struct sockaddr *sa,
-                               long max_per_source, const struct conf_rate *rate, bool counted)
+                               const struct conf_service *cs, bool counted)
 {
-    struct key k;
-    if (!s || !make_key(&k, svc, -1, sa))
+    struct key k, own_key;
+    if (!s || !make_key(&k, svc, -1, sa, cs))
         return SRC_OK;
+    bool count = counted && cs->max_per_source > 0 && worker >= 0 && worker < SOURCES_ROWS;
     enum src_verdict v = SRC_OK;
     lock(s);
-    struct src_entry *agg = find(s, &k, true);
+    struct src_entry *agg = get(s, &k, NULL), *own = NULL;
     if (!agg) {
         v = SRC_FULL;
         goto out;
     }
-    if (max_per_source > 0 && agg->active >= max_per_source) {
+    if (counted && cs->max_per_source > 0 && agg->active >= cs->max_per_source) {
         v = SRC_TOO_MANY;
         goto out;
     }
-    if (rate->count && !take(&agg->rate_tokens, &agg->rate_ms, rate, clock_now_ms())) {
-        v = SRC_RATE;
-        goto out;
-    }
-    if (counted && max_per_source > 0) {
-        /* Count it first: find() evicts only idle aggregates, never this one. */
-        agg->active++;
-        k.worker = (int16_t)worker;
-        struct src_entry *own = find(s, &k, true);
-        /* find may have moved entries: look the aggregate up again. */
-        k.worker = -1;
-        agg = find(s, &k, false);
+    if (count) {
+        make_key(&own_key, svc, worker, sa, cs);
+        own = get(s, &own_key, agg);
         if (!own) {
-            if (agg && agg->active > 0)
-                agg->active--;
             v = SRC_FULL;
             goto out;
         }
+    }
+    if (cs->rate_limit.count && !take(&agg->rate_tat, &agg->rate_open, &cs->rate_limit, now_ns())) {
+        if (own && own->active <= 0)
+            drop(s, own);
+        v = SRC_RATE;
+        goto out;
+    }
+    /* Two stores: a worker killed between them leaves the aggregate off,
+     * and the next locker recounts it from the rows. */
+    if (own) {
         own->active++;
+        agg->active++;
     }
 out:
     unlock(s);
     return v;
 }
 
-void sources_release(struct sources *s, int svc, int worker, const struct sockaddr *sa)
+void sources_release(struct sources *s, int svc, int worker, const struct sockaddr *sa,
+                     const struct conf_service *cs)
 {
     struct key k;
-    if (!s || !make_key(&k, svc, worker, sa))
+    if (!s || cs->max_per_source <= 0 || !make_key(&k, svc, worker, sa, cs))
         return;
     lock(s);
-    struct src_entry *own = find(s, &k, false);
+    /* Absent when its row was dropped as gone: nothing left to give back. */
+    struct src_entry *own = lookup(s, &k);
     if (own) {
+        entry_key(own, -1, &k);
+        struct src_entry *agg = lookup(s, &k);
         if (--own->active <= 0)
-            del(s, (unsigned)(own - s->e));
-        k.worker = -1;
-        struct src_entry *agg = find(s, &k, false);
+            drop(s, own);
         if (agg && agg->active > 0)
             agg->active--;
     }
@@ -284,42 +486,26 @@ void sources_release(struct sources *s, int svc, int worker, const struct sockad
 }
 
 bool sources_reply(struct sources *s, int svc, const struct sockaddr *sa,
-                   const struct conf_rate *rate)
+                   const struct conf_service *cs, const struct conf_rate *rate)
 {
     struct key k;
-    if (!s || !make_key(&k, svc, -1, sa))
+    if (!s || !rate->count || !make_key(&k, svc, -1, sa, cs))
         return true;
     lock(s);
-    struct src_entry *agg = find(s, &k, true);
-    bool ok = agg ? take(&agg->reply_tokens, &agg->reply_ms, rate, clock_now_ms()) : false;
+    struct src_entry *agg = get(s, &k, NULL);
+    bool ok = agg ? take(&agg->reply_tat, &agg->reply_open, rate, now_ns()) : false;
     unlock(s);
     return ok;
 }
 
 void sources_worker_gone(struct sources *s, int worker)
 {
-    if (!s)
+    if (!s || worker < 0 || worker >= SOURCES_ROWS)
         return;
-    lock(s);
-    for (unsigned i = 0; i < SOURCES_CAPACITY; i++) {
-        struct src_entry *e = &s->e[i];
-        if (!e->used || e->worker != worker)
-            continue;
-        struct key k = { .svc = e->svc, .worker = -1, .family = e->family };
-        memcpy(k.addr, e->addr, 16);
-        int32_t gone = e->active;
-        del(s, i);
-        struct src_entry *agg = find(s, &k, false);
-        if (agg)
-            agg->active = agg->active > gone ? agg->active - gone : 0;
-        /* del may have shifted an unvisited entry into slot i. */
-        if (s->e[i].used)
-            i--;
-    }
-    unlock(s);
+    __atomic_fetch_or(&s->gone[worker / 64], 1ull << (worker % 64), __ATOMIC_RELEASE);
 }
 
 unsigned sources_used(struct sources *s)
 {
-    return s ? s->used : 0;
+    return s ? __atomic_load_n(&s->used, __ATOMIC_RELAXED) : 0;
 }

@@ -19,100 +19,212 @@ void stats_destroy(struct stats *st)
         munmap(st, sizeof *st);
 }
 
-int stats_service_slot(struct stats *st, const char *name)
+/* A worker may be looking names up while the master changes a slot: the
+ * first byte is written last when a slot is taken and first when it is
+ * freed, so a reader never matches a half-written name. */
+static bool slot_is(const struct stats *st, int i, const char *name)
 {
-    int free_slot = -1;
-    for (int i = 0; i < STATS_MAX_SERVICES; i++) {
-        if (strcmp(st->svc[i].name, name) == 0)
-            return i;
-        if (free_slot < 0 && st->svc[i].name[0] == '\0')
-            free_slot = i;
-    }
-    if (free_slot < 0)
-        return -ENOSPC;
-    struct stats_service *s = &st->svc[free_slot];
-    memset(s, 0, sizeof *s);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    for (int w = 0; w < STATS_MAX_WORKERS; w++)
-        memset(&st->rows[w][free_slot], 0, sizeof st->rows[w][free_slot]);
-    return free_slot;
+    return __atomic_load_n(&st->svc[i].name[0], __ATOMIC_ACQUIRE) == name[0] &&
+           name[0] && strcmp(st->svc[i].name, name) == 0;
 }
 
-void stats_service_release(struct stats *st, const bool keep[STATS_MAX_SERVICES])
+static bool slot_free(const struct stats *st, int i)
+{
+    return __atomic_load_n(&st->svc[i].name[0], __ATOMIC_ACQUIRE) == '\0';
+}
+
+static int find(const struct stats *st, const char *name)
 {
     for (int i = 0; i < STATS_MAX_SERVICES; i++)
-        if (!keep[i])
-            st->svc[i].name[0] = '\0';
+        if (slot_is(st, i, name))
+            return i;
+    return -ENOENT;
+}
+
+static void free_slot(struct stats *st, int i)
+{
+    __atomic_store_n(&st->svc[i].name[0], '\0', __ATOMIC_RELEASE);
+    st->svc[i].assigned = false;
+    st->svc[i].users = 0;
+}
+
+int stats_service_slot(struct stats *st, const char *name)
+{
+    int i = find(st, name);
+    if (i >= 0)
+        return i;
+    for (i = 0; i < STATS_MAX_SERVICES && !slot_free(st, i); i++)
+        ;
+    if (i == STATS_MAX_SERVICES || !name[0])
+        return -ENOSPC;
+    struct stats_service *s = &st->svc[i];
+    memset(&s->retired, 0, sizeof s->retired);
+    s->assigned = false;
+    s->users = 0;
+    /* No row serves a free slot, but clear it anyway: its counters start at 0. */
+    for (int w = 0; w < STATS_MAX_WORKERS; w++)
+        memset(&st->rows[w][i], 0, sizeof st->rows[w][i]);
+    snprintf(s->name + 1, sizeof s->name - 1, "%s", name + 1);
+    __atomic_store_n(&s->name[0], name[0], __ATOMIC_RELEASE);
+    return i;
+}
+
+/* Is `name` an enabled service of c? */
+static bool in_conf(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->nsvcs; i++)
+        if (c->svcs[i].enabled && strncmp(c->svcs[i].name, name, STATS_NAME_MAX - 1) == 0)
+            return true;
+    return false;
+}
+
+int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
+{
+    size_t want = 0;
+    for (size_t i = 0; i < c->nsvcs; i++)
+        want += c->svcs[i].enabled;
+    /* Slots of services that c drops but whose workers still run. */
+    int held = 0;
+    for (int i = 0; i < STATS_MAX_SERVICES; i++)
+        if (!slot_free(st, i) && st->svc[i].users > 0 && !in_conf(c, st->svc[i].name))
+            held++;
+    if (want <= (size_t)(STATS_MAX_SERVICES - held))
+        return 0;
+    if (held && want <= STATS_MAX_SERVICES)
+        snprintf(err, errlen, "%s: %zu services, but superd can count (limits and statistics) "
+                 "only %d more while workers of the earlier configuration still serve %d "
+                 "others; retry once they have finished", c->path, want,
+                 STATS_MAX_SERVICES - held, held);
+    else
+        snprintf(err, errlen, "%s: %zu services, but superd can count (limits and statistics) "
+                 "at most %d", c->path, want, STATS_MAX_SERVICES);
+    return -ENOSPC;
+}
+
+int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errlen)
+{
+    int r = stats_fit(st, c, err, errlen);
+    if (r < 0)
+        return r;
+    for (int i = 0; i < STATS_MAX_SERVICES; i++) {
+        if (slot_free(st, i) || in_conf(c, st->svc[i].name))
+            continue;
+        st->svc[i].assigned = false;
+        if (st->svc[i].users <= 0)
+            free_slot(st, i);
+    }
+    for (size_t i = 0; i < c->nsvcs; i++) {
+        if (!c->svcs[i].enabled)
+            continue;
+        int slot = stats_service_slot(st, c->svcs[i].name);
+        if (slot < 0) {     /* cannot happen after stats_fit */
+            snprintf(err, errlen, "[%s] no statistics slot left", c->svcs[i].name);
+            return slot;
+        }
+        st->svc[slot].assigned = true;
+    }
+    return 0;
 }
 
 int stats_worker_take(struct stats *st)
 {
     for (int w = 0; w < STATS_MAX_WORKERS; w++) {
-        if (!st->worker_used[w]) {
-            st->worker_used[w] = true;
-            __atomic_store_n(&st->worker_ready[w], 0, __ATOMIC_RELAXED);
-            memset(st->rows[w], 0, sizeof st->rows[w]);
-            return w;
+        if (st->worker_used[w])
+            continue;
+        __atomic_store_n(&st->worker_ready[w], 0, __ATOMIC_RELAXED);
+        memset(st->rows[w], 0, sizeof st->rows[w]);
+        memset(st->serves[w], 0, sizeof st->serves[w]);
+        __atomic_store_n(&st->row_active[w], 0, __ATOMIC_RELAXED);
+        for (int i = 0; i < STATS_MAX_SERVICES; i++) {
+            if (slot_free(st, i) || !st->svc[i].assigned)
+                continue;
+            st->serves[w][i / 64] |= 1ull << (i % 64);
+            st->svc[i].users++;
         }
+        __atomic_store_n(&st->worker_used[w], true, __ATOMIC_RELEASE);
+        return w;
     }
     return -ENOSPC;
 }
 
 static void fold(struct stats_row *to, const struct stats_row *r)
 {
-    to->accepted += r->accepted;
-    to->refused += r->refused;
-    to->bytes_in += r->bytes_in;
-    to->bytes_out += r->bytes_out;
-    to->dgrams_in += r->dgrams_in;
-    to->dgrams_out += r->dgrams_out;
-    to->loop_drops += r->loop_drops;
+    to->accepted += __atomic_load_n(&r->accepted, __ATOMIC_RELAXED);
+    to->refused += __atomic_load_n(&r->refused, __ATOMIC_RELAXED);
+    to->bytes_in += __atomic_load_n(&r->bytes_in, __ATOMIC_RELAXED);
+    to->bytes_out += __atomic_load_n(&r->bytes_out, __ATOMIC_RELAXED);
+    to->dgrams_in += __atomic_load_n(&r->dgrams_in, __ATOMIC_RELAXED);
+    to->dgrams_out += __atomic_load_n(&r->dgrams_out, __ATOMIC_RELAXED);
+    to->loop_drops += __atomic_load_n(&r->loop_drops, __ATOMIC_RELAXED);
 }
 
 void stats_worker_release(struct stats *st, int w)
 {
     if (w < 0 || w >= STATS_MAX_WORKERS || !st->worker_used[w])
         return;
+    /* Out of every sum first: its connections died with it. */
+    __atomic_store_n(&st->worker_used[w], false, __ATOMIC_RELEASE);
     for (int i = 0; i < STATS_MAX_SERVICES; i++) {
-        struct stats_row *r = &st->rows[w][i];
-        fold(&st->svc[i].retired, r);
-        /* Its connections died with it: free their slots. */
-        int64_t gone = __atomic_load_n(&r->active, __ATOMIC_RELAXED);
-        if (gone) {
-            __atomic_fetch_sub(&st->svc[i].active, gone, __ATOMIC_RELAXED);
-            __atomic_fetch_sub(&st->active, gone, __ATOMIC_RELAXED);
-        }
-        memset(r, 0, sizeof *r);
+        fold(&st->svc[i].retired, &st->rows[w][i]);
+        memset(&st->rows[w][i], 0, sizeof st->rows[w][i]);
+        if (!(st->serves[w][i / 64] & 1ull << (i % 64)))
+            continue;
+        if (--st->svc[i].users <= 0 && !st->svc[i].assigned && !slot_free(st, i))
+            free_slot(st, i);
     }
-    st->worker_used[w] = false;
+    memset(st->serves[w], 0, sizeof st->serves[w]);
+    __atomic_store_n(&st->row_active[w], 0, __ATOMIC_RELAXED);
 }
 
 void stats_sum(const struct stats *st, int service, struct stats_row *out)
 {
     *out = st->svc[service].retired;
-    out->active = __atomic_load_n(&st->svc[service].active, __ATOMIC_RELAXED);
-    for (int w = 0; w < STATS_MAX_WORKERS; w++)
-        if (st->worker_used[w])
-            fold(out, &st->rows[w][service]);
+    out->active = 0;
+    for (int w = 0; w < STATS_MAX_WORKERS; w++) {
+        if (!__atomic_load_n(&st->worker_used[w], __ATOMIC_ACQUIRE))
+            continue;
+        fold(out, &st->rows[w][service]);
+        out->active += __atomic_load_n(&st->rows[w][service].active, __ATOMIC_RELAXED);
+    }
 }
 
-bool stats_conn_admit(struct stats *st, int service, int64_t max_service, int64_t max_total)
+/* Open connections across every live row: of one service, or (service < 0)
+ * of all.  Sequentially consistent with the increments in
+ * stats_conn_admit, so of two workers racing for the last place at least
+ * one sees the other. */
+static int64_t active_sum(const struct stats *st, int service)
 {
-    int64_t *svc = &st->svc[service].active;
-    if (__atomic_add_fetch(svc, 1, __ATOMIC_RELAXED) > max_service && max_service > 0) {
-        __atomic_fetch_sub(svc, 1, __ATOMIC_RELAXED);
-        return false;
+    int64_t n = 0;
+    for (int w = 0; w < STATS_MAX_WORKERS; w++) {
+        if (!__atomic_load_n(&st->worker_used[w], __ATOMIC_SEQ_CST))
+            continue;
+        n += service < 0 ? __atomic_load_n(&st->row_active[w], __ATOMIC_SEQ_CST)
+                         : __atomic_load_n(&st->rows[w][service].active, __ATOMIC_SEQ_CST);
     }
-    if (__atomic_add_fetch(&st->active, 1, __ATOMIC_RELAXED) > max_total && max_total > 0) {
-        __atomic_fetch_sub(&st->active, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_sub(svc, 1, __ATOMIC_RELAXED);
+    return n;
+}
+
+bool stats_conn_admit(struct stats *st, int w, int service, int64_t max_service,
+                      int64_t max_total)
+{
+    if (w < 0 || w >= STATS_MAX_WORKERS || service < 0 || service >= STATS_MAX_SERVICES)
+        return max_service <= 0 && max_total <= 0;
+    /* Count first, then check: a worker that dies in between takes its
+     * whole row with it, so nothing leaks. */
+    __atomic_fetch_add(&st->rows[w][service].active, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&st->row_active[w], 1, __ATOMIC_SEQ_CST);
+    if ((max_service > 0 && active_sum(st, service) > max_service) ||
+        (max_total > 0 && active_sum(st, -1) > max_total)) {
+        stats_conn_release(st, w, service);
         return false;
     }
     return true;
 }
 
-void stats_conn_release(struct stats *st, int service)
+void stats_conn_release(struct stats *st, int w, int service)
 {
-    __atomic_fetch_sub(&st->svc[service].active, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&st->active, 1, __ATOMIC_RELAXED);
+    if (w < 0 || w >= STATS_MAX_WORKERS || service < 0 || service >= STATS_MAX_SERVICES)
+        return;
+    __atomic_fetch_sub(&st->row_active[w], 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_sub(&st->rows[w][service].active, 1, __ATOMIC_SEQ_CST);
 }

@@ -1,11 +1,17 @@
 /* stats.h - counters shared by the master and its workers, in one
  * anonymous shared mapping made before the first fork.
  *
- * Each worker writes only its own row per service (one writer, no
- * contention); the master sums the rows for SIGUSR1 and, when a worker
- * dies, folds its row into the service's `retired` totals and gives its
- * active connections back.  `active` per service and in total is shared by
- * every worker: it is what max_connections is checked against.
+ * Each worker writes only its own row (one writer, no lock): per service
+ * its counters and its open connections, and its open connections in
+ * total.  max_connections is checked against the sum of the rows, so a
+ * worker that dies (even in the middle of an update) takes exactly its own
+ * connections with it: the master folds its row into the service's
+ * `retired` totals and drops it, and no shared counter can drift.
+ *
+ * Service slots belong to the master: it gives each service of the running
+ * configuration a slot (stats_assign), every worker row it takes serves
+ * the slots assigned at that time, and a slot is freed when it is no
+ * longer assigned and the last row that served it is released.
  */
 #ifndef SUPERD_STATS_H
 #define SUPERD_STATS_H
@@ -13,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "config.h"
 
 #define STATS_MAX_SERVICES 128
 #define STATS_MAX_WORKERS 128
@@ -32,14 +40,16 @@ struct stats_row {
 
 struct stats_service {
     char name[STATS_NAME_MAX];  /* "" when the slot is free */
-    int64_t active;             /* across all workers (atomic) */
-    struct stats_row retired;   /* rows of workers that are gone */
+    bool assigned;              /* a service of the running configuration */
+    int32_t users;              /* worker rows that serve it */
+    struct stats_row retired;   /* rows of workers that are gone (no `active`) */
 };
 
 struct stats {
-    int64_t active;             /* every connection of every service (atomic) */
     struct stats_service svc[STATS_MAX_SERVICES];
     struct stats_row rows[STATS_MAX_WORKERS][STATS_MAX_SERVICES];
+    int64_t row_active[STATS_MAX_WORKERS];  /* each row's open connections, in total */
+    uint64_t serves[STATS_MAX_WORKERS][STATS_MAX_SERVICES / 64];    /* slot bits */
     bool worker_used[STATS_MAX_WORKERS];
     uint8_t worker_ready[STATS_MAX_WORKERS];  /* set by a worker once its plugins run */
 };
@@ -54,31 +64,49 @@ struct stats *stats_create(void);
 void stats_destroy(struct stats *st);
 
 /* The slot of the service `name`, taking a free one if it has none.
- * Returns the index or -ENOSPC. */
+ * Returns the index or -ENOSPC.  Workers only look up (the master assigned
+ * their slots before forking them). */
 int stats_service_slot(struct stats *st, const char *name);
 
-/* Free the slots of services whose `keep[i]` is false (after a reload,
- * once no worker serves them). */
-void stats_service_release(struct stats *st, const bool keep[STATS_MAX_SERVICES]);
+/*
+ * Master only.  Can every enabled service of `c` have a slot, counting the
+ * slots that assigning `c` would free?  Returns 0, or -ENOSPC with one line
+ * in err saying how many are needed and free.  Changes nothing.
+ */
+int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen);
 
-/* Take a free worker row (zeroed): the index, or -ENOSPC. */
+/*
+ * Master only.  Make the enabled services of `c` the assigned ones: each
+ * gets a slot (kept if its name had one), the others are no longer
+ * assigned and are freed once no worker row serves them.  All or nothing:
+ * returns 0, or -ENOSPC (with err as stats_fit) and changes nothing.
+ */
+int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errlen);
+
+/* Master only.  Take a free worker row (zeroed) that serves the slots
+ * assigned now: the index, or -ENOSPC. */
 int stats_worker_take(struct stats *st);
 
-/* A worker is gone: fold its row into `retired`, give back its active
- * connections (so no slot leaks when it crashed), and free the row. */
+/* Master only; never blocks.  A worker is gone: fold its counters into
+ * `retired`, drop its connections (they died with it), free the row, and
+ * free the slots that only it served and are no longer assigned. */
 void stats_worker_release(struct stats *st, int worker);
 
 /* Sum of the retired row and every worker's row of one service. */
 void stats_sum(const struct stats *st, int service, struct stats_row *out);
 
 /*
- * Count a new connection of `service` against the limits (0: none).
- * Returns true and counts it as active, or false (and counts nothing) when
- * a limit is reached.
+ * Count a new connection of `service` in worker row `worker` against the
+ * limits (0: none): max_service for the service and max_total for every
+ * service together, across every worker.  Returns true and counts it as
+ * active in the row, or false (and counts nothing) when a limit is
+ * reached.  Never admits past a limit; two workers racing for the last
+ * place may both be refused.
  */
-bool stats_conn_admit(struct stats *st, int service, int64_t max_service, int64_t max_total);
+bool stats_conn_admit(struct stats *st, int worker, int service, int64_t max_service,
+                      int64_t max_total);
 
-/* A connection admitted by stats_conn_admit is gone. */
-void stats_conn_release(struct stats *st, int service);
+/* A connection admitted by stats_conn_admit in the same row is gone. */
+void stats_conn_release(struct stats *st, int worker, int service);
 
 #endif

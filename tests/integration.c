@@ -11,6 +11,7 @@
  * still running, so a failed assertion never leaves a daemon behind.
  * Exit status: 0 when every test passed, 1 otherwise.
  */
+#include "integration_config.h"
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
@@ -1467,6 +1468,11 @@ static void test_build_plugin_dir(void)
 
 /* ---- registration ---- */
 
+/* tests/integration_counted.c */
+void test_counted_reload_names(void);
+void test_counted_too_many_services(void);
+void test_counted_kills_under_load(void);
+
 static const struct it_test tests[] = {
     { "echo tcp4: 1 B, 64 KiB, 4 MiB", test_echo_tcp4 },
     { "echo tcp6: 1 B, 64 KiB, 4 MiB", test_echo_tcp6 },
@@ -1516,6 +1522,10 @@ static const struct it_test tests[] = {
     { "log_connections: one line per connection", test_log_connections },
     { "-d detaches; pid_file written and removed", test_detach_pid_file },
     { "build/superd finds the build's plugins", test_build_plugin_dir },
+    { "limits: 140 service names over reloads keep max_connections", test_counted_reload_names },
+    { "limits: 129 services refused at start and on reload", test_counted_too_many_services },
+    { "limits: 100 worker kills under load leak no count", test_counted_kills_under_load },
+    IT_CONFIG_TESTS
 };
 
 int main(int argc, char **argv)

@@ -1017,6 +1017,36 @@ int it_dgram_silent(int fd, int ms)
     }
 }
 
+/* Tables registered by IT_REGISTER, before main(). */
+static struct {
+    const struct it_test *tests;
+    size_t n;
+} registered[16];
+static size_t nregistered;
+
+void it_register(const struct it_test *tests, size_t ntests)
+{
+    if (nregistered == sizeof(registered) / sizeof(registered[0])) {
+        fprintf(stderr, "it_register: more than %zu tables\n", nregistered);
+        abort();
+    }
+    registered[nregistered].tests = tests;
+    registered[nregistered++].n = ntests;
+}
+
+/* Add the tests whose names contain `only` (all when NULL).  0 or -1. */
+static int add_tests(CU_pSuite suite, const struct it_test *tests, size_t ntests,
+                     const char *only)
+{
+    for (size_t i = 0; i < ntests; i++) {
+        if (only && !strstr(tests[i].name, only))
+            continue;
+        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+            return -1;
+    }
+    return 0;
+}
+
 int it_main(int argc, char **argv, const char *prog, const char *suite_name,
             const struct it_test *tests, size_t ntests)
 {
@@ -1041,12 +1071,11 @@ int it_main(int argc, char **argv, const char *prog, const char *suite_name,
         return 1;
     /* IT_ONLY=substring runs the tests whose names contain it. */
     only = getenv("IT_ONLY");
-    for (size_t i = 0; i < ntests; i++) {
-        if (only && !strstr(tests[i].name, only))
-            continue;
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+    if (add_tests(suite, tests, ntests, only) < 0)
+        return 1;
+    for (size_t i = 0; i < nregistered; i++)
+        if (add_tests(suite, registered[i].tests, registered[i].n, only) < 0)
             return 1;
-    }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

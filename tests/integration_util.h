@@ -159,6 +159,19 @@ struct it_test {
 };
 
 /*
+ * Tests of another file linked into the same program (the Makefile links
+ * every tests/integration*.c into build/tests/integration): that file says
+ * IT_REGISTER(table) at file scope, and it_main runs the table after its
+ * own, under the same IT_ONLY filter.  No edit of the main file needed.
+ */
+void it_register(const struct it_test *tests, size_t ntests);
+#define IT_REGISTER(table)                                                  \
+    static void __attribute__((constructor)) it_register_##table(void)      \
+    {                                                                       \
+        it_register(table, sizeof(table) / sizeof(table[0]));               \
+    }
+
+/*
  * The whole main() of a test program: `PROG BUILD_DIR` runs the tests
  * (those whose names contain $IT_ONLY, when set) as one CUnit suite with
  * it_test_setup/it_test_teardown, prints the summary, and returns the exit

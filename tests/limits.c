@@ -834,7 +834,8 @@ static void test_udp_reply_rate(void)
     stop_ok(d);
 }
 
-/* Replies no larger than the request are not limited by default. */
+/* Replies no larger than the request meet only the loop budget (100/s per
+ * source by default): a burst of 20 is answered whole. */
 static void test_udp_same_size_unlimited(void)
 {
     int port = it_free_port(IT_UDP4), fd, got;
@@ -1006,7 +1007,8 @@ static const struct it_test tests[] = {
     { "udp: replies larger than the request, 10/s per source",
       test_udp_amplification_budget },
     { "udp_reply_rate = 5/s", test_udp_reply_rate },
-    { "udp: same-size replies are not limited", test_udp_same_size_unlimited },
+    { "udp: same-size replies: a burst of 20 within the loop budget",
+      test_udp_same_size_unlimited },
     { "udp_guard = no answers source port 7", test_udp_guard_off },
     { "a flood of refusals: a line a second, none lost", test_refusal_log_limited },
     { "out of descriptors: shed, logged, served again", test_out_of_descriptors },

@@ -245,6 +245,30 @@ static void test_reload_kind_change(void)
     CU_ASSERT(!it_exists(path));
 }
 
+/* ---- UDP ports ---- */
+
+/* No other socket can bind beside superd's UDP listener, even one that
+ * asks for SO_REUSEADDR: it would receive a share of the datagrams. */
+static void test_udp_port_not_shareable(void)
+{
+    int port = it_free_port(IT_UDP4);
+    struct sockaddr_storage ss;
+    socklen_t len = it_sa_inet(AF_INET, port, &ss);
+    struct it_daemon *d;
+    int one = 1, s, r, e;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = serve(it_conf(it_printf("[echo]\nplugin = echo\nlisten = udp://127.0.0.1:%d\n", port)));
+    s = it_track_fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    CU_ASSERT_FATAL(s >= 0);
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    r = bind(s, (struct sockaddr *)&ss, len);
+    e = errno;
+    CU_ASSERT_EQUAL(r, -1);
+    CU_ASSERT_EQUAL(e, EADDRINUSE);
+    stop_ok(d);
+}
+
 static const struct it_test tests[] = {
     { "socket_mode: the file is made with it (umask 077)", test_mode_at_start },
     { "reload: a kept unix socket gets the new socket_mode", test_reload_changes_mode },
@@ -253,6 +277,7 @@ static const struct it_test tests[] = {
     { "reload: squatted path with a full backlog: fails at once, old one serves",
       test_squatted_full_backlog_reload },
     { "reload: unix: to unix-dgram: names superd's own socket", test_reload_kind_change },
+    { "udp: no other socket can bind beside a listener", test_udp_port_not_shareable },
 };
 
 int main(int argc, char **argv)

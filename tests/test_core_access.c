@@ -123,18 +123,17 @@ static void test_cidr_ipv6(void)
 
 static void test_cidr_host_bits(void)
 {
-    cidr_bad("10.1.2.3/8",
-             "'10.1.2.3/8' has host bits set (did you mean 10.1.2.3/8 with the address's network?)");
-    cidr_bad("192.0.2.1/24",
-             "'192.0.2.1/24' has host bits set (did you mean 192.0.2.1/24 with the address's network?)");
-    cidr_bad("1.0.0.0/0",
-             "'1.0.0.0/0' has host bits set (did you mean 1.0.0.0/0 with the address's network?)");
+    /* The suggestion is the block's network, not the text as written. */
+    cidr_bad("10.1.2.3/8", "'10.1.2.3/8' has host bits set (did you mean 10.0.0.0/8?)");
+    cidr_bad("127.0.0.1/8", "'127.0.0.1/8' has host bits set (did you mean 127.0.0.0/8?)");
+    cidr_bad("192.0.2.1/24", "'192.0.2.1/24' has host bits set (did you mean 192.0.2.0/24?)");
+    cidr_bad("1.0.0.0/0", "'1.0.0.0/0' has host bits set (did you mean 0.0.0.0/0?)");
     cidr_bad("192.0.2.129/25",
-             "'192.0.2.129/25' has host bits set (did you mean 192.0.2.129/25 with the address's network?)");
-    cidr_bad("2001:db8::1/32",
-             "'2001:db8::1/32' has host bits set (did you mean 2001:db8::1/32 with the address's network?)");
-    cidr_bad("::1/127",
-             "'::1/127' has host bits set (did you mean ::1/127 with the address's network?)");
+             "'192.0.2.129/25' has host bits set (did you mean 192.0.2.128/25?)");
+    cidr_bad("2001:db8::1/32", "'2001:db8::1/32' has host bits set (did you mean 2001:db8::/32?)");
+    cidr_bad("::1/127", "'::1/127' has host bits set (did you mean ::/127?)");
+    cidr_bad("::ffff:10.1.2.3/104",
+             "'::ffff:10.1.2.3/104' has host bits set (did you mean ::ffff:10.0.0.0/104?)");
 }
 
 static void test_cidr_names_refused(void)
@@ -207,8 +206,7 @@ static void test_acl_parse_bad_entry(void)
     acl_free(&acl);
     err[0] = '\0';
     CU_ASSERT_EQUAL(acl_parse("10.0.0.0/8 10.1.0.0/8", &acl, err, sizeof err), -EINVAL);
-    ASSERT_STR(err, "'10.1.0.0/8' has host bits set (did you mean 10.1.0.0/8 with the "
-                    "address's network?)");
+    ASSERT_STR(err, "'10.1.0.0/8' has host bits set (did you mean 10.0.0.0/8?)");
     acl_free(&acl);
     /* Separators only: no block at all is refused, not an empty list
      * that would refuse (only_from) or allow (no_access) everyone. */

@@ -147,7 +147,8 @@ static void test_every_key(void)
         "listen = udp://127.0.0.1:10007\n"
         "enabled = yes\n"
         "backlog = 128\n"
-        "socket_mode = 0660\n");                            /* 15 */
+        "socket_mode = 0660\n"                              /* 15 */
+        "listen = unix:/tmp/e.sock\n");  /* socket_mode applies to something */
     if (!c)
         return;
     ASSERT_STR(c->path, PATH);
@@ -168,7 +169,7 @@ static void test_every_key(void)
     CU_ASSERT_EQUAL(s->backlog, 128);
     CU_ASSERT_EQUAL(s->socket_mode, 0660);
     CU_ASSERT_EQUAL(s->nopts, 0);
-    CU_ASSERT_EQUAL_FATAL(s->naddrs, 3);
+    CU_ASSERT_EQUAL_FATAL(s->naddrs, 4);
     ASSERT_STR(s->addrs[0].text, "tcp 127.0.0.1:10007");
     ASSERT_STR(s->addrs[1].text, "tcp [::1]:10007");
     ASSERT_STR(s->addrs[2].text, "udp 127.0.0.1:10007");
@@ -935,7 +936,7 @@ static void test_bad_access_lists(void)
              "(host names are not allowed)");
     load_bad(ECHO_SVC "no_access = 127.0.0.1 10.1.2.3/8\n", -EINVAL,
              PATH ":4: [echo] no_access: '10.1.2.3/8' has host bits set (did you mean "
-             "10.1.2.3/8 with the address's network?)");
+             "10.0.0.0/8?)");
     load_bad(ECHO_SVC "only_from = 10.0.0.0/33\n", -EINVAL,
              PATH ":4: [echo] only_from: '10.0.0.0/33': prefix length must be 0 to 32");
     load_bad(ECHO_SVC "only_from = ::/129\n", -EINVAL,

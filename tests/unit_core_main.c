@@ -24,6 +24,9 @@ int main(void)
         test_core_access_register,
         test_core_sources_register,
         test_core_listener_register,
+        test_core_proxy_register,
+        test_core_sources_hardening_register,
+        test_core_config_checks_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
