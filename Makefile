@@ -25,7 +25,7 @@ OPT      := -O2
 endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Icore
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Icore -Isdk
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 
@@ -71,7 +71,8 @@ test:
 	@$(MAKE) --no-print-directory check BUILD=build-asan SAN=1
 
 check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
-       $(BUILD)/tests/plugins/crashy_v2.so $(TESTS) sdk $(BUILD)/tests/sdk_client
+       $(BUILD)/tests/plugins/crashy_v2.so $(TESTS) sdk $(BUILD)/tests/sdk_client \
+       $(BUILD)/tests/superd-abi1.0
 	@echo "== unit tests: core ($(BUILD)) =="
 	$(BUILD)/tests/unit_core
 	@echo "== unit tests: sample plugins against the fake host ($(BUILD)) =="
@@ -84,6 +85,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/limits $(BUILD)
 	@echo "== integration tests: unix socket files ($(BUILD)) =="
 	$(BUILD)/tests/listeners $(BUILD)
+	@echo "== plugin ABI: exports match the header, a 1.0 host refuses a 1.1 plugin by version ($(BUILD)) =="
+	sh tests/abi.sh $(BUILD)
 	@echo "== plugin SDK: install, out-of-tree plugins, the guide's examples, man pages ($(BUILD)) =="
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="
@@ -126,9 +129,24 @@ UNIT_CORE_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,tests/unit_core_main.c 
 $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(CUNIT_LIBS) -ldl -o $@
 
-# Plugin unit tests: the fake host stands in for the daemon.
-$(BUILD)/tests/unit_plugins: $(BUILD)/tests/fakehost.o $(BUILD)/tests/test_plugins.o
+# Plugin unit tests: the fake host (sdk/) stands in for the daemon.
+$(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o
 	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(CUNIT_LIBS) -ldl -o $@
+
+$(BUILD)/sdk/%.o: sdk/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
+# check presents minor 0, and the 1.1 functions are left out.
+ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o
+$(BUILD)/tests/abi1.0/%.o: core/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o,$(CORE_OBJ)) \
+                              $(ABI10_OBJ) core/exports.list
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) -ldl -o $@
 
 $(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c))
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
@@ -187,6 +205,10 @@ $(FUZZ_DIR)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Itests $(FUZZ_DEFS) $(FUZZ_CFLAGS) -c $< -o $@
 
+$(FUZZ_DIR)/sdk/%.o: sdk/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
 $(FUZZ_DIR)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
@@ -203,8 +225,8 @@ $(FUZZ_DIR)/fuzz_cidr: $(FUZZ_DIR)/tests/fuzz/fuzz_cidr.o $(FUZZ_DIR)/core/acces
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@
 
 # The plugins it dlopens resolve superd_* against the fake host in it.
-$(FUZZ_DIR)/fuzz_plugins: $(FUZZ_DIR)/tests/fuzz/fuzz_plugins.o $(FUZZ_DIR)/tests/fakehost.o \
-                          core/exports.list | $(FUZZ_PLUGINS)
+$(FUZZ_DIR)/fuzz_plugins: $(FUZZ_DIR)/tests/fuzz/fuzz_plugins.o $(FUZZ_DIR)/sdk/fakehost.o \
+                          $(FUZZ_DIR)/core/abi.o core/exports.list | $(FUZZ_PLUGINS)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(EXPORTS) $(filter %.o,$^) -ldl -o $@
 
 clean:
@@ -244,12 +266,17 @@ $(BUILD)/paths.txt: FORCE
 	    printf '%s\n' '$(subst ','\'',$(PATHS))' > $@
 $(CORE_OBJ) $(MAIN_OBJ): $(BUILD)/paths.txt
 
-# The fake host as a library for plugin authors' unit tests.
-$(BUILD)/lib/fakehost.o: tests/fakehost.c tests/fakehost.h include/superd/plugin.h
+# The fake host (sdk/) as a library for plugin authors' unit tests, with
+# the daemon's own descriptor check (core/abi.c).
+$(BUILD)/lib/fakehost.o: sdk/fakehost.c sdk/fakehost.h core/abi.h include/superd/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/libsuperd-fakehost.a: $(BUILD)/lib/fakehost.o
+$(BUILD)/lib/abi.o: core/abi.c core/abi.h include/superd/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/libsuperd-fakehost.a: $(BUILD)/lib/fakehost.o $(BUILD)/lib/abi.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -278,7 +305,7 @@ install: build $(SDK_FILES) $(MANPAGES)
 	install -m 0755 $(BUILD)/superd $(DESTDIR)$(SBINDIR)/superd
 	install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/superd/plugin.h $(DESTDIR)$(INCLUDEDIR)/superd/plugin.h
-	install -m 0644 tests/fakehost.h $(DESTDIR)$(INCLUDEDIR)/superd/fakehost.h
+	install -m 0644 sdk/fakehost.h $(DESTDIR)$(INCLUDEDIR)/superd/fakehost.h
 	install -m 0644 $(BUILD)/libsuperd-fakehost.a $(DESTDIR)$(LIBDIR)/libsuperd-fakehost.a
 	install -m 0644 $(BUILD)/superd.pc $(DESTDIR)$(PCDIR)/superd.pc
 	install -m 0644 core/exports.list $(DESTDIR)$(SDKDIR)/superd-exports.list
