@@ -130,8 +130,9 @@ $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(CUNIT_LIBS) -ldl -o $@
 
 # Plugin unit tests: the fake host (sdk/) stands in for the daemon.
-$(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o
-	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(CUNIT_LIBS) -ldl -o $@
+$(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
+                             | $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(CUNIT_LIBS) -ldl -o $@
 
 $(BUILD)/sdk/%.o: sdk/%.c
 	@mkdir -p $(@D)
