@@ -48,7 +48,8 @@ TPLUGINS  := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard
 # The daemon exports the superd_* API to plugins and nothing else.
 EXPORTS   := -Wl,--dynamic-list=core/exports.list
 TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/integration \
-             $(BUILD)/tests/workers $(BUILD)/tests/limits $(BUILD)/tests/listeners
+             $(BUILD)/tests/workers $(BUILD)/tests/limits $(BUILD)/tests/listeners \
+             $(BUILD)/tests/plugin_api
 
 .PHONY: all build run test check check-asan clean deps
 all:
@@ -85,6 +86,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/limits $(BUILD)
 	@echo "== integration tests: unix socket files ($(BUILD)) =="
 	$(BUILD)/tests/listeners $(BUILD)
+	@echo "== integration tests: the plugin API in the daemon ($(BUILD)) =="
+	$(BUILD)/tests/plugin_api $(BUILD)
 	@echo "== plugin ABI: exports match the header, a 1.0 host refuses a 1.1 plugin by version ($(BUILD)) =="
 	sh tests/abi.sh $(BUILD)
 	@echo "== plugin SDK: install, out-of-tree plugins, the guide's examples, man pages ($(BUILD)) =="
@@ -163,6 +166,10 @@ $(BUILD)/tests/limits: $(BUILD)/tests/limits.o $(BUILD)/tests/integration_util.o
 # Unix socket files (modes, squatted paths, reloads) share them too.
 $(BUILD)/tests/listeners: $(BUILD)/tests/listeners.o $(BUILD)/tests/integration_util.o
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+
+# The plugin API as plugins see it in the daemon (addresses, warnings).
+$(BUILD)/tests/plugin_api: $(BUILD)/tests/plugin_api.o $(BUILD)/tests/integration_util.o | $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $(CUNIT_LIBS) -o $@
 
 # ---- fuzzing (tests/fuzz/) ----
 # make fuzz       every libFuzzer target for FUZZ_SECONDS (60) seconds each
