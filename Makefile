@@ -296,14 +296,19 @@ $(BUILD)/superd.pc: superd.pc.in include/superd/plugin.h Makefile $(BUILD)/paths
 	    -e '/^prefix=/!s|=$(PREFIX)/|=$${prefix}/|' $< > $@
 
 # The installed example: conf/superd.ini without the plugin_dir that points
-# into the build tree (an installed superd finds its plugins in PLUGINDIR).
+# into the build tree (an installed superd finds its plugins in PLUGINDIR),
+# and without any other mention of the source tree.
 $(BUILD)/superd.ini.installed: conf/superd.ini Makefile $(BUILD)/paths.txt
 	@mkdir -p $(@D)
 	sed -e '/^; `make` builds the sample plugins/d' \
 	    -e 's|^plugin_dir *=.*|; plugin_dir = DIR   ; not needed: superd finds NAME.so in $(PLUGINDIR)|' \
 	    -e 's|found in plugin_dir\.|found in $(PLUGINDIR).|' \
+	    -e 's|^; user, from the repository root.*|; user: superd -c $(CONFDIR)/superd.ini|' \
+	    -e 's|^; Reference: docs/configuration\.md\.|; Reference: superd.ini(5), `man superd.ini`.|' \
 	    $< > $@
 	@! grep -q '^[[:space:]]*plugin_dir' $@ || { echo "$@: plugin_dir left in" >&2; rm -f $@; exit 1; }
+	@! grep -nE 'repository|docs/|build/|conf/superd|make run' $@ || \
+	    { echo "$@: mentions the source tree" >&2; rm -f $@; exit 1; }
 
 install: build $(SDK_FILES) $(MANPAGES)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/superd \
