@@ -638,8 +638,10 @@ static void service_key(struct parse *p, struct conf_service *s, const char *key
         prefix_key(p, s->name, key, value, &s->source_prefix_v4, &s->source_prefix_v6);
     } else if (strcmp(key, "rate_limit") == 0 || strcmp(key, "udp_reply_rate") == 0) {
         struct conf_rate *r = key[0] == 'r' ? &s->rate_limit : &s->udp_reply_rate;
-        if (conf_parse_rate(value, r) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not N/s, N/m or none", value);
+        s->udp_reply_off = key[0] == 'u' && strcmp(value, "off") == 0;
+        if (!s->udp_reply_off && conf_parse_rate(value, r) < 0)
+            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not N/s, N/m or none%s", value,
+                 key[0] == 'u' ? " or off" : "");
     } else if (strcmp(key, "idle_timeout") == 0 || strcmp(key, "max_lifetime") == 0) {
         unsigned *ms = key[0] == 'i' ? &s->idle_timeout_ms : &s->max_lifetime_ms;
         if (conf_parse_duration(value, ms) < 0)

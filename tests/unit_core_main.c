@@ -25,6 +25,7 @@ int main(void)
         test_core_sources_register,
         test_core_listener_register,
         test_core_proxy_register,
+        test_core_loopguard_register,
         test_core_sources_hardening_register,
         test_core_config_checks_register,
     };
