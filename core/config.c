@@ -3,7 +3,9 @@
  * inih hands the handler no line numbers and silently cuts long lines,
  * section names and keys.  So it reads through our own line reader, which
  * counts lines and refuses what inih would truncate; the handler then knows
- * the line of every key it is given.
+ * the line of every key it is given.  What each key means (its section,
+ * type, field and limits) is a row of the table in conf_keys.c; this file
+ * reads, refuses duplicates, finds the row and runs its setter.
  */
 #include "config.h"
 #include "conf_keys.h"
@@ -440,6 +442,7 @@ static int auto_workers(void)
 static void include(struct conf_parse *p, const char *value);
 static char *dir_of(const char *path);
 
+/* conf_keys.h: the first error wins, as with fail(). */
 int conf_fail(struct conf_arg *a, int rc, const char *fmt, ...)
 {
     struct conf_parse *p = a->p;
@@ -453,6 +456,7 @@ int conf_fail(struct conf_arg *a, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* conf_keys.h: kept in conf->warnings, as with warn(). */
 void conf_warn(struct conf_arg *a, const char *fmt, ...)
 {
     char msg[CONF_ERR_MAX];
