@@ -23,6 +23,9 @@
 #define OFF_S(f) .off = { 0, S(f) }, .size = SIZE_S(f)
 #define OFF_BOTH(f) .off = { G(f), S(f) }, .size = SIZE_S(f)
 
+/* conf_set_enum stores an int: the log target's enum must be one. */
+_Static_assert(sizeof(enum log_target) == sizeof(int), "enum log_target is not an int");
+
 static const struct conf_choice log_targets[] = {
     { "stderr", LOG_TO_STDERR }, { "syslog", LOG_TO_SYSLOG }, { NULL, 0 },
 };
