@@ -72,6 +72,7 @@ static const struct conf_key core_keys[] = {
       .choices = facilities, .hint = "daemon, user or local0 to local7" },
     { "include", CONF_GLOBAL, conf_set_include, OFF_G(files) },
     { "shutdown_timeout", CONF_GLOBAL, conf_set_duration, OFF_G(shutdown_timeout_ms) },
+    { "metrics_listen", CONF_GLOBAL, conf_set_metrics_listen, OFF_G(path) },
     /* both: [superd] gives the default of every service, or a total */
     { "max_connections", CONF_BOTH, conf_set_count, OFF_BOTH(max_connections), .min = 1,
       .max = LONG_MAX },

@@ -207,6 +207,11 @@ static void inspect_line(struct conf_parse *p, char *raw)
         if (strcmp(name, "superd") == 0)
             return;
         struct conf_service *old = find_service(p->conf, name);
+        if (strcmp(name, CONF_METRICS_SERVICE) == 0) {
+            fail(p, -EINVAL, p->line, name, NULL,
+                 "section name reserved for metrics_listen in [superd]");
+            return;
+        }
         if (old && old->file == p->file) {
             fail(p, -EEXIST, p->line, name, NULL,
                  "section given twice (first at line %d)", old->line);
@@ -465,6 +470,25 @@ void conf_warn(struct conf_arg *a, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     warn(a->p, a->line, a->section, a->key->name, "%s", msg);
+}
+
+/* metrics_listen = ADDRESS ... in [superd]: the listeners of the built-in
+ * service CONF_METRICS_SERVICE, made on first use. */
+int conf_set_metrics_listen(struct conf_arg *a)
+{
+    struct conf_parse *p = a->p;
+    struct conf_service *s = find_service(p->conf, CONF_METRICS_SERVICE);
+    if (!s) {
+        if (add_service(p, CONF_METRICS_SERVICE) < 0)
+            return conf_fail(a, -ENOMEM, "out of memory");
+        s = &p->conf->svcs[p->conf->nsvcs - 1];
+        s->builtin = "metrics";
+        s->line = a->line;
+        s->plugin_line = a->line;
+    }
+    struct conf_arg sub = *a;
+    sub.svc = s;
+    return conf_set_listen(&sub);
 }
 
 /* include = PATTERN, as a row of the key table. */
@@ -757,7 +781,7 @@ static void check_services(struct conf_parse *p)
         if (!s->source_prefix_v6)
             s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
-        if (!s->plugin)
+        if (!s->plugin && !s->builtin)
             fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
         else if (s->naddrs == 0)
             fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");

@@ -57,7 +57,13 @@ struct conf_service {
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
+    const char *builtin;    /* served by the core's own handler of this name
+                             * (metrics_listen), not by a plugin; static */
 };
+
+/* The service that metrics_listen in [superd] makes: its name in logs and
+ * statistics.  A section of this name is refused. */
+#define CONF_METRICS_SERVICE "superd-metrics"
 
 struct conf {
     char *path;             /* as given, for messages */

@@ -359,6 +359,8 @@ static int spawn(struct master *m)
     memset(wp, 0, sizeof *wp);
     wp->pid = pid;
     wp->row = row;
+    m->stats->worker_pid[row] = (int32_t)pid;
+    m->stats->worker_started[row] = (int64_t)time(NULL);
     wp->gen = m->gen;
     size_t used = 0;
     for (size_t i = 0; i < m->conf->nsvcs; i++) {
@@ -428,6 +430,7 @@ static void worker_gone(struct master *m, struct wproc *wp, pid_t pid, int statu
         return;     /* its generation is being replaced: nothing to restart */
     }
     if (!ready) {
+        m->stats->proc.restarts[STATS_RESTART_STARTUP]++;
         long long delay = backoff(++m->failures);
         log_msg(LOG_ERR, "worker %ld %s during start-up; starting another in %lld ms",
                 (long)pid, how, delay);
@@ -435,6 +438,7 @@ static void worker_gone(struct master *m, struct wproc *wp, pid_t pid, int statu
         return;
     }
     m->failures = 0;
+    m->stats->proc.restarts[WIFSIGNALED(status) ? STATS_RESTART_CRASH : STATS_RESTART_EXIT]++;
     log_msg(LOG_ERR, "worker %ld %s while serving %s; starting another",
             (long)pid, how, wp->services);
     if (spawn(m) < 0)
@@ -492,6 +496,7 @@ static void reload_end(struct master *m)
 
 static void reload_refused(struct master *m, const char *msg)
 {
+    m->stats->proc.reload_failures++;
     log_msg(LOG_ERR, RELOAD_FAILED "%s", msg);
     conf_free(m->next);
     m->next = NULL;
@@ -623,6 +628,8 @@ static void starting_tick(struct master *m)
     }
     log_msg(LOG_NOTICE, "reload done: %zu added, %zu kept, %zu removed; %d new workers",
             m->added, m->kept, m->removed, serving);
+    m->stats->proc.reloads++;
+    m->stats->proc.last_reload = (int64_t)time(NULL);
     reload_end(m);
 }
 
@@ -640,6 +647,7 @@ static void check_finished(struct master *m, int status)
     }
     if (v < 0) {
         /* The child (or check_verdict) said why. */
+        m->stats->proc.reload_failures++;
         conf_free(m->next);
         m->next = NULL;
         reload_end(m);
@@ -837,6 +845,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_ERR, "cannot start the master: %s", strerror(-r));
         goto out;
     }
+    m->stats->proc.start_time = (int64_t)time(NULL);
     if (assign_slots(m, c, "") < 0)
         goto out;
     for (int i = 0; i < c->workers; i++)
