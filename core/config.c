@@ -612,6 +612,12 @@ static void listen_key(struct parse *p, struct conf_service *s, const char *valu
 static void service_key(struct parse *p, struct conf_service *s, const char *key,
                         const char *value)
 {
+    char xmsg[512];
+    int xr = exec_conf_key(s, key, value, p->line, xmsg, sizeof xmsg);
+    if (xr < 0)
+        fail(p, xr, p->line, s->name, key, "%s", xmsg);
+    if (xr != 0)
+        return;
     if (strcmp(key, "plugin") == 0) {
         s->plugin = strdup(value);
         s->plugin_line = p->line;
@@ -919,8 +925,14 @@ static void check_services(struct parse *p)
         if (!s->source_prefix_v6)
             s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
-        if (!s->plugin)
-            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
+        const char *xkey = NULL;
+        int xline = 0;
+        char xmsg[512];
+        int xr = exec_conf_check(s, &xkey, &xline, xmsg, sizeof xmsg);
+        if (xr < 0)
+            fail(p, xr, xline, s->name, xkey, "%s", xmsg);
+        else if (!s->plugin && !s->exec.program)
+            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");
         else if (s->naddrs == 0)
             fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
         for (size_t a = 0; a < s->naddrs && !p->rc; a++, pos++)
@@ -1107,6 +1119,7 @@ void conf_free(struct conf *c)
         free(s->opts);
         acl_free(&s->only_from);
         acl_free(&s->no_access);
+        exec_conf_free(&s->exec);
     }
     free(c->svcs);
     free(c->path);

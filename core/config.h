@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "addr.h"
+#include "exec_conf.h"
 #include "log.h"
 
 /* A rate: `count` events per `per_ms`; count 0 means no limit. */
@@ -56,6 +57,7 @@ struct conf_service {
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
+    struct exec_conf exec;  /* program = PATH and its keys (exec_conf.c) */
 };
 
 struct conf {

@@ -27,6 +27,7 @@ int main(void)
         test_core_proxy_register,
         test_core_sources_hardening_register,
         test_core_config_checks_register,
+        test_core_exec_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
