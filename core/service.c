@@ -61,6 +61,8 @@ int service_start(struct superd_service *s, const struct conf *c,
     s->conf = c;
     s->cs = cs;
     s->stats_slot = -1;
+    if (cs->exec.program)
+        return 0;   /* no plugin: the spawner runs the program */
     int r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
     if (r == 0)
         trace(cs, "load");  /* dlopen runs the plugin's constructors */
