@@ -27,14 +27,6 @@
 /* Every UDP datagram (at most 65507 bytes) fits whole. */
 #define DGRAM_MAX 65536
 
-struct superd_dgram {
-    struct listener *lsn;
-    const struct sockaddr_storage *from;
-    socklen_t fromlen;
-    size_t len;             /* of the request: replies larger need budget */
-    char peer[ADDR_TEXT_MAX];
-};
-
 /* Per process, so per worker. */
 static char bufs[DGRAM_BATCH][DGRAM_MAX];
 

@@ -4,12 +4,23 @@
 #define SUPERD_DGRAM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "loop.h"
 
 struct listener;
+
+/* One received datagram, valid during on_datagram (api_addr.c reads it). */
+struct superd_dgram {
+    struct listener *lsn;
+    const struct sockaddr_storage *from;
+    socklen_t fromlen;
+    size_t len;             /* of the request: replies larger need budget */
+    char peer[ADDR_TEXT_MAX];
+};
 
 /* Listener callback: receive a bounded batch of datagrams. */
 void dgram_ready(struct loop_watch *w, uint32_t events);

@@ -1,6 +1,8 @@
 /*
  * test_plugins.c - CUnit tests of the sample plugins (echo, discard,
- * daytime), each loaded from its built .so and run against the fake host.
+ * daytime), each loaded from its built .so and run against the fake host;
+ * and of the fake host itself (sdk/fakehost.c) with test plugins from
+ * TEST_PLUGIN_DIR: superd's own descriptor check, the ABI 1.1 addresses.
  *
  * Usage: unit_plugins PLUGIN_DIR     (e.g. build/plugins)
  */
@@ -526,6 +528,99 @@ static void test_daytime_unknown_option(void)
     check_unknown_option(daytime, opts);
 }
 
+/* ---- the fake host itself ---- */
+
+#ifndef TEST_PLUGIN_DIR
+#error "TEST_PLUGIN_DIR must name the directory of the built test plugins"
+#endif
+#define TP(name) TEST_PLUGIN_DIR "/" name ".so"
+
+/* Refused with superd's own words (core/abi.c), and the fake's code. */
+static void fake_refuses(const char *path, int code, const char *msg)
+{
+    struct fake_plugin *p = NULL;
+
+    fake_log_stream(NULL);
+    CU_ASSERT_EQUAL(fake_plugin_load(path, &p), code);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_STRING_EQUAL(fake_error(), msg);
+    if (strcmp(fake_error(), msg) != 0)
+        fprintf(stderr, "\n    got  %s\n    want %s\n", fake_error(), msg);
+    fake_log_stream(stderr);
+}
+
+static void test_fake_same_check_as_superd(void)
+{
+    fake_refuses(TP("newminor"), -EPROTO,
+                 TP("newminor") ": built for plugin ABI 1.2, newer than this superd's 1.1");
+    fake_refuses(TP("abi2"), -EPROTO, TP("abi2") ": built for plugin ABI 2.0, this superd has 1.1");
+    fake_refuses(TP("small"), -EINVAL,
+                 TP("small") ": descriptor size 88 too small for plugin ABI 1.1");
+    fake_refuses(TP("badmagic"), -ENOEXEC,
+                 TP("badmagic") ": not a superd plugin (bad magic 0xdeadbeef)");
+}
+
+/* A plugin built for 1.0 loads; its descriptor says so. */
+static void test_fake_loads_older_minor(void)
+{
+    struct fake_plugin *p = NULL;
+
+    CU_ASSERT_EQUAL_FATAL(fake_plugin_load(TP("only10"), &p), 0);
+    CU_ASSERT_EQUAL(fake_plugin_descriptor(p)->abi_minor, 0);
+    CU_ASSERT_STRING_EQUAL(fake_plugin_descriptor(p)->version, "1.0");
+    fake_plugin_unload(p);
+}
+
+/* What the addrs plugin answers a connection from `peer`. */
+static void check_conn_addrs(struct superd_service *svc, const char *peer, const char *want)
+{
+    struct superd_conn *conn = fake_conn_open(svc, peer);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(conn);
+    CU_ASSERT_STRING_EQUAL(fake_conn_output(conn, NULL), want);
+    if (strcmp(fake_conn_output(conn, NULL), want) != 0)
+        fprintf(stderr, "\n    got\n%s    want\n%s", fake_conn_output(conn, NULL), want);
+    CU_ASSERT(fake_conn_closed(conn));
+    fake_conn_free(conn);
+}
+
+static void test_fake_conn_addr(void)
+{
+    struct fake_plugin *p = NULL;
+    struct superd_service *svc;
+
+    CU_ASSERT_EQUAL_FATAL(fake_plugin_load(TP("addrs"), &p), 0);
+    svc = start(p, NULL);
+    check_conn_addrs(svc, NULL, "peer inet 127.0.0.1 40000\nlocal inet 127.0.0.1 7000\n"
+                                "other -22\ntext 127.0.0.1:40000\n");
+    check_conn_addrs(svc, "[2001:db8::1]:5555", "peer inet6 2001:db8::1 5555\n"
+                     "local inet6 ::1 7000\nother -22\ntext [2001:db8::1]:5555\n");
+    check_conn_addrs(svc, "unix:", "peer unix \nlocal unix /run/fake.sock\nother -22\ntext unix:\n");
+    CU_ASSERT_EQUAL(fake_service_set_local(svc, "unix:@superd"), 0);
+    check_conn_addrs(svc, "unix:/tmp/c.sock",
+                     "peer unix /tmp/c.sock\nlocal unix @superd\nother -22\ntext unix:/tmp/c.sock\n");
+    CU_ASSERT_EQUAL(fake_service_set_local(svc, "192.0.2.7:13"), 0);
+    check_conn_addrs(svc, NULL, "peer inet 127.0.0.1 40000\nlocal inet 192.0.2.7 13\n"
+                                "other -22\ntext 127.0.0.1:40000\n");
+    fake_service_free(svc);
+    fake_plugin_unload(p);
+}
+
+static void test_fake_dgram_addr(void)
+{
+    struct fake_plugin *p = NULL;
+    struct superd_service *svc;
+    const char *want = "peer inet 192.0.2.1 1234\nlocal inet 127.0.0.1 7000\n"
+                       "other -22\ntext 192.0.2.1:1234\n";
+
+    CU_ASSERT_EQUAL_FATAL(fake_plugin_load(TP("addrs"), &p), 0);
+    svc = start(p, NULL);
+    CU_ASSERT_EQUAL(fake_dgram_feed(svc, "x", 1, "192.0.2.1:1234"), 1);
+    CU_ASSERT_STRING_EQUAL(fake_dgram_reply(svc, 0, NULL), want);
+    fake_service_free(svc);
+    fake_plugin_unload(p);
+}
+
 /* ---- main ---- */
 
 static CU_TestInfo echo_tests[] = {
@@ -562,7 +657,16 @@ static CU_TestInfo daytime_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
+static CU_TestInfo fakehost_tests[] = {
+    { "load: superd's descriptor check, superd's messages", test_fake_same_check_as_superd },
+    { "load: a plugin built for ABI 1.0 with today's header", test_fake_loads_older_minor },
+    { "superd_conn_addr: tcp4, tcp6, unix, a set local address", test_fake_conn_addr },
+    { "superd_dgram_addr: sender and local address", test_fake_dgram_addr },
+    CU_TEST_INFO_NULL,
+};
+
 static CU_SuiteInfo suites[] = {
+    { "fake host", NULL, NULL, setup, teardown, fakehost_tests },
     { "echo", echo_suite_init, echo_suite_clean, setup, teardown, echo_tests },
     { "discard", discard_suite_init, discard_suite_clean, setup, teardown, discard_tests },
     { "daytime", daytime_suite_init, daytime_suite_clean, setup, teardown, daytime_tests },
