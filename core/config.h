@@ -54,6 +54,7 @@ struct conf_service {
     unsigned max_lifetime_ms;   /* longest a connection may live; 0: forever */
     bool udp_guard;             /* loop protection on datagram listeners */
     struct conf_rate udp_reply_rate;    /* replies per source; 0: see docs */
+    bool udp_reply_off;                 /* udp_reply_rate = off: no reply budget */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
+#include "loopguard.h"
 #include "access.h"
 #include "exec.h"
 #include "service.h"
@@ -320,7 +321,16 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         return -ENOTCONN;   /* an unbound unix socket has no address */
     const struct conf_service *cs = d->lsn->svc->cs;
     const struct conf_rate *budget = reply_budget(cs, len, d->len);
-    if (!sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, cs, budget)) {
+    /* The default loop budget is the worker's own (no lock on the reply
+     * path); an explicit udp_reply_rate and the amplification budget are
+     * exact across workers, in the shared table. */
+    bool ok = cs->udp_reply_off ||
+              (budget == &loop_rate
+                   ? loopguard_pass(d->lsn->svc->stats_slot, to, d->fromlen, budget,
+                                    loop_now_ms())
+                   : sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, cs,
+                                   budget));
+    if (!ok) {
         reply_dropped(d, budget);
         return -EAGAIN;
     }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf_keys.h"
 #include "config.h"
 #include "exec_args.h"
 
@@ -305,3 +306,24 @@ void exec_conf_free(struct exec_conf *e)
     free(e->chroot);
     free(e->chdir);
 }
+
+/* A row's setter: every exec key goes through exec_conf_key. */
+static int exec_set(struct conf_arg *a)
+{
+    char msg[512];
+    int r = exec_conf_key(a->svc, a->key->name, a->value, a->line, msg, sizeof msg);
+    return r < 0 ? conf_fail(a, r, "%s", msg) : 0;
+}
+
+#define EXEC_ROW(name) \
+    { name, CONF_SERVICE, exec_set, { 0, offsetof(struct conf_service, exec) }, \
+      sizeof(struct exec_conf), 0, 0, NULL, NULL, NULL, { 0, 0 } }
+
+const struct conf_key exec_conf_keys[] = {
+    EXEC_ROW("program"), EXEC_ROW("args"), EXEC_ROW("wait"), EXEC_ROW("stderr"),
+    EXEC_ROW("env"), EXEC_ROW("pass_env"), EXEC_ROW("user"), EXEC_ROW("group"),
+    EXEC_ROW("groups"), EXEC_ROW("chroot"), EXEC_ROW("chdir"), EXEC_ROW("umask"),
+    EXEC_ROW("nice"), EXEC_ROW("rlimit_cpu"), EXEC_ROW("rlimit_as"), EXEC_ROW("rlimit_nofile"),
+    EXEC_ROW("rlimit_nproc"), EXEC_ROW("max_instances"),
+    { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
+};

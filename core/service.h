@@ -20,6 +20,9 @@ struct superd_service {
     int stats_slot;         /* its counters in the shared stats, or -1 */
     struct stats_row *row;  /* this worker's row of them, or NULL */
     char *err;              /* first superd_config_error message */
+    char **asked;           /* keys init() asked superd_option for, to
+                             * suggest one for a typo; freed by service_start */
+    size_t nasked;
 };
 
 /*
