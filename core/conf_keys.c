@@ -101,9 +101,13 @@ static const struct conf_key core_keys[] = {
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };
 
+/* exec_conf.c: program, args, user ... (docs/exec.md). */
+extern const struct conf_key exec_conf_keys[];
+
 /* Every table, looked up in this order (a name may be in one only). */
 static const struct conf_key *const tables[] = {
     core_keys,
+    exec_conf_keys,
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])

@@ -781,8 +781,14 @@ static void check_services(struct conf_parse *p)
         if (!s->source_prefix_v6)
             s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
-        if (!s->plugin && !s->builtin)
-            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
+        const char *xkey = NULL;
+        int xline = 0;
+        char xmsg[512];
+        int xr = exec_conf_check(s, &xkey, &xline, xmsg, sizeof xmsg);
+        if (xr < 0)
+            fail(p, xr, xline, s->name, xkey, "%s", xmsg);
+        else if (!s->plugin && !s->exec.program && !s->builtin)
+            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");
         else if (s->naddrs == 0)
             fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
         for (size_t a = 0; a < s->naddrs && !p->rc; a++, pos++)
@@ -970,6 +976,7 @@ void conf_free(struct conf *c)
         free(s->opts);
         acl_free(&s->only_from);
         acl_free(&s->no_access);
+        exec_conf_free(&s->exec);
     }
     free(c->svcs);
     free(c->path);

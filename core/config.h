@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "addr.h"
+#include "exec_conf.h"
 #include "log.h"
 
 /* A rate: `count` events per `per_ms`; count 0 means no limit. */
@@ -59,6 +60,7 @@ struct conf_service {
     size_t nopts;
     const char *builtin;    /* served by the core's own handler of this name
                              * (metrics_listen), not by a plugin; static */
+    struct exec_conf exec;  /* program = PATH and its keys (exec_conf.c) */
 };
 
 /* The service that metrics_listen in [superd] makes: its name in logs and

@@ -92,6 +92,8 @@ static int start(struct superd_service *s, const struct conf *c, struct conf_ser
     s->conf = c;
     s->cs = cs;
     s->stats_slot = -1;
+    if (cs->exec.program)
+        return 0;   /* no plugin: the spawner runs the program */
     int r;
     if (cs->builtin) {
         r = plugin_builtin(cs->builtin, &s->plugin, msg, sizeof msg);
