@@ -10,8 +10,11 @@
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -222,12 +225,129 @@ static void test_status_table(void)
                                           args[2]));
 }
 
+/* A program unpacked by `make test-deps`, or NULL (the test is skipped). */
+static char *dep(const char *rel)
+{
+    const char *root = getenv("SUPERD_TEST_DEPS");
+    char *path;
+
+    if (!root)
+        return NULL;
+    path = it_printf("%s/%s", root, rel);
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+/* GET path from 127.0.0.1:port over HTTP/1.0: the whole answer, or "". */
+static char *http_get(int port, const char *path)
+{
+    static uint8_t buf[1 << 20];
+    char *req = it_printf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    struct it_xfer x;
+    int fd = it_tcp_connect(AF_INET, port);
+
+    if (fd < 0)
+        return "";
+    memset(buf, 0, sizeof(buf));
+    it_xfer(fd, (const uint8_t *)req, strlen(req), 0, NULL, 0, buf, sizeof(buf) - 1, 0, 1,
+            IT_OP_MS, &x);
+    it_close(fd);
+    return it_printf("%s", (char *)buf);
+}
+
+/* promtool (Debian's prometheus package) finds nothing wrong in a scrape. */
+static void test_promtool_check(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock"), *promtool = dep("usr/bin/promtool");
+    char *file = it_path("scrape.txt"), *out = it_path("promtool.out"), *text, *body;
+    struct it_daemon *d;
+    int st;
+
+    if (!promtool) {
+        printf("\n    skipped: no promtool (make test-deps could not fetch prometheus)\n    ");
+        return;
+    }
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "only_from = 127.0.0.1\n");
+    text = scrape(sock);
+    body = strstr(text, "\r\n\r\n");
+    CU_ASSERT_FATAL(body != NULL);
+    CU_ASSERT_FATAL(it_write_file(file, body + 4) == 0);
+    st = system(it_printf("'%s' check metrics < '%s' > '%s' 2>&1", promtool, file, out));
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        printf("\n    promtool check metrics: %s\n", it_read_file(out));
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* A real Prometheus server scrapes superd and its query API returns the
+ * exact counts of a known workload. */
+static void test_prometheus_scrapes(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4), mport = it_free_port(IT_TCP4);
+    int pport = it_free_port(IT_TCP4);
+    char *prom = dep("usr/bin/prometheus"), *yml = it_path("prometheus.yml");
+    char *accepted = NULL, *bytes = NULL;
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    int64_t deadline;
+    pid_t pid;
+
+    if (!prom) {
+        printf("\n    skipped: no prometheus (make test-deps could not fetch it)\n    ");
+        return;
+    }
+    CU_ASSERT_FATAL(port > 0 && mport > 0 && pport > 0 && mport != pport);
+    CU_ASSERT_FATAL(it_start(d, it_conf_global(
+        it_printf("workers = 2\nmetrics_listen = tcp://127.0.0.1:%d\n", mport),
+        it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port))) == 0);
+    for (int i = 0; i < 3; i++) {
+        int fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 100, "100 bytes"));
+        it_close(fd);
+    }
+    CU_ASSERT_FATAL(it_write_file(yml, it_printf(
+        "global:\n  scrape_interval: 1s\n"
+        "scrape_configs:\n  - job_name: superd\n    static_configs:\n"
+        "      - targets: ['127.0.0.1:%d']\n", mport)) == 0);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(prom, prom, it_printf("--config.file=%s", yml),
+              it_printf("--storage.tsdb.path=%s", it_path("tsdb")),
+              it_printf("--web.listen-address=127.0.0.1:%d", pport), (char *)NULL);
+        _exit(127);
+    }
+    deadline = it_now_ms() + 30000;
+    while (it_left_ms(deadline) && (!accepted || !bytes)) {
+        char *a = http_get(pport, "/api/v1/query?query=superd_connections_accepted_total"
+                                  "%7Bservice%3D%22echo%22%7D");
+        char *b = http_get(pport, "/api/v1/query?query=superd_received_bytes_total"
+                                  "%7Bservice%3D%22echo%22%7D");
+        if (strstr(a, "\"3\"]"))
+            accepted = a;
+        if (strstr(b, "\"300\"]"))
+            bytes = b;
+        if (!accepted || !bytes)
+            it_sleep_ms(250);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    CU_ASSERT(accepted != NULL);
+    CU_ASSERT(bytes != NULL);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
 static const struct it_test metrics_tests[] = {
     { "metrics: exact counters after a known workload", test_metrics_exact_counters },
     { "metrics: OpenMetrics when the Accept header asks", test_metrics_openmetrics },
     { "metrics: 404, 405 and HEAD", test_metrics_other_requests },
     { "metrics: reloads and failed reloads counted", test_metrics_reloads_and_restarts },
     { "metrics: superd status prints the table", test_status_table },
+    { "metrics: promtool check metrics passes", test_promtool_check },
+    { "metrics: a real Prometheus scrapes exact counts", test_prometheus_scrapes },
 };
 
 IT_REGISTER(metrics_tests)
