@@ -15,7 +15,8 @@
  * The plugin writes until the host has to queue some of it, then waits for
  * on_drain(): at most one cycle of the pattern (7030 bytes) is ever queued
  * per connection, however slowly the client reads, so a client that never
- * reads costs bounded memory (and idle_timeout / max_lifetime end it).
+ * reads costs bounded memory, and idle_timeout ends it as nothing moves
+ * (max_lifetime ends any chargen connection).
  *
  * Datagram: each datagram, whatever it holds, is answered with one datagram
  * of a random length from 0 to 512 bytes made of the pattern, starting at

@@ -17,8 +17,9 @@
  *
  * The file's format, chosen by its content:
  *   - fortune(6) format, when some line is exactly "%": the quotes are the
- *     runs of lines between those separator lines (a file of the fortune
- *     package, e.g. /usr/share/games/fortunes/literature, works as it is);
+ *     runs of lines between those separator lines (the fortune packages'
+ *     files have this format, but many hold quotes over 512 bytes, which
+ *     are refused: pick or trim the quotes);
  *   - otherwise one quote per line.
  * Quotes made only of blank space are skipped.  Lines are sent with CRLF
  * line ends, as network text.  RFC 865 limits a quote to 512 characters:
