@@ -963,7 +963,7 @@ static void test_qotd_rejects_long_quote(void)
     /* Fortune format: the third quote, from line 5, is 511 + 2 bytes. */
     strcpy(text, "short\n%\nalso short\n%\n");
     memset(text + strlen(text), 'x', 511);
-    strcpy(text + 22 + 511, "\n%\nlast\n");
+    strcpy(text + 21 + 511, "\n%\nlast\n");
     check_qotd_rejects(text, strlen(text),
                        "[qotd] file: PATH:5: the quote is 513 bytes with CRLF line ends, "
                        "at most 512 are allowed (RFC 865)");
