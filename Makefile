@@ -25,7 +25,7 @@ OPT      := -O2
 endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Icore
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Icore -Isdk
 CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 
@@ -48,7 +48,8 @@ TPLUGINS  := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard
 # The daemon exports the superd_* API to plugins and nothing else.
 EXPORTS   := -Wl,--dynamic-list=core/exports.list
 TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/integration \
-             $(BUILD)/tests/workers $(BUILD)/tests/limits $(BUILD)/tests/listeners
+             $(BUILD)/tests/workers $(BUILD)/tests/limits $(BUILD)/tests/listeners \
+             $(BUILD)/tests/plugin_api
 
 .PHONY: all build run test check check-asan clean deps
 all:
@@ -70,8 +71,21 @@ test:
 	@$(MAKE) --no-print-directory fuzz-ci
 	@$(MAKE) --no-print-directory check BUILD=build-asan SAN=1
 
+# Programs some tests run, from Debian's packages, unpacked (never installed)
+# into one tree shared by every build; a test whose program could not be had
+# says it is skipped.
+TEST_DEPS_DIR := build-deps
+TEST_DEPS     := prometheus
+export SUPERD_TEST_DEPS := $(CURDIR)/$(TEST_DEPS_DIR)/root
+
+.PHONY: test-deps
+test-deps:
+	@sh scripts/debfetch.sh $(TEST_DEPS_DIR) $(TEST_DEPS) || \
+	    echo "test-deps: some tests will be skipped (their programs are missing)"
+
 check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
-       $(BUILD)/tests/plugins/crashy_v2.so $(TESTS) sdk $(BUILD)/tests/sdk_client
+       $(BUILD)/tests/plugins/crashy_v2.so $(TESTS) sdk $(BUILD)/tests/sdk_client \
+       $(BUILD)/tests/superd-abi1.0 test-deps
 	@echo "== unit tests: core ($(BUILD)) =="
 	$(BUILD)/tests/unit_core
 	@echo "== unit tests: sample plugins against the fake host ($(BUILD)) =="
@@ -84,6 +98,10 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/limits $(BUILD)
 	@echo "== integration tests: unix socket files ($(BUILD)) =="
 	$(BUILD)/tests/listeners $(BUILD)
+	@echo "== integration tests: the plugin API in the daemon ($(BUILD)) =="
+	$(BUILD)/tests/plugin_api $(BUILD)
+	@echo "== plugin ABI: exports match the header, a 1.0 host refuses a 1.1 plugin by version ($(BUILD)) =="
+	sh tests/abi.sh $(BUILD)
 	@echo "== plugin SDK: install, out-of-tree plugins, the guide's examples, man pages ($(BUILD)) =="
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="
@@ -126,11 +144,34 @@ UNIT_CORE_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,tests/unit_core_main.c 
 $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(CUNIT_LIBS) -ldl -o $@
 
-# Plugin unit tests: the fake host stands in for the daemon.
-$(BUILD)/tests/unit_plugins: $(BUILD)/tests/fakehost.o $(BUILD)/tests/test_plugins.o
-	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(CUNIT_LIBS) -ldl -o $@
+# Plugin unit tests: the fake host (sdk/) stands in for the daemon.
+$(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
+                             | $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(CUNIT_LIBS) -ldl -o $@
 
-$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c))
+$(BUILD)/sdk/%.o: sdk/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
+# check presents minor 0, and the 1.1 functions are left out.
+ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/timer.o
+$(BUILD)/tests/abi1.0/%.o: core/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o $(BUILD)/core/timer.o,$(CORE_OBJ)) \
+                              $(ABI10_OBJ) core/exports.list
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) -ldl -o $@
+
+# Programs the exec tests run: static (they also run in an empty chroot),
+# never sanitized (a child of the daemon, not the code under test).
+TPROGS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%,$(wildcard tests/programs/*.c))
+$(BUILD)/tests/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -std=c11 -O2 $(WARN) -static $< -o $@
+
+$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c)) | $(TPROGS)
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
 
 # Master/worker tests share the integration helpers.
@@ -144,6 +185,10 @@ $(BUILD)/tests/limits: $(BUILD)/tests/limits.o $(BUILD)/tests/integration_util.o
 # Unix socket files (modes, squatted paths, reloads) share them too.
 $(BUILD)/tests/listeners: $(BUILD)/tests/listeners.o $(BUILD)/tests/integration_util.o
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+
+# The plugin API as plugins see it in the daemon (addresses, warnings).
+$(BUILD)/tests/plugin_api: $(BUILD)/tests/plugin_api.o $(BUILD)/tests/integration_util.o | $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $(CUNIT_LIBS) -o $@
 
 # ---- fuzzing (tests/fuzz/) ----
 # make fuzz       every libFuzzer target for FUZZ_SECONDS (60) seconds each
@@ -187,12 +232,16 @@ $(FUZZ_DIR)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Itests $(FUZZ_DEFS) $(FUZZ_CFLAGS) -c $< -o $@
 
+$(FUZZ_DIR)/sdk/%.o: sdk/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
 $(FUZZ_DIR)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
 
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/tests/fuzz/fuzz_config.o $(FUZZ_DIR)/tests/fuzz/shims.o \
-                         $(addprefix $(FUZZ_DIR)/core/,config.o addr.o access.o log.o)
+                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o addr.o access.o log.o)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_addr: $(FUZZ_DIR)/tests/fuzz/fuzz_addr.o $(FUZZ_DIR)/tests/fuzz/shims.o \
@@ -206,8 +255,8 @@ $(FUZZ_DIR)/fuzz_cidr: $(FUZZ_DIR)/tests/fuzz/fuzz_cidr.o $(FUZZ_DIR)/core/acces
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@
 
 # The plugins it dlopens resolve superd_* against the fake host in it.
-$(FUZZ_DIR)/fuzz_plugins: $(FUZZ_DIR)/tests/fuzz/fuzz_plugins.o $(FUZZ_DIR)/tests/fakehost.o \
-                          core/exports.list | $(FUZZ_PLUGINS)
+$(FUZZ_DIR)/fuzz_plugins: $(FUZZ_DIR)/tests/fuzz/fuzz_plugins.o $(FUZZ_DIR)/sdk/fakehost.o \
+                          $(FUZZ_DIR)/core/abi.o core/exports.list | $(FUZZ_PLUGINS)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(EXPORTS) $(filter %.o,$^) -ldl -o $@
 
 clean:
@@ -247,12 +296,17 @@ $(BUILD)/paths.txt: FORCE
 	    printf '%s\n' '$(subst ','\'',$(PATHS))' > $@
 $(CORE_OBJ) $(MAIN_OBJ): $(BUILD)/paths.txt
 
-# The fake host as a library for plugin authors' unit tests.
-$(BUILD)/lib/fakehost.o: tests/fakehost.c tests/fakehost.h include/superd/plugin.h
+# The fake host (sdk/) as a library for plugin authors' unit tests, with
+# the daemon's own descriptor check (core/abi.c).
+$(BUILD)/lib/fakehost.o: sdk/fakehost.c sdk/fakehost.h core/abi.h include/superd/plugin.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/libsuperd-fakehost.a: $(BUILD)/lib/fakehost.o
+$(BUILD)/lib/abi.o: core/abi.c core/abi.h include/superd/plugin.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/libsuperd-fakehost.a: $(BUILD)/lib/fakehost.o $(BUILD)/lib/abi.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -264,14 +318,19 @@ $(BUILD)/superd.pc: superd.pc.in include/superd/plugin.h Makefile $(BUILD)/paths
 	    -e '/^prefix=/!s|=$(PREFIX)/|=$${prefix}/|' $< > $@
 
 # The installed example: conf/superd.ini without the plugin_dir that points
-# into the build tree (an installed superd finds its plugins in PLUGINDIR).
+# into the build tree (an installed superd finds its plugins in PLUGINDIR),
+# and without any other mention of the source tree.
 $(BUILD)/superd.ini.installed: conf/superd.ini Makefile $(BUILD)/paths.txt
 	@mkdir -p $(@D)
 	sed -e '/^; `make` builds the sample plugins/d' \
 	    -e 's|^plugin_dir *=.*|; plugin_dir = DIR   ; not needed: superd finds NAME.so in $(PLUGINDIR)|' \
 	    -e 's|found in plugin_dir\.|found in $(PLUGINDIR).|' \
+	    -e 's|^; user, from the repository root.*|; user: superd -c $(CONFDIR)/superd.ini|' \
+	    -e 's|^; Reference: docs/configuration\.md\.|; Reference: superd.ini(5), `man superd.ini`.|' \
 	    $< > $@
 	@! grep -q '^[[:space:]]*plugin_dir' $@ || { echo "$@: plugin_dir left in" >&2; rm -f $@; exit 1; }
+	@! grep -nE 'repository|docs/|build/|conf/superd|make run' $@ || \
+	    { echo "$@: mentions the source tree" >&2; rm -f $@; exit 1; }
 
 install: build $(SDK_FILES) $(MANPAGES)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/superd \
@@ -281,7 +340,7 @@ install: build $(SDK_FILES) $(MANPAGES)
 	install -m 0755 $(BUILD)/superd $(DESTDIR)$(SBINDIR)/superd
 	install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/superd/plugin.h $(DESTDIR)$(INCLUDEDIR)/superd/plugin.h
-	install -m 0644 tests/fakehost.h $(DESTDIR)$(INCLUDEDIR)/superd/fakehost.h
+	install -m 0644 sdk/fakehost.h $(DESTDIR)$(INCLUDEDIR)/superd/fakehost.h
 	install -m 0644 $(BUILD)/libsuperd-fakehost.a $(DESTDIR)$(LIBDIR)/libsuperd-fakehost.a
 	install -m 0644 $(BUILD)/superd.pc $(DESTDIR)$(PCDIR)/superd.pc
 	install -m 0644 core/exports.list $(DESTDIR)$(SDKDIR)/superd-exports.list
@@ -366,4 +425,4 @@ $(BUILD)/tests/soak: tests/soak.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP $< -o $@
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -443,7 +443,7 @@ write_big_conf() {
             echo "[svc$i]"
             echo "plugin = $plugin"
             echo "listen = tcp://127.0.0.1:$p tcp://[::1]:$p udp://127.0.0.1:$p udp://[::1]:$p"
-            echo "udp_reply_rate = 1000000000/s"   # see write_superd_conf
+            echo "udp_reply_rate = off"   # see write_superd_conf
             echo "listen = unix:$TMP/big/s$i.sock"
         done
     } > "$f"

@@ -3,14 +3,15 @@
  * inih hands the handler no line numbers and silently cuts long lines,
  * section names and keys.  So it reads through our own line reader, which
  * counts lines and refuses what inih would truncate; the handler then knows
- * the line of every key it is given.
+ * the line of every key it is given.  What each key means (its section,
+ * type, field and limits) is a row of the table in conf_keys.c; this file
+ * reads, refuses duplicates, finds the row and runs its setter.
  */
 #include "config.h"
+#include "conf_keys.h"
 
 #include <errno.h>
 #include <glob.h>
-#include <grp.h>
-#include <pwd.h>
 #include <ini.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -51,7 +52,7 @@ struct seen_set {
     size_t n;
 };
 
-struct parse {
+struct conf_parse {
     const struct conf_file *file;   /* the file being read */
     int depth;              /* of includes */
     const char *text;       /* the whole file */
@@ -85,12 +86,12 @@ static void vformat(char *buf, size_t size, const char *path, int line, const ch
     vsnprintf(buf + n, size - (size_t)n, fmt, ap);
 }
 
-static void fail(struct parse *p, int rc, int line, const char *section,
+static void fail(struct conf_parse *p, int rc, int line, const char *section,
                  const char *key, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* Record the first error as "FILE:LINE: [section] key: message". */
-static void fail(struct parse *p, int rc, int line, const char *section,
+static void fail(struct conf_parse *p, int rc, int line, const char *section,
                  const char *key, const char *fmt, ...)
 {
     if (p->rc)
@@ -102,12 +103,12 @@ static void fail(struct parse *p, int rc, int line, const char *section,
     va_end(ap);
 }
 
-static void warn(struct parse *p, int line, const char *section, const char *key,
+static void warn(struct conf_parse *p, int line, const char *section, const char *key,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Keep a warning, in the same form as an error, for conf_load to log: the
  * file is good, but something in it is probably not what was meant. */
-static void warn(struct parse *p, int line, const char *section, const char *key,
+static void warn(struct conf_parse *p, int line, const char *section, const char *key,
                  const char *fmt, ...)
 {
     struct conf *c = p->conf;
@@ -135,7 +136,7 @@ static struct conf_service *find_service(struct conf *c, const char *name)
     return NULL;
 }
 
-static int add_service(struct parse *p, const char *name)
+static int add_service(struct conf_parse *p, const char *name)
 {
     struct conf *c = p->conf;
     struct conf_service *v = realloc(c->svcs, (c->nsvcs + 1) * sizeof *v);
@@ -172,7 +173,7 @@ static char *trim(char *s)
  * Look at a raw line before inih does: refuse names inih would truncate,
  * and track sections (inih does not report empty ones, nor repeats).
  */
-static void inspect_line(struct parse *p, char *raw)
+static void inspect_line(struct conf_parse *p, char *raw)
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", raw);
@@ -206,6 +207,11 @@ static void inspect_line(struct parse *p, char *raw)
         if (strcmp(name, "superd") == 0)
             return;
         struct conf_service *old = find_service(p->conf, name);
+        if (strcmp(name, CONF_METRICS_SERVICE) == 0) {
+            fail(p, -EINVAL, p->line, name, NULL,
+                 "section name reserved for metrics_listen in [superd]");
+            return;
+        }
         if (old && old->file == p->file) {
             fail(p, -EEXIST, p->line, name, NULL,
                  "section given twice (first at line %d)", old->line);
@@ -239,7 +245,7 @@ static void inspect_line(struct parse *p, char *raw)
  * longer than inih's buffer (it would read the rest as a new line). */
 static char *read_line(char *str, int num, void *stream)
 {
-    struct parse *p = stream;
+    struct conf_parse *p = stream;
     if (p->rc || p->text[p->pos] == '\0')
         return NULL;
     /* A UTF-8 byte order mark (editors on Windows write one) is not text. */
@@ -336,7 +342,7 @@ static void seen_free(struct seen_set *set)
  * given, or NULL when this is the first time.  `include` is counted per
  * file: an included file may include others.  Out of memory fails p.
  */
-static const struct seen *seen_before(struct parse *p, const char *section, const char *key)
+static const struct seen *seen_before(struct conf_parse *p, const char *section, const char *key)
 {
     struct seen_set *set = p->seen;
     const struct conf_file *scope = strcmp(key, "include") == 0 ? p->file : NULL;
@@ -362,17 +368,6 @@ static const struct seen *seen_before(struct parse *p, const char *section, cons
     }
     set->n++;
     return NULL;
-}
-
-/* dir + "/" + path, unless path is absolute. */
-static char *resolve(const char *dir, const char *path)
-{
-    char *out;
-    if (path[0] == '/' || strcmp(dir, ".") == 0)
-        return strdup(path);
-    if (asprintf(&out, "%s/%s", dir, path) < 0)
-        return NULL;
-    return out;
 }
 
 int conf_parse_duration(const char *s, unsigned *ms)
@@ -440,19 +435,6 @@ int conf_parse_bool(const char *s, bool *out)
     return -EINVAL;
 }
 
-static int parse_int(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0')
-        return -EINVAL;
-    if (errno || v < min || v > max)
-        return -ERANGE;
-    *out = v;
-    return 0;
-}
-
 /* workers = auto: one per CPU this process may run on. */
 static int auto_workers(void)
 {
@@ -462,226 +444,109 @@ static int auto_workers(void)
     return n > CONF_WORKERS_MAX ? CONF_WORKERS_MAX : (int)n;
 }
 
-static void include(struct parse *p, const char *value);
+static void include(struct conf_parse *p, const char *value);
 static char *dir_of(const char *path);
 
-/* syslog facility names. */
-static int facility_parse(const char *name)
+/* conf_keys.h: the first error wins, as with fail(). */
+int conf_fail(struct conf_arg *a, int rc, const char *fmt, ...)
 {
-    static const struct { const char *name; int facility; } names[] = {
-        { "daemon", LOG_DAEMON }, { "user", LOG_USER },
-        { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
-        { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-        { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i].name) == 0)
-            return names[i].facility;
-    return -EINVAL;
+    struct conf_parse *p = a->p;
+    if (p->rc)
+        return rc;
+    p->rc = rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(p->err, p->errlen, p->file->path, a->line, a->section, a->key->name, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
-/* only_from / no_access, in a service or in [superd]. */
-static void acl_key(struct parse *p, const char *section, const char *key, const char *value,
-                    struct acl *acl)
+/* conf_keys.h: kept in conf->warnings, as with warn(). */
+void conf_warn(struct conf_arg *a, const char *fmt, ...)
 {
-    char msg[256];
-    if (acl_parse(value, acl, msg, sizeof msg) < 0)
-        fail(p, -EINVAL, p->line, section, key, "%s", msg);
+    char msg[CONF_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    warn(a->p, a->line, a->section, a->key->name, "%s", msg);
 }
 
-/* source_prefix_v4 / source_prefix_v6, in a service or in [superd]. */
-static void prefix_key(struct parse *p, const char *section, const char *key, const char *value,
-                       int *v4, int *v6)
+/* metrics_listen = ADDRESS ... in [superd]: the listeners of the built-in
+ * service CONF_METRICS_SERVICE, made on first use. */
+int conf_set_metrics_listen(struct conf_arg *a)
 {
-    bool is_v4 = strcmp(key, "source_prefix_v4") == 0;
-    long bits = 0;
-    if (parse_int(value, 1, is_v4 ? 32 : 128, &bits) < 0)
-        fail(p, -EINVAL, p->line, section, key, "'%s' is not a prefix length from 1 to %d",
-             value, is_v4 ? 32 : 128);
-    else
-        *(is_v4 ? v4 : v6) = (int)bits;
+    struct conf_parse *p = a->p;
+    struct conf_service *s = find_service(p->conf, CONF_METRICS_SERVICE);
+    if (!s) {
+        if (add_service(p, CONF_METRICS_SERVICE) < 0)
+            return conf_fail(a, -ENOMEM, "out of memory");
+        s = &p->conf->svcs[p->conf->nsvcs - 1];
+        s->builtin = "metrics";
+        s->line = a->line;
+        s->plugin_line = a->line;
+    }
+    struct conf_arg sub = *a;
+    sub.svc = s;
+    return conf_set_listen(&sub);
 }
 
-static void global_key(struct parse *p, const char *key, const char *value)
+/* include = PATTERN, as a row of the key table. */
+int conf_set_include(struct conf_arg *a)
 {
-    struct conf *c = p->conf;
-    const char *sec = "superd";
-    if (strcmp(key, "plugin_dir") == 0) {
-        c->plugin_dir = resolve(p->file->dir, value);
-    } else if (strcmp(key, "pid_file") == 0) {
-        c->pid_file = resolve(p->file->dir, value);
-    } else if (strcmp(key, "workers") == 0) {
-        long v = 0;
-        if (strcmp(value, "auto") == 0)
-            c->workers = auto_workers();
-        else if (parse_int(value, 1, CONF_WORKERS_MAX, &v) < 0)
-            fail(p, -EINVAL, p->line, sec, key, "'%s' is not auto or a number from 1 to %d",
-                 value, CONF_WORKERS_MAX);
-        else
-            c->workers = (int)v;
-    } else if (strcmp(key, "max_connections") == 0) {
-        if (parse_int(value, 1, LONG_MAX, &c->max_connections) < 0)
-            fail(p, -EINVAL, p->line, sec, key, "'%s' is not a positive number", value);
-    } else if (strcmp(key, "user") == 0) {
-        struct passwd *pw = getpwnam(value);
-        if (!pw) {
-            fail(p, -ENOENT, p->line, sec, key, "no such user '%s'", value);
+    include(a->p, a->value);
+    return a->p->rc;
+}
+
+/* A service's key that no row names: the plugin's, which must read it.
+ * The array doubles when nopts reaches a power of two (its capacity). */
+static void plugin_key(struct conf_parse *p, struct conf_service *s, const char *key,
+                       const char *value)
+{
+    struct conf_opt *v = s->opts;
+    if ((s->nopts & (s->nopts - 1)) == 0) {
+        v = realloc(s->opts, (s->nopts ? s->nopts * 2 : 1) * sizeof *v);
+        if (!v) {
+            fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
             return;
         }
-        if (pw->pw_uid == 0)
-            warn(p, p->line, sec, key, "%s is uid 0: workers and plugins keep every privilege "
-                 "(name an unprivileged user)", value);
-        c->user = strdup(value);
-        c->user_line = p->line;
-        c->uid = pw->pw_uid;
-        if (!c->has_group)
-            c->gid = pw->pw_gid;
-        if (!c->user)
-            fail(p, -ENOMEM, p->line, sec, key, "out of memory");
-    } else if (strcmp(key, "group") == 0) {
-        struct group *gr = getgrnam(value);
-        if (!gr) {
-            fail(p, -ENOENT, p->line, sec, key, "no such group '%s'", value);
-            return;
-        }
-        c->gid = gr->gr_gid;
-        c->has_group = true;
-    } else if (strcmp(key, "log") == 0) {
-        if (strcmp(value, "stderr") == 0)
-            c->log_target = LOG_TO_STDERR;
-        else if (strcmp(value, "syslog") == 0)
-            c->log_target = LOG_TO_SYSLOG;
-        else
-            fail(p, -EINVAL, p->line, sec, key, "'%s' is not stderr or syslog", value);
-    } else if (strcmp(key, "log_level") == 0) {
-        int lv = log_level_parse(value);
-        if (lv < 0)
-            fail(p, -EINVAL, p->line, sec, key,
-                 "'%s' is not err, warning, notice, info or debug", value);
-        else
-            c->log_level = lv;
-    } else if (strcmp(key, "source_prefix_v4") == 0 || strcmp(key, "source_prefix_v6") == 0) {
-        prefix_key(p, sec, key, value, &c->source_prefix_v4, &c->source_prefix_v6);
-    } else if (strcmp(key, "only_from") == 0) {
-        acl_key(p, sec, key, value, &c->only_from);
-    } else if (strcmp(key, "no_access") == 0) {
-        acl_key(p, sec, key, value, &c->no_access);
-    } else if (strcmp(key, "syslog_facility") == 0) {
-        int f = facility_parse(value);
-        if (f < 0)
-            fail(p, -EINVAL, p->line, sec, key, "'%s' is not daemon, user or local0 to local7", value);
-        else
-            c->syslog_facility = f;
-    } else if (strcmp(key, "include") == 0) {
-        include(p, value);
-    } else if (strcmp(key, "shutdown_timeout") == 0) {
-        if (conf_parse_duration(value, &c->shutdown_timeout_ms) < 0)
-            fail(p, -EINVAL, p->line, sec, key,
-                 "bad duration '%s' (examples: 250ms, 30s, 5m, 1h)", value);
-    } else {
-        fail(p, -EINVAL, p->line, sec, key, "unknown key");
-        return;
+        s->opts = v;
     }
-    if (!p->rc && ((strcmp(key, "plugin_dir") == 0 && !c->plugin_dir) ||
-                   (strcmp(key, "pid_file") == 0 && !c->pid_file)))
-        fail(p, -ENOMEM, p->line, sec, key, "out of memory");
+    v[s->nopts] = (struct conf_opt){ strdup(key), strdup(value), p->line, false };
+    if (!v[s->nopts].key || !v[s->nopts].value)
+        fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
+    s->nopts++;
 }
 
-/* Every address of one listen value (several words, separated by blanks). */
-static void listen_key(struct parse *p, struct conf_service *s, const char *value)
+/* Set key of [superd] (s NULL) or of service s through its row. */
+static void set_key(struct conf_parse *p, struct conf_service *s, const char *key,
+                    const char *value)
 {
-    char *copy = strdup(value), *save = NULL;
-    if (!copy) {
-        fail(p, -ENOMEM, p->line, s->name, "listen", "out of memory");
+    unsigned where = s ? CONF_SERVICE : CONF_GLOBAL;
+    int in = s ? CONF_IN_SERVICE : CONF_IN_GLOBAL;
+    const struct conf_key *k = conf_key_find(where, key);
+    if (!k && s) {
+        plugin_key(p, s, key, value);
         return;
     }
-    for (char *w = strtok_r(copy, " \t,", &save); w && !p->rc; w = strtok_r(NULL, " \t,", &save)) {
-        char msg[512];
-        size_t before = s->naddrs;
-        int r = addr_parse(w, p->file->dir, &s->addrs, &s->naddrs, msg, sizeof msg);
-        if (r < 0) {
-            fail(p, r, p->line, s->name, "listen", "%s", msg);
-            break;
-        }
-        for (size_t i = before; i < s->naddrs; i++)
-            s->addrs[i].line = p->line;
+    if (!k) {
+        const char *near = conf_key_suggest(where, key);
+        if (near)
+            fail(p, -EINVAL, p->line, "superd", key, "unknown key (did you mean %s?)", near);
+        else
+            fail(p, -EINVAL, p->line, "superd", key, "unknown key");
+        return;
     }
-    free(copy);
-}
-
-static void service_key(struct parse *p, struct conf_service *s, const char *key,
-                        const char *value)
-{
-    if (strcmp(key, "plugin") == 0) {
-        s->plugin = strdup(value);
-        s->plugin_line = p->line;
-        if (!s->plugin)
-            fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
-    } else if (strcmp(key, "listen") == 0) {
-        listen_key(p, s, value);
-    } else if (strcmp(key, "enabled") == 0) {
-        if (conf_parse_bool(value, &s->enabled) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not yes or no", value);
-    } else if (strcmp(key, "backlog") == 0) {
-        long v = 0;
-        if (parse_int(value, 1, 65535, &v) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a number from 1 to 65535", value);
-        s->backlog = (int)v;
-    } else if (strcmp(key, "only_from") == 0) {
-        acl_key(p, s->name, key, value, &s->only_from);
-    } else if (strcmp(key, "no_access") == 0) {
-        acl_key(p, s->name, key, value, &s->no_access);
-    } else if (strcmp(key, "max_per_source") == 0) {
-        if (parse_int(value, 1, LONG_MAX, &s->max_per_source) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
-    } else if (strcmp(key, "source_prefix_v4") == 0 || strcmp(key, "source_prefix_v6") == 0) {
-        prefix_key(p, s->name, key, value, &s->source_prefix_v4, &s->source_prefix_v6);
-    } else if (strcmp(key, "rate_limit") == 0 || strcmp(key, "udp_reply_rate") == 0) {
-        struct conf_rate *r = key[0] == 'r' ? &s->rate_limit : &s->udp_reply_rate;
-        if (conf_parse_rate(value, r) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not N/s, N/m or none", value);
-    } else if (strcmp(key, "idle_timeout") == 0 || strcmp(key, "max_lifetime") == 0) {
-        unsigned *ms = key[0] == 'i' ? &s->idle_timeout_ms : &s->max_lifetime_ms;
-        if (conf_parse_duration(value, ms) < 0)
-            fail(p, -EINVAL, p->line, s->name, key,
-                 "bad duration '%s' (examples: 250ms, 30s, 5m, 1h; 0 for none)", value);
-    } else if (strcmp(key, "udp_guard") == 0) {
-        if (conf_parse_bool(value, &s->udp_guard) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not yes or no", value);
-    } else if (strcmp(key, "log_connections") == 0) {
-        if (conf_parse_bool(value, &s->log_connections) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not yes or no", value);
-    } else if (strcmp(key, "max_connections") == 0) {
-        if (parse_int(value, 1, LONG_MAX, &s->max_connections) < 0)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not a positive number", value);
-    } else if (strcmp(key, "socket_mode") == 0) {
-        char *end;
-        long v = strtol(value, &end, 8);
-        if (end == value || *end != '\0' || v < 0 || v > 0777)
-            fail(p, -EINVAL, p->line, s->name, key, "'%s' is not an octal mode such as 0660", value);
-        s->socket_mode = (int)v;
-    } else {
-        /* Not the core's: keep it for the plugin, which must read it.  The
-         * array doubles when nopts reaches a power of two (its capacity). */
-        struct conf_opt *v = s->opts;
-        if ((s->nopts & (s->nopts - 1)) == 0) {
-            v = realloc(s->opts, (s->nopts ? s->nopts * 2 : 1) * sizeof *v);
-            if (!v) {
-                fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
-                return;
-            }
-            s->opts = v;
-        }
-        v[s->nopts] = (struct conf_opt){ strdup(key), strdup(value), p->line, false };
-        if (!v[s->nopts].key || !v[s->nopts].value)
-            fail(p, -ENOMEM, p->line, s->name, key, "out of memory");
-        s->nopts++;
-    }
+    char *base = s ? (char *)s : (char *)p->conf;
+    struct conf_arg a = { p, k, value, base + k->off[in], p->conf, s, s ? s->name : "superd",
+                          p->file->dir, p->line };
+    if (k->set(&a) == 0 && k->line_at[in])
+        *(int *)(base + k->line_at[in] - 1) = p->line;
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
-    struct parse *p = user;
+    struct conf_parse *p = user;
     if (p->rc)
         return 0;
     if (*section == '\0') {
@@ -704,21 +569,18 @@ static int handler(void *user, const char *section, const char *key, const char 
         fail(p, -EINVAL, p->line, section, key, "empty value");
         return 0;
     }
-    if (strcmp(section, "superd") == 0) {
-        global_key(p, key, value);
-    } else {
-        struct conf_service *s = find_service(p->conf, section);
-        if (!s) {   /* the reader adds every section it sees */
-            fail(p, -EINVAL, p->line, section, key, "internal error: unknown section");
-            return 0;
-        }
-        service_key(p, s, key, value);
+    struct conf_service *s = NULL;
+    if (strcmp(section, "superd") != 0 && !(s = find_service(p->conf, section))) {
+        /* the reader adds every section it sees */
+        fail(p, -EINVAL, p->line, section, key, "internal error: unknown section");
+        return 0;
     }
+    set_key(p, s, key, value);
     return p->rc ? 0 : 1;
 }
 
 /* Checks of [superd] that need every file read. */
-static void check_globals(struct parse *p)
+static void check_globals(struct conf_parse *p)
 {
     const struct seen *g = seen_find(p->seen, NULL, "superd", "group");
     if (g && !p->conf->user) {
@@ -843,7 +705,7 @@ static void find_clashes(struct aref *v, size_t n, size_t *first)
 }
 
 /* Report address a of s, which cannot be bound next to o's b. */
-static void fail_clash(struct parse *p, const struct conf_service *s, const struct laddr *a,
+static void fail_clash(struct conf_parse *p, const struct conf_service *s, const struct laddr *a,
                        const struct conf_service *o, const struct laddr *b)
 {
     bool same = addr_equal((const struct sockaddr *)&a->sa, a->salen,
@@ -863,7 +725,7 @@ static void fail_clash(struct parse *p, const struct conf_service *s, const stru
 
 /* socket_mode is the only access control of a unix socket: refuse it where
  * it applies to nothing, warn where an abstract socket stays open to all. */
-static void check_socket_mode(struct parse *p, const struct conf_service *s)
+static void check_socket_mode(struct conf_parse *p, const struct conf_service *s)
 {
     if (s->socket_mode < 0)
         return;
@@ -889,7 +751,7 @@ static void check_socket_mode(struct parse *p, const struct conf_service *s)
 }
 
 /* Checks that need the whole file: required keys, addresses used twice. */
-static void check_services(struct parse *p)
+static void check_services(struct conf_parse *p)
 {
     struct conf *c = p->conf;
     size_t n = 0, enabled = 0;
@@ -919,8 +781,14 @@ static void check_services(struct parse *p)
         if (!s->source_prefix_v6)
             s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
-        if (!s->plugin)
-            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
+        const char *xkey = NULL;
+        int xline = 0;
+        char xmsg[512];
+        int xr = exec_conf_check(s, &xkey, &xline, xmsg, sizeof xmsg);
+        if (xr < 0)
+            fail(p, xr, xline, s->name, xkey, "%s", xmsg);
+        else if (!s->plugin && !s->exec.program && !s->builtin)
+            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");
         else if (s->naddrs == 0)
             fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
         for (size_t a = 0; a < s->naddrs && !p->rc; a++, pos++)
@@ -969,7 +837,7 @@ static struct conf_file *add_file(struct conf *c, const char *path)
 static int parse_text(struct conf *c, const struct conf_file *f, const char *text, int depth,
                       struct seen_set *seen, char *err, size_t errlen)
 {
-    struct parse p = { .file = f, .depth = depth, .text = text, .conf = c, .seen = seen,
+    struct conf_parse p = { .file = f, .depth = depth, .text = text, .conf = c, .seen = seen,
                        .err = err, .errlen = errlen };
     int line = ini_parse_stream(read_line, &p, handler, &p);
     if (!p.rc && line > 0)
@@ -1016,14 +884,14 @@ static int read_text(const char *path, char **out, char *err, size_t errlen)
 
 /* include = PATTERN: every file the glob matches, in sorted order, parsed
  * as if it stood here.  No match is not an error (an empty conf.d). */
-static void include(struct parse *p, const char *value)
+static void include(struct conf_parse *p, const char *value)
 {
     if (p->depth + 1 >= CONF_INCLUDE_DEPTH) {
         fail(p, -ELOOP, p->line, "superd", "include",
              "nested deeper than %d files (does a file include itself?)", CONF_INCLUDE_DEPTH);
         return;
     }
-    char *pattern = resolve(p->file->dir, value);
+    char *pattern = conf_resolve(p->file->dir, value);
     glob_t g;
     int r = pattern ? glob(pattern, GLOB_ERR, NULL, &g) : GLOB_NOSPACE;
     free(pattern);
@@ -1058,7 +926,6 @@ int conf_load_string(const char *text, const char *path, struct conf **out,
         return -ENOMEM;
     c->path = strdup(path);
     c->dir = dir_of(path);
-    c->workers = auto_workers();
     c->log_target = LOG_TO_STDERR;
     c->log_level = LOG_INFO;
     c->syslog_facility = LOG_DAEMON;
@@ -1075,6 +942,8 @@ int conf_load_string(const char *text, const char *path, struct conf **out,
         conf_free(c);
         return r;
     }
+    if (c->workers == 0)    /* not given, or auto */
+        c->workers = auto_workers();
     *out = c;
     return 0;
 }
@@ -1107,6 +976,7 @@ void conf_free(struct conf *c)
         free(s->opts);
         acl_free(&s->only_from);
         acl_free(&s->no_access);
+        exec_conf_free(&s->exec);
     }
     free(c->svcs);
     free(c->path);

@@ -15,6 +15,7 @@
  * under this file without changing it.
  */
 #include "conn.h"
+#include "exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -428,6 +429,10 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     int admitted = admit(l, ss, sslen);
     if (admitted < 0) {
         close(fd);
+        return;
+    }
+    if (exec_service(l)) {
+        exec_stream(l, fd, ss, sslen, admitted & CONN_COUNTED, admitted & CONN_SOURCED);
         return;
     }
     struct superd_conn *c = calloc(1, sizeof *c);

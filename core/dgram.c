@@ -16,6 +16,8 @@
 #include "listener.h"
 #include "log.h"
 #include "serve.h"
+#include "loopguard.h"
+#include "exec.h"
 #include "service.h"
 #include "sources.h"
 #include "stats.h"
@@ -26,14 +28,6 @@
 #define DGRAM_ROUNDS 4
 /* Every UDP datagram (at most 65507 bytes) fits whole. */
 #define DGRAM_MAX 65536
-
-struct superd_dgram {
-    struct listener *lsn;
-    const struct sockaddr_storage *from;
-    socklen_t fromlen;
-    size_t len;             /* of the request: replies larger need budget */
-    char peer[ADDR_TEXT_MAX];
-};
 
 /* Per process, so per worker. */
 static char bufs[DGRAM_BATCH][DGRAM_MAX];
@@ -233,6 +227,10 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
             return;
         }
     }
+    if (exec_service(l)) {
+        exec_dgram(l, d->from, d->fromlen, data, len);
+        return;
+    }
     const struct superd_plugin *p = service_plugin(l->svc);
     if (!p->on_datagram)
         return;
@@ -324,7 +322,16 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         return -ENOTCONN;   /* an unbound unix socket has no address */
     const struct conf_service *cs = d->lsn->svc->cs;
     const struct conf_rate *budget = reply_budget(cs, len, d->len);
-    if (!sources_reply(d->lsn->srv->sources, d->lsn->svc->stats_slot, to, cs, budget)) {
+    /* The default loop budget is the worker's own (no lock on the reply
+     * path); an explicit udp_reply_rate and the amplification budget are
+     * exact across workers, in the shared table. */
+    bool ok = cs->udp_reply_off ||
+              (budget == &loop_rate
+                   ? loopguard_pass(d->lsn->svc->stats_slot, to, d->fromlen, budget,
+                                    loop_now_ms())
+                   : sources_reply(d->lsn->srv->sources, d->lsn->svc->stats_slot, to, cs,
+                                   budget));
+    if (!ok) {
         reply_dropped(d, budget);
         return -EAGAIN;
     }
@@ -354,6 +361,16 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         return -e;
     }
     return 0;
+}
+
+int dgram_reply_to(struct listener *l, const struct sockaddr_storage *to, socklen_t tolen,
+                   size_t reqlen, const void *buf, size_t len)
+{
+    struct superd_dgram d = { .lsn = l, .from = to, .fromlen = tolen, .len = reqlen };
+    int r = superd_reply(&d, buf, len);
+    if (replies.n)
+        flush_replies();    /* outside a receive batch: nothing else flushes */
+    return r;
 }
 
 const char *superd_dgram_peer(const struct superd_dgram *d)

@@ -4,12 +4,23 @@
 #define SUPERD_DGRAM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "loop.h"
 
 struct listener;
+
+/* One received datagram, valid during on_datagram (api_addr.c reads it). */
+struct superd_dgram {
+    struct listener *lsn;
+    const struct sockaddr_storage *from;
+    socklen_t fromlen;
+    size_t len;             /* of the request: replies larger need budget */
+    char peer[ADDR_TEXT_MAX];
+};
 
 /* Listener callback: receive a bounded batch of datagrams. */
 void dgram_ready(struct loop_watch *w, uint32_t events);
@@ -23,5 +34,12 @@ void dgram_ready(struct loop_watch *w, uint32_t events);
  */
 bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
                       const struct sockaddr *from, socklen_t fromlen, const char **why);
+
+/* Answer `to` on listener l as superd_reply would (loop protection and
+ * reply budgets included), for a reply made outside a receive batch (a
+ * program's).  `reqlen` is the request's size.  Returns 0 or a negative
+ * errno. */
+int dgram_reply_to(struct listener *l, const struct sockaddr_storage *to, socklen_t tolen,
+                   size_t reqlen, const void *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf_keys.h"
 #include "log.h"
 #include "timer.h"
 
@@ -53,8 +54,38 @@ static void set_err(char *err, size_t errlen, const struct superd_service *s,
              s->cs->name, key ? key : "", key ? ": " : "", msg);
 }
 
-int service_start(struct superd_service *s, const struct conf *c,
-                  struct conf_service *cs, struct serve *srv, char *err, size_t errlen)
+/* The most distinct keys remembered from init's superd_option calls. */
+#define ASKED_MAX 64
+
+/* Remember a key init() asked for (once each, up to ASKED_MAX); out of
+ * memory only loses a suggestion. */
+static void remember_asked(struct superd_service *s, const char *key)
+{
+    for (size_t i = 0; i < s->nasked; i++)
+        if (strcmp(s->asked[i], key) == 0)
+            return;
+    if (s->nasked == ASKED_MAX)
+        return;
+    char **v = realloc(s->asked, (s->nasked + 1) * sizeof *v);
+    if (!v)
+        return;
+    s->asked = v;
+    if ((v[s->nasked] = strdup(key)) != NULL)
+        s->nasked++;
+}
+
+/* A key one edit away from an unread `key`: one the plugin asked for,
+ * else one of the core's service keys; NULL when none is. */
+static const char *suggest(const struct superd_service *s, const char *key)
+{
+    for (size_t i = 0; i < s->nasked; i++)
+        if (conf_one_edit(s->asked[i], key))
+            return s->asked[i];
+    return conf_key_suggest(CONF_SERVICE, key);
+}
+
+static int start(struct superd_service *s, const struct conf *c, struct conf_service *cs,
+                 struct serve *srv, char *err, size_t errlen)
 {
     char msg[768];
     char *path = NULL;
@@ -63,11 +94,18 @@ int service_start(struct superd_service *s, const struct conf *c,
     s->cs = cs;
     s->srv = srv;
     s->stats_slot = -1;
-    int r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
-    if (r == 0)
-        trace(cs, "load");  /* dlopen runs the plugin's constructors */
-    if (r == 0)
-        r = plugin_load(path, &s->plugin, msg, sizeof msg);
+    if (cs->exec.program)
+        return 0;   /* no plugin: the spawner runs the program */
+    int r;
+    if (cs->builtin) {
+        r = plugin_builtin(cs->builtin, &s->plugin, msg, sizeof msg);
+    } else {
+        r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
+        if (r == 0)
+            trace(cs, "load");  /* dlopen runs the plugin's constructors */
+        if (r == 0)
+            r = plugin_load(path, &s->plugin, msg, sizeof msg);
+    }
     free(path);
     if (r < 0) {
         set_err(err, errlen, s, "plugin", msg);
@@ -102,11 +140,31 @@ int service_start(struct superd_service *s, const struct conf *c,
     /* A key neither the core nor the plugin read is a typo: refuse it. */
     for (size_t i = 0; i < cs->nopts; i++) {
         if (!cs->opts[i].used) {
-            set_err(err, errlen, s, cs->opts[i].key, "unknown key");
+            const char *near = suggest(s, cs->opts[i].key);
+            if (near)
+                snprintf(msg, sizeof msg, "unknown key (did you mean %s?)", near);
+            set_err(err, errlen, s, cs->opts[i].key, near ? msg : "unknown key");
             return -EINVAL;
         }
     }
     return 0;
+}
+
+static void forget_asked(struct superd_service *s)
+{
+    for (size_t i = 0; i < s->nasked; i++)
+        free(s->asked[i]);
+    free(s->asked);
+    s->asked = NULL;
+    s->nasked = 0;
+}
+
+int service_start(struct superd_service *s, const struct conf *c,
+                  struct conf_service *cs, struct serve *srv, char *err, size_t errlen)
+{
+    int r = start(s, c, cs, srv, err, errlen);
+    forget_asked(s);    /* only the unknown-key check needs them */
+    return r;
 }
 
 void service_stop(struct superd_service *s)
@@ -133,6 +191,8 @@ const char *superd_service_name(const struct superd_service *svc)
 
 const char *superd_option(struct superd_service *svc, const char *key)
 {
+    if (!svc->inited && key)    /* during init: what a typo may have meant */
+        remember_asked(svc, key);
     for (size_t i = 0; i < svc->cs->nopts; i++) {
         if (strcmp(svc->cs->opts[i].key, key) == 0) {
             svc->cs->opts[i].used = true;

@@ -25,6 +25,9 @@ struct superd_service {
     char *err;              /* first superd_config_error message */
     struct serve *srv;      /* where it serves (its loop), or NULL */
     struct superd_timer *timers;    /* its armed timers (timer.c) */
+    char **asked;           /* keys init() asked superd_option for, to
+                             * suggest one for a typo; freed by service_start */
+    size_t nasked;
 };
 
 /*

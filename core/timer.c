@@ -13,6 +13,7 @@
 
 #include <superd/plugin.h>
 
+#include "abi.h"
 #include "loop.h"
 #include "serve.h"
 #include "service.h"
@@ -67,6 +68,8 @@ static void fire(struct loop_timer *lt)
     free(t);
 }
 
+/* A host presenting ABI 1.0 (tests/abi.sh) leaves the 1.1 functions out. */
+#if SUPERD_HOST_ABI_MINOR >= 1
 struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t after_ms,
                                         uint64_t every_ms,
                                         void (*fn)(struct superd_timer *t, void *arg), void *arg)
@@ -102,6 +105,8 @@ void superd_timer_stop(struct superd_timer *t)
     if (!t->running)
         free(t);
 }
+
+#endif
 
 void timer_stop_all(struct superd_service *svc)
 {

@@ -676,7 +676,8 @@ static void test_check_unknown_key(void)
             1, "bogus = 1", "echo", "bogus", "unknown key");
 }
 
-/* A key in a plugin's section that the plugin does not read either. */
+/* A key in a plugin's section that the plugin does not read either: one
+ * edit away from one the plugin asked for, it is named. */
 static void test_check_plugin_typo(void)
 {
     int port = it_free_port(IT_TCP4);
@@ -684,7 +685,7 @@ static void test_check_plugin_typo(void)
     CU_ASSERT_FATAL(port > 0);
     refused(it_printf("[daytime]\nplugin = daytime\nlisten = tcp://127.0.0.1:%d\n"
                       "fromat = %%Y\n", port),
-            1, "fromat = %Y", "daytime", "fromat", "unknown key");
+            1, "fromat = %Y", "daytime", "fromat", "unknown key (did you mean format?)");
 }
 
 static void test_check_no_such_plugin(void)

@@ -189,6 +189,29 @@ t_install() {
     return $r
 }
 
+# Installed files never point into the source tree: no relative link out
+# of the guide, no core/, tests/ or build/ path, no "repository root".
+t_no_source_paths() {
+    r=0
+    for f in "$SYSCONFDIR/superd/superd.ini" "$PREFIX/share/doc/superd/plugins.md" \
+             "$PREFIX/include/superd/plugin.h" "$PREFIX/include/superd/fakehost.h" \
+             "$PREFIX/share/superd/plugin-template/Makefile" "$PREFIX/share/man/man5/superd.ini.5" \
+             "$PREFIX/share/man/man3/superd-plugin.3" "$PREFIX/share/man/man8/superd.8"; do
+        # (the guide's "<!-- example: docs/... -->" markers are for tests/sdk.sh)
+        if grep -v '^<!-- ' "$DEST$f" |
+            grep -nE '\]\(\.\./|(^|[^a-z/.])(core|tests|sdk|build|conf|docs)/|repository root'; then
+            echo "^ $f points into the source tree"
+            r=1
+        fi
+    done
+    # Every plugin the installed man page's example names is installed.
+    for name in $(sed -n 's/^plugin = //p' "$DEST$PREFIX/share/man/man5/superd.ini.5"); do
+        [ -f "$DEST$PREFIX/lib/superd/$name.so" ] ||
+            { echo "superd.ini(5) names plugin $name, which is not installed"; r=1; }
+    done
+    return $r
+}
+
 t_pkgconfig() {
     abi=$(awk '$2 == "SUPERD_ABI_MAJOR" {M = $3} $2 == "SUPERD_ABI_MINOR" {m = $3}
                END {print M "." m}' "$ROOT/include/superd/plugin.h")
@@ -363,6 +386,7 @@ t_man() {
 [ -x "$SUPERD" ] && [ -x "$CLIENT" ] || { echo "sdk: build $SUPERD and $CLIENT first" >&2; exit 1; }
 
 run "make install DESTDIR: every file, and a valid superd.ini" t_install
+run "installed files do not point into the source tree" t_no_source_paths
 run "superd.pc: cflags, plugindir, abi, libs" t_pkgconfig
 run "docs/plugins.md shows docs/examples/ verbatim" t_guide_code
 run "the guide's cc commands build against the installed SDK only" t_guide_commands

@@ -21,8 +21,11 @@ int test_core_access_register(void);
 int test_core_sources_register(void);
 int test_core_listener_register(void);
 int test_core_proxy_register(void);
+int test_core_loopguard_register(void);
 int test_core_sources_hardening_register(void);
 int test_core_config_checks_register(void);
+int test_core_exec_register(void);
+int test_core_config_keys_register(void);
 int test_core_loop_register(void);
 
 /* One test of a suite. */

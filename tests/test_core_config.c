@@ -182,6 +182,20 @@ static void test_every_key(void)
     conf_free(c);
 }
 
+/* udp_reply_rate = off removes the reply budget; none keeps the default. */
+static void test_udp_reply_rate_off(void)
+{
+    struct conf *c = load_ok(ECHO_SVC "udp_reply_rate = off\n");
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT_TRUE(c->svcs[0].udp_reply_off);
+    conf_free(c);
+    c = load_ok(ECHO_SVC "udp_reply_rate = none\n");
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT_FALSE(c->svcs[0].udp_reply_off);
+    CU_ASSERT_EQUAL(c->svcs[0].udp_reply_rate.count, 0);
+    conf_free(c);
+}
+
 static void test_defaults(void)
 {
     struct conf *c = load_ok(ECHO_SVC);
@@ -651,7 +665,7 @@ static void test_long_line(void)
 static void test_missing_plugin_or_listen(void)
 {
     load_bad("[superd]\nlog = stderr\n\n[echo]\nlisten = tcp://127.0.0.1:7000\n", -EINVAL,
-             PATH ":4: [echo] plugin: missing (every service needs plugin = NAME)");
+             PATH ":4: [echo] plugin: missing (every service needs plugin = NAME or program = PATH)");
     load_bad(ECHO_SVC "[daytime]\nplugin = daytime\n", -EINVAL,
              PATH ":4: [daytime] listen: missing (every service needs listen = ADDRESS)");
 }
@@ -984,7 +998,8 @@ static void test_bad_limit_values(void)
                  bad_rates[i]);
         load_bad(text, -EINVAL, want);
         snprintf(text, sizeof text, ECHO_SVC "udp_reply_rate = %s\n", bad_rates[i]);
-        snprintf(want, sizeof want, PATH ":4: [echo] udp_reply_rate: '%s' is not N/s, N/m or none",
+        snprintf(want, sizeof want,
+                 PATH ":4: [echo] udp_reply_rate: '%s' is not N/s, N/m or none or off",
                  bad_rates[i]);
         load_bad(text, -EINVAL, want);
     }
@@ -1063,6 +1078,7 @@ int test_core_config_register(void)
 {
     static const struct tc_test tests[] = {
         { "every key of [superd] and of a service", test_every_key },
+        { "udp_reply_rate = off and none", test_udp_reply_rate_off },
         { "defaults", test_defaults },
         { "relative paths resolved against the file's directory", test_paths_resolved },
         { "listen *: 0.0.0.0 and ::", test_listen_star },

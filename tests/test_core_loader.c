@@ -167,7 +167,7 @@ static void test_load_abi2(void)
              TP("abi2"), SUPERD_ABI_MAJOR + 1, SUPERD_ABI_MAJOR, SUPERD_ABI_MINOR);
     load_bad(TP("abi2"), want);
     /* As the ABI stands today, literally: */
-    load_bad(TP("abi2"), TP("abi2") ": built for plugin ABI 2.0, this superd has 1.0");
+    load_bad(TP("abi2"), TP("abi2") ": built for plugin ABI 2.0, this superd has 1.1");
 }
 
 static void test_load_newminor(void)
@@ -186,6 +186,39 @@ static void test_load_small(void)
              TP("small"), offsetof(struct superd_plugin, on_datagram), SUPERD_ABI_MAJOR,
              SUPERD_ABI_MINOR);
     load_bad(TP("small"), want);
+}
+
+/* A plugin built for 1.0 with today's header (SUPERD_TARGET_MINOR 0) says
+ * 1.0 and loads; one that calls a 1.1 function says 1.1 and loads here. */
+static void test_load_older_minor(void)
+{
+    struct plugin *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(plugin_load(TP("only10"), &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(p->desc.abi_minor, 0);
+    plugin_unload(p);
+    p = NULL;
+    CU_ASSERT_EQUAL_FATAL(plugin_load(TP("addrs"), &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(p->desc.abi_minor, 1);
+    plugin_unload(p);
+}
+
+/* What a plugin exports besides its descriptor, named for the warning. */
+static void test_extra_exports(void)
+{
+    struct plugin *p = NULL;
+    char names[256], small[20];
+    CU_ASSERT_EQUAL_FATAL(plugin_load(TP("extraexp"), &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(plugin_extra_exports(p, names, sizeof names), 2);
+    ASSERT_STR(names, "extraexp_helper, extraexp_table");
+    CU_ASSERT_EQUAL(plugin_extra_exports(p, small, sizeof small), 2);
+    ASSERT_STR(small, "extraexp_helper,...");
+    plugin_unload(p);
+
+    p = NULL;
+    CU_ASSERT_EQUAL_FATAL(plugin_load(TP("good"), &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(plugin_extra_exports(p, names, sizeof names), 0);
+    ASSERT_STR(names, "");
+    plugin_unload(p);
 }
 
 /* Not a shared object at all, or no file: dlopen's reason, naming it. */
@@ -339,7 +372,7 @@ static void test_start_plugin_errors(void)
                  SUPERD_PLUGIN_DIR ")");
     start_expect(TP("abi2"), "", -ENOEXEC,
                  SVC_PATH ":5: [svc] plugin: " TP("abi2")
-                 ": built for plugin ABI 2.0, this superd has 1.0");
+                 ": built for plugin ABI 2.0, this superd has 1.1");
     start_expect("nodesc", "", -ENOEXEC,
                  SVC_PATH ":5: [svc] plugin: " TP("nodesc")
                  ": not a superd plugin (no superd_plugin symbol)");
@@ -368,6 +401,9 @@ int test_core_loader_register(void)
         { "plugin_load: a newer minor ABI", test_load_newminor },
         { "plugin_load: descriptor too small", test_load_small },
         { "plugin_load: missing file, not ELF", test_load_not_elf },
+        { "plugin_load: a plugin built for an older minor", test_load_older_minor },
+        { "plugin_extra_exports: names what a plugin exports besides superd_plugin",
+          test_extra_exports },
         { "service_start: good plugin, options read", test_start_good },
         { "service_start: init's config error at its key's line", test_start_init_config_error },
         { "service_start: init fails with an errno only", test_start_init_errno_only },

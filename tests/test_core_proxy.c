@@ -113,7 +113,8 @@ static size_t v2(uint8_t *buf, uint8_t vc, uint8_t fam, const uint8_t *body, siz
     buf[13] = fam;
     buf[14] = (uint8_t)(len >> 8);
     buf[15] = (uint8_t)len;
-    memcpy(buf + 16, body, len);
+    if (len)
+        memcpy(buf + 16, body, len);
     return 16 + len;
 }
 

@@ -25,8 +25,11 @@ int main(void)
         test_core_sources_register,
         test_core_listener_register,
         test_core_proxy_register,
+        test_core_loopguard_register,
         test_core_sources_hardening_register,
         test_core_config_checks_register,
+        test_core_exec_register,
+        test_core_config_keys_register,
         test_core_loop_register,
     };
 

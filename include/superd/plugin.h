@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -42,7 +43,63 @@ extern "C" {
  * host refuses plugins of another major.
  */
 #define SUPERD_ABI_MAJOR 1
-#define SUPERD_ABI_MINOR 0
+#define SUPERD_ABI_MINOR 1
+
+/*
+ * The oldest host a plugin must load in.  By default a plugin is built for
+ * this header's minor (its descriptor says 1.SUPERD_ABI_MINOR, and a host
+ * 1.M with a lower M refuses it by that version).  To build a plugin that
+ * also loads in older hosts, define SUPERD_TARGET_MINOR before including
+ * this header (cc -DSUPERD_TARGET_MINOR=0 ...): the descriptor then says
+ * 1.SUPERD_TARGET_MINOR, and a call of a function newer than that is a
+ * compile-time error.
+ */
+#ifndef SUPERD_TARGET_MINOR
+#define SUPERD_TARGET_MINOR SUPERD_ABI_MINOR
+#endif
+#if SUPERD_TARGET_MINOR > SUPERD_ABI_MINOR || SUPERD_TARGET_MINOR < 0
+#error "SUPERD_TARGET_MINOR must be between 0 and SUPERD_ABI_MINOR"
+#endif
+
+/*
+ * SUPERD_SINCE(1, N) marks a function added in ABI 1.N.  In a plugin it is
+ * a weak reference: dlopen(RTLD_NOW) of a plugin that calls it succeeds in
+ * an older host, which then refuses the plugin by its descriptor's minor,
+ * with a message naming both versions, before any of its code runs (not
+ * with "undefined symbol").  The host itself is built with
+ * SUPERD_HOST_BUILD defined, where the mark is empty.
+ */
+#if defined(__has_attribute)
+#if __has_attribute(error)
+#define SUPERD_TOO_NEW_(v) \
+    __attribute__((weak, error("needs plugin ABI " v ": SUPERD_TARGET_MINOR is lower")))
+#endif
+#endif
+#ifndef SUPERD_TOO_NEW_
+#define SUPERD_TOO_NEW_(v) __attribute__((weak, deprecated("needs plugin ABI " v)))
+#endif
+#if defined(SUPERD_HOST_BUILD)
+#define SUPERD_SINCE_1_1
+#elif SUPERD_TARGET_MINOR >= 1
+#define SUPERD_SINCE_1_1 __attribute__((weak))
+#else
+#define SUPERD_SINCE_1_1 SUPERD_TOO_NEW_("1.1")
+#endif
+#define SUPERD_SINCE(major, minor) SUPERD_SINCE_##major##_##minor
+
+/*
+ * The host's limits, the same in every 1.x host.
+ */
+/* A request may be at most this long: when the input buffer is full and
+ * on_data() consumes nothing, the connection is closed. */
+#define SUPERD_REQUEST_MAX (64 * 1024)
+/* While more output than this is queued, the host stops reading from the
+ * connection. */
+#define SUPERD_HIGH_WATER (256 * 1024)
+/* superd_write() tries the socket first while less than this has been
+ * written straight through during the current callback; after that it
+ * only queues (see superd_write()). */
+#define SUPERD_DIRECT_WRITE_MAX (256 * 1024)
 
 /* Marks the one symbol a plugin exports. */
 #define SUPERD_EXPORT __attribute__((visibility("default")))
@@ -86,7 +143,7 @@ struct superd_plugin {
     /* Checked before anything else: SUPERD_PLUGIN_HEADER fills these. */
     uint32_t magic;        /* SUPERD_PLUGIN_MAGIC */
     uint16_t abi_major;    /* SUPERD_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;    /* SUPERD_ABI_MINOR the plugin was built with */
+    uint16_t abi_minor;    /* SUPERD_TARGET_MINOR the plugin was built for */
     uint32_t size;         /* sizeof(struct superd_plugin) when built */
 
     /* Short name and version, shown by `superd -t` and in logs.  Static
@@ -122,7 +179,8 @@ struct superd_plugin {
      * NULL, input is read and dropped.  Return
      * a negative errno to close the connection (queued output is still
      * flushed).  If the host's input buffer is full and nothing is consumed,
-     * the connection is closed: a request may be at most 64 KiB.
+     * the connection is closed: a request may be at most SUPERD_REQUEST_MAX
+     * (64 KiB).
      */
     ssize_t (*on_data)(struct superd_conn *conn, const void *data, size_t len);
 
@@ -137,10 +195,12 @@ struct superd_plugin {
 
     /*
      * The output queue, which held bytes, has been written out to the
-     * socket.  superd_write() writes straight to the socket at most 256 KiB
-     * per callback and queues the rest, so a generator's loop always ends.  A generator (chargen, a file sender) writes until
+     * socket.  A generator (chargen, a file sender) writes until
      * superd_queued() is non-zero, returns, and produces its next piece
-     * here: its memory stays bounded however slowly the client reads.
+     * here: its memory stays bounded however slowly the client reads, and
+     * its loop ends even against a client that reads as fast as it writes
+     * (superd_write() queues after SUPERD_DIRECT_WRITE_MAX bytes a
+     * callback).
      * Not called after superd_close().
      */
     void (*on_drain)(struct superd_conn *conn);
@@ -166,7 +226,7 @@ struct superd_plugin {
 /* The fields every descriptor starts with. */
 #define SUPERD_PLUGIN_HEADER                                            \
     .magic = SUPERD_PLUGIN_MAGIC, .abi_major = SUPERD_ABI_MAJOR,        \
-    .abi_minor = SUPERD_ABI_MINOR, .size = sizeof(struct superd_plugin)
+    .abi_minor = SUPERD_TARGET_MINOR, .size = sizeof(struct superd_plugin)
 
 /* ---- services and configuration (valid from init() to fini()) ---- */
 
@@ -212,12 +272,16 @@ void superd_conn_set_data(struct superd_conn *conn, void *data);
 void *superd_conn_data(const struct superd_conn *conn);
 
 /*
- * Send `len` bytes.  They are written at once if the socket takes them;
- * what it does not take is copied into the connection's output queue (the
- * caller keeps ownership of `buf`).  While the queue is above its
- * high-water mark (256 KiB) the host stops reading from the connection, so
- * a client that never reads costs bounded memory.  Returns 0, -EPIPE if the
- * connection is closing or broken, or -ENOMEM.
+ * Send `len` bytes.  When nothing is queued and less than
+ * SUPERD_DIRECT_WRITE_MAX (256 KiB) has gone straight to the socket during
+ * the current callback, the bytes are offered to the socket at once (one
+ * send of all `len`, so a single large write may go past that mark); what
+ * the socket does not take, or all of it otherwise, is copied into the
+ * connection's output queue (the caller keeps ownership of `buf`) and
+ * written as the socket drains.  While the queue is above
+ * SUPERD_HIGH_WATER (256 KiB) the host stops reading from the connection,
+ * so a client that never reads costs bounded memory.  Returns 0, -EPIPE if
+ * the connection is closing or broken, or -ENOMEM.
  */
 int superd_write(struct superd_conn *conn, const void *buf, size_t len);
 
@@ -252,7 +316,33 @@ int superd_reply(struct superd_dgram *dgram, const void *buf, size_t len);
 /* The sender's address as text, formatted as superd_peer(). */
 const char *superd_dgram_peer(const struct superd_dgram *dgram);
 
-/* ==== API 1.1 ==== */
+/* ---- added in ABI 1.1 ---- */
+
+/* Which address superd_conn_addr() and superd_dgram_addr() give. */
+#define SUPERD_ADDR_PEER 0   /* the client: what superd_peer() shows as text */
+#define SUPERD_ADDR_LOCAL 1  /* this end: the address the client reached */
+
+/*
+ * An address of a connection, in binary form, as getpeername(2) and
+ * getsockname(2) give it: `*len` is the size of `sa` on entry and the
+ * address's length on return (truncated to the size given, as those
+ * calls do).  SUPERD_ADDR_PEER is the client (a sockaddr_in, sockaddr_in6,
+ * or sockaddr_un whose path may be empty); SUPERD_ADDR_LOCAL is the
+ * address of this end of the connection.  Returns 0, -EINVAL for another
+ * `which`, or the negative errno of the system call.
+ */
+int superd_conn_addr(const struct superd_conn *conn, int which, struct sockaddr *sa,
+                     socklen_t *len) SUPERD_SINCE(1, 1);
+
+/*
+ * The same for a datagram (during on_datagram()): SUPERD_ADDR_PEER is its
+ * sender (a unix datagram sender that did not bind has an empty path, and
+ * cannot be answered); SUPERD_ADDR_LOCAL is the address of the listener it
+ * arrived on (for a listener bound to a wildcard address such as 0.0.0.0,
+ * that wildcard address and the port).
+ */
+int superd_dgram_addr(const struct superd_dgram *dgram, int which, struct sockaddr *sa,
+                      socklen_t *len) SUPERD_SINCE(1, 1);
 
 /* ---- timers (valid from init() until stopped or fini()) ---- */
 
@@ -271,11 +361,11 @@ struct superd_timer;
 struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t after_ms,
                                         uint64_t every_ms,
                                         void (*fn)(struct superd_timer *timer, void *arg),
-                                        void *arg);
+                                        void *arg) SUPERD_SINCE(1, 1);
 
 /* Stop a timer and release its handle; safe from its own callback and
  * from on_close(); NULL is ignored. */
-void superd_timer_stop(struct superd_timer *timer);
+void superd_timer_stop(struct superd_timer *timer) SUPERD_SINCE(1, 1);
 
 #ifdef __cplusplus
 }

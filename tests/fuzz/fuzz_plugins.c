@@ -1,6 +1,6 @@
 /*
  * fuzz_plugins.c - libFuzzer target: the sample plugins (echo, discard,
- * daytime) driven through the fake host, tests/fakehost.c.
+ * daytime) driven through the fake host, sdk/fakehost.c.
  *
  * The plugins are loaded once from FUZZ_PLUGIN_DIR (the Makefile's
  * $(BUILD)/fuzz/plugins: the same sources built with clang and the

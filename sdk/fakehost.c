@@ -2,21 +2,26 @@
  * fakehost.c - a fake superd host for plugin unit tests: the superd_* API
  * of <superd/plugin.h> over in-memory buffers.  See fakehost.h.
  */
+#define SUPERD_HOST_BUILD 1   /* the definitions, not the plugins' weak references */
+
 #include "fakehost.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-/* The size of an ABI 1.0 descriptor, the first ABI: later minors only
- * append, so every valid descriptor is at least this long. */
-#define DESC_MIN_SIZE                                            \
-    (offsetof(struct superd_plugin, on_datagram) +               \
-     sizeof(((const struct superd_plugin *)NULL)->on_datagram))
+#include "abi.h"    /* the descriptor check, the very one superd runs */
+
+_Static_assert(FAKE_INPUT_MAX == SUPERD_REQUEST_MAX, "the fake's input buffer is superd's");
+_Static_assert(FAKE_HIGH_WATER == SUPERD_HIGH_WATER, "the fake's high-water mark is superd's");
 
 /* A growable byte buffer, kept NUL-terminated for text comparisons. */
 struct buf {
@@ -43,6 +48,7 @@ enum svc_state { SVC_NEW, SVC_READY, SVC_FAILED };
 struct superd_service {
     struct fake_plugin *sv_plugin;
     char *sv_name;
+    char *sv_local;                /* fake_service_set_local(), or NULL */
     struct option *sv_opts;
     size_t sv_nopts;
     void *sv_data;                 /* the plugin's */
@@ -51,7 +57,29 @@ struct superd_service {
     unsigned sv_conns;             /* live connections */
     struct buf *sv_replies;        /* replies to the last datagram */
     size_t sv_nreplies;
+    struct superd_timer *sv_timers;   /* armed, in start order */
+    uint64_t sv_now;               /* the test's clock (fake_timer_advance) */
 };
+
+/* A timer: it runs when the test advances the service's clock. */
+struct superd_timer {
+    struct superd_service *tm_svc;
+    uint64_t tm_due, tm_every;
+    void (*tm_fn)(struct superd_timer *t, void *arg);
+    void *tm_arg;
+    bool tm_running, tm_stopped;
+    struct superd_timer *tm_next;
+};
+
+static void timer_unlink(struct superd_timer *t)
+{
+    struct superd_timer **pp = &t->tm_svc->sv_timers;
+    while (*pp && *pp != t)
+        pp = &(*pp)->tm_next;
+    if (*pp)
+        *pp = t->tm_next;
+    t->tm_next = NULL;
+}
 
 struct superd_conn {
     struct superd_service *cn_svc;
@@ -180,26 +208,12 @@ static const struct superd_plugin *desc_of(const struct superd_service *svc)
 
 static int check_descriptor(const char *path, const struct superd_plugin *d)
 {
-    if (d->magic != SUPERD_PLUGIN_MAGIC) {
-        note("%s: bad magic 0x%08x: not a superd plugin", path, (unsigned)d->magic);
-        return -ENOEXEC;
-    }
-    if (d->abi_major != SUPERD_ABI_MAJOR || d->abi_minor > SUPERD_ABI_MINOR) {
-        note("%s: built for plugin ABI %u.%u, this host is %u.%u", path,
-             (unsigned)d->abi_major, (unsigned)d->abi_minor,
-             (unsigned)SUPERD_ABI_MAJOR, (unsigned)SUPERD_ABI_MINOR);
-        return -EPROTO;
-    }
-    if (d->size < DESC_MIN_SIZE) {
-        note("%s: descriptor size %u is smaller than ABI 1.0's %zu", path,
-             (unsigned)d->size, DESC_MIN_SIZE);
-        return -EINVAL;
-    }
-    if (d->name == NULL) {
-        note("%s: descriptor has no name", path);
-        return -EINVAL;
-    }
-    return 0;
+    char why[512];
+    int r = plugin_abi_check(path, d, why, sizeof why);
+
+    if (r < 0)
+        note("%s", why);
+    return r;
 }
 
 /* dlopen's failure: tell a missing file from one that is not loadable. */
@@ -250,6 +264,10 @@ int fake_plugin_load(const char *path, struct fake_plugin **out)
     /* Only what the plugin's size covers: newer fields stay NULL. */
     size = d->size < sizeof p->fp_desc ? d->size : sizeof p->fp_desc;
     memcpy(&p->fp_desc, d, size);
+    if (p->fp_desc.name == NULL)        /* as superd shows it */
+        p->fp_desc.name = "?";
+    if (p->fp_desc.version == NULL)
+        p->fp_desc.version = "?";
     p->fp_handle = handle;
     *out = p;
     return 0;
@@ -331,6 +349,7 @@ static void service_release(struct superd_service *svc)
     free(svc->sv_opts);
     clear_replies(svc);
     free(svc->sv_error);
+    free(svc->sv_local);
     free(svc->sv_name);
     free(svc);
 }
@@ -415,10 +434,31 @@ int fake_service_free(struct superd_service *svc)
              svc->sv_name, svc->sv_conns);
         return -EBUSY;
     }
+    /* As the host does: no timer runs after fini(). */
+    while (svc->sv_timers) {
+        struct superd_timer *t = svc->sv_timers;
+        timer_unlink(t);
+        free(t);
+    }
     if (svc->sv_state == SVC_READY && desc_of(svc)->fini != NULL)
         desc_of(svc)->fini(svc);
     svc->sv_plugin->fp_services--;
     service_release(svc);
+    return 0;
+}
+
+/*
+ * The local address of the service's connections and datagrams.  See
+ * fakehost.h.
+ */
+int fake_service_set_local(struct superd_service *svc, const char *local)
+{
+    char *copy = NULL;
+
+    if (local != NULL && (copy = strdup(local)) == NULL)
+        return -ENOMEM;
+    free(svc->sv_local);
+    svc->sv_local = copy;
     return 0;
 }
 
@@ -1018,3 +1058,188 @@ const char *superd_dgram_peer(const struct superd_dgram *dgram)
 {
     return dgram->dg_peer;
 }
+
+#if SUPERD_HOST_ABI_MINOR >= 1
+
+/* ---- added in ABI 1.1 ---- */
+
+/*
+ * Advance the service's clock by `ms`, running the timers due on the way,
+ * earliest first.  See fakehost.h.
+ */
+int fake_timer_advance(struct superd_service *svc, uint64_t ms)
+{
+    uint64_t until = svc->sv_now + ms;
+    int ran = 0;
+    for (int guard = 0; guard < 1000000; guard++) {
+        struct superd_timer *next = NULL;
+        for (struct superd_timer *t = svc->sv_timers; t; t = t->tm_next)
+            if (t->tm_due <= until && (next == NULL || t->tm_due < next->tm_due))
+                next = t;
+        if (next == NULL)
+            break;
+        svc->sv_now = next->tm_due;
+        next->tm_running = true;
+        next->tm_fn(next, next->tm_arg);
+        next->tm_running = false;
+        ran++;
+        if (next->tm_stopped) {
+            free(next);
+        } else if (next->tm_every) {
+            next->tm_due += next->tm_every;
+        } else {
+            timer_unlink(next);
+            free(next);
+        }
+    }
+    svc->sv_now = until;
+    return ran;
+}
+
+/* "unix:PATH" ("unix:@NAME": abstract), "A.B.C.D:PORT" or "[V6]:PORT" in
+ * binary form; -EAFNOSUPPORT for text that is none of them. */
+static int parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon;
+    char *end;
+    unsigned long port;
+
+    memset(ss, 0, sizeof *ss);
+    if (strncmp(text, "unix:", 5) == 0) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+        const char *path = text + 5;
+        size_t n = strlen(path);
+
+        if (n >= sizeof sun->sun_path)
+            return -EAFNOSUPPORT;
+        sun->sun_family = AF_UNIX;
+        memcpy(sun->sun_path, path, n);
+        if (path[0] == '@')
+            sun->sun_path[0] = '\0';          /* abstract: no NUL at the end */
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+                           (n > 0 && path[0] != '@'));
+        return 0;
+    }
+    colon = strrchr(text, ':');
+    if (colon == NULL || (size_t)(colon - text) >= sizeof host)
+        return -EAFNOSUPPORT;
+    port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || end == colon + 1 || port > 65535)
+        return -EAFNOSUPPORT;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    if (host[0] == '[' && colon > text + 1 && colon[-1] == ']') {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+        host[colon - text - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+            return -EAFNOSUPPORT;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        return 0;
+    }
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+        return -EAFNOSUPPORT;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    *len = sizeof *in;
+    return 0;
+}
+
+/* The address `which` of a connection or datagram from `peer` to `svc`,
+ * copied out as getsockname(2) does. */
+static int fake_addr(const struct superd_service *svc, const char *peer, int which,
+                     struct sockaddr *sa, socklen_t *len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const char *text;
+    int r;
+
+    if (which == SUPERD_ADDR_PEER) {
+        text = peer;
+    } else if (which == SUPERD_ADDR_LOCAL) {
+        text = svc->sv_local;
+        if (text == NULL)       /* the default: of the peer's family */
+            text = strncmp(peer, "unix:", 5) == 0 ? FAKE_LOCAL_UNIX
+                   : peer[0] == '[' ? FAKE_LOCAL_INET6 : FAKE_LOCAL_INET;
+    } else {
+        return -EINVAL;
+    }
+    r = parse_addr(text, &ss, &sslen);
+    if (r < 0) {
+        note("[%s] superd_*_addr(): \"%s\" is not an address the fake can convert",
+             svc->sv_name, text);
+        return r;
+    }
+    memcpy(sa, &ss, sslen < *len ? sslen : *len);
+    *len = sslen;
+    return 0;
+}
+
+/*
+ * The peer given to fake_conn_open(), or the service's local address, in
+ * binary form.
+ */
+int superd_conn_addr(const struct superd_conn *conn, int which, struct sockaddr *sa,
+                     socklen_t *len)
+{
+    if (conn->cn_close_done) {
+        violation("[%s] superd_conn_addr() after on_close()", conn->cn_svc->sv_name);
+        return -EPIPE;
+    }
+    return fake_addr(conn->cn_svc, conn->cn_peer, which, sa, len);
+}
+
+/*
+ * The sender given to fake_dgram_feed(), or the service's local address,
+ * in binary form.
+ */
+int superd_dgram_addr(const struct superd_dgram *dgram, int which, struct sockaddr *sa,
+                      socklen_t *len)
+{
+    return fake_addr(dgram->dg_svc, dgram->dg_peer, which, sa, len);
+}
+
+/*
+ * A timer on the service's test clock: it runs only in
+ * fake_timer_advance().
+ */
+struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t after_ms,
+                                        uint64_t every_ms,
+                                        void (*fn)(struct superd_timer *t, void *arg), void *arg)
+{
+    if (svc == NULL || fn == NULL) {
+        violation("superd_timer_start() without a service or a callback");
+        errno = EINVAL;
+        return NULL;
+    }
+    struct superd_timer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    *t = (struct superd_timer){ .tm_svc = svc, .tm_due = svc->sv_now + after_ms,
+                                .tm_every = every_ms, .tm_fn = fn, .tm_arg = arg };
+    struct superd_timer **pp = &svc->sv_timers;
+    while (*pp)
+        pp = &(*pp)->tm_next;
+    *pp = t;
+    return t;
+}
+
+/*
+ * Stop a timer; safe from its own callback.
+ */
+void superd_timer_stop(struct superd_timer *t)
+{
+    if (t == NULL || t->tm_stopped)
+        return;
+    t->tm_stopped = true;
+    timer_unlink(t);
+    if (!t->tm_running)
+        free(t);
+}
+
+#endif

@@ -2,12 +2,12 @@
  * fakehost.h - a fake superd host: runs a plugin .so with no daemon and no
  * sockets, so that a plugin can be unit-tested.
  *
- * The fake host defines every superd_* function of <superd/plugin.h>.  Link
- * the test program with -Wl,--dynamic-list=core/exports.list (or
- * -rdynamic) so that a dlopened plugin resolves superd_* against it.
- * Installed, this header is <superd/fakehost.h>, the library
- * libsuperd-fakehost.a, and `pkg-config --libs superd` gives both the
- * library and the flag (with PREFIX/share/superd/superd-exports.list).
+ * The fake host defines every superd_* function of <superd/plugin.h>.  This
+ * header is <superd/fakehost.h>, the library libsuperd-fakehost.a, and
+ * `pkg-config --libs superd` gives both the library and the linker flag
+ * that exports the fake's superd_* functions to the plugin a test dlopens:
+ * -Wl,--dynamic-list=PREFIX/share/superd/superd-exports.list (-rdynamic
+ * does it too).
  *
  * The handles a test gets are the very ones the plugin sees
  * (struct superd_service, struct superd_conn), so a test may also call the
@@ -15,7 +15,8 @@
  *
  * What the fake host does like the real one:
  *   - loads with RTLD_NOW | RTLD_LOCAL, checks the descriptor's magic, ABI
- *     and size before reading anything else, reads only `size` bytes of it;
+ *     and size before reading anything else with superd's own check (the
+ *     same messages), reads only `size` bytes of it;
  *   - offers on_data() everything not yet consumed, at most FAKE_INPUT_MAX
  *     bytes, and closes when that buffer is full and nothing was consumed,
  *     or when on_data() returns a negative errno;
@@ -52,9 +53,9 @@
 #include <superd/plugin.h>
 
 /* The host's input buffer: a request may be at most this long. */
-#define FAKE_INPUT_MAX (64 * 1024)
+#define FAKE_INPUT_MAX SUPERD_REQUEST_MAX
 /* Above this many queued output bytes the host stops reading. */
-#define FAKE_HIGH_WATER (256 * 1024)
+#define FAKE_HIGH_WATER SUPERD_HIGH_WATER
 /* The largest datagram superd_reply() sends, as over UDP. */
 #define FAKE_DGRAM_MAX 65507
 /* The peer address used when a test passes NULL. */
@@ -62,6 +63,12 @@
 /* A datagram sender with no address (an unbound unix datagram socket):
  * superd_reply() to it fails with -ENOTCONN, as in the real host. */
 #define FAKE_PEER_UNBOUND "unix:"
+/* The local address superd_conn_addr() and superd_dgram_addr() give for
+ * SUPERD_ADDR_LOCAL, by the peer's family, unless fake_service_set_local()
+ * set another. */
+#define FAKE_LOCAL_INET "127.0.0.1:7000"
+#define FAKE_LOCAL_INET6 "[::1]:7000"
+#define FAKE_LOCAL_UNIX "unix:/run/fake.sock"
 
 struct fake_plugin;
 
@@ -75,7 +82,9 @@ struct fake_plugin;
  * available from fake_error()) and returns -ENOENT (no such file),
  * -ELIBBAD (dlopen failed), -ENOEXEC (no superd_plugin symbol, or the wrong
  * magic), -EPROTO (another ABI major, or a newer minor), -EINVAL (a size
- * too small for ABI 1.0, or no name) or -ENOMEM.
+ * too small for ABI 1.0) or -ENOMEM.  The messages are superd's, e.g.
+ * "./x.so: built for plugin ABI 1.2, newer than this superd's 1.1".  A
+ * missing name or version reads as "?", as in superd.
  */
 int fake_plugin_load(const char *path, struct fake_plugin **out);
 
@@ -121,6 +130,16 @@ const char *fake_service_error(const struct superd_service *svc);
  * when it read them all: the real host refuses such a key as unknown.
  * Owned by the service. */
 const char *fake_service_unread(const struct superd_service *svc);
+
+/*
+ * The address superd_conn_addr() and superd_dgram_addr() give as
+ * SUPERD_ADDR_LOCAL for this service, as text ("127.0.0.1:7", "[::1]:7",
+ * "unix:/run/x.sock"; copied); NULL restores the default (FAKE_LOCAL_*).
+ * The peer's binary address is converted from the text given to
+ * fake_conn_open() or fake_dgram_feed() in the same forms.  Returns 0 or
+ * -ENOMEM.
+ */
+int fake_service_set_local(struct superd_service *svc, const char *local);
 
 /*
  * Call fini() if init() succeeded, free the service and return 0.  While
@@ -249,5 +268,14 @@ const char *fake_error(void);
 
 /* How many misuses of the plugin API the fake has seen so far. */
 unsigned fake_violations(void);
+
+/*
+ * Timers (superd_timer_start) run on a clock of the service's own that
+ * only this moves: advance it by `ms`, running every timer due on the
+ * way, earliest first (a repeating one as often as it falls due).
+ * Returns how many callbacks ran.  fake_service_free() stops the rest
+ * before fini(), as the host does.
+ */
+int fake_timer_advance(struct superd_service *svc, uint64_t ms);
 
 #endif /* SUPERD_FAKEHOST_H */
