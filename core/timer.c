@@ -32,11 +32,6 @@ struct superd_timer {
     bool stopped;
 };
 
-static long long clamp(uint64_t ms)
-{
-    return (long long)(ms > TIMER_MAX_MS ? TIMER_MAX_MS : ms);
-}
-
 static void unlink_timer(struct superd_timer *t)
 {
     if (t->prev)
@@ -46,6 +41,32 @@ static void unlink_timer(struct superd_timer *t)
     if (t->next)
         t->next->prev = t->prev;
     t->prev = t->next = NULL;
+}
+
+/* Stop t and free it, unless its callback is running (fire frees it). */
+static void stop_timer(struct superd_timer *t)
+{
+    if (!t || t->stopped)
+        return;
+    t->stopped = true;
+    loop_timer_stop(t->svc->srv->loop, &t->lt);
+    unlink_timer(t);
+    if (!t->running)
+        free(t);
+}
+
+void timer_stop_all(struct superd_service *svc)
+{
+    while (svc->timers)
+        stop_timer(svc->timers);
+}
+
+/* A host presenting ABI 1.0 (tests/abi.sh) leaves the 1.1 functions out. */
+#if SUPERD_HOST_ABI_MINOR >= 1
+
+static long long clamp(uint64_t ms)
+{
+    return (long long)(ms > TIMER_MAX_MS ? TIMER_MAX_MS : ms);
 }
 
 /* The loop's callback: run the plugin's, then repeat or let it go. */
@@ -68,8 +89,6 @@ static void fire(struct loop_timer *lt)
     free(t);
 }
 
-/* A host presenting ABI 1.0 (tests/abi.sh) leaves the 1.1 functions out. */
-#if SUPERD_HOST_ABI_MINOR >= 1
 struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t after_ms,
                                         uint64_t every_ms,
                                         void (*fn)(struct superd_timer *t, void *arg), void *arg)
@@ -97,19 +116,7 @@ struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t aft
 
 void superd_timer_stop(struct superd_timer *t)
 {
-    if (!t || t->stopped)
-        return;
-    t->stopped = true;
-    loop_timer_stop(t->svc->srv->loop, &t->lt);
-    unlink_timer(t);
-    if (!t->running)
-        free(t);
+    stop_timer(t);
 }
 
 #endif
-
-void timer_stop_all(struct superd_service *svc)
-{
-    while (svc->timers)
-        superd_timer_stop(svc->timers);
-}
