@@ -92,6 +92,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	sh tests/abi.sh $(BUILD)
 	@echo "== plugin SDK: install, out-of-tree plugins, the guide's examples, man pages ($(BUILD)) =="
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
+	@echo "== real programs from Debian's packages as exec services: tftpd-hpa, git daemon, rsync ($(BUILD)) =="
+	sh tests/realprog.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="
 	$(if $(filter 1,$(SAN)),@echo "valgrind: skipped under SAN=1 (ASan and valgrind do not mix)",sh tests/valgrind.sh $(BUILD))
 
