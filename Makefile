@@ -415,4 +415,4 @@ $(BUILD)/tests/soak: tests/soak.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP $< -o $@
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/deps -prune -o -name '*.d' -type f -print 2>/dev/null)
