@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "addr.h"
+#include "exec_conf.h"
 #include "log.h"
 
 /* A rate: `count` events per `per_ms`; count 0 means no limit. */
@@ -55,9 +56,17 @@ struct conf_service {
     struct conf_rate udp_reply_rate;    /* replies per source; 0: see docs */
     bool udp_reply_off;                 /* udp_reply_rate = off: no reply budget */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
+    bool reuseport;         /* SO_REUSEPORT on its TCP/UDP listeners */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
+    const char *builtin;    /* served by the core's own handler of this name
+                             * (metrics_listen), not by a plugin; static */
+    struct exec_conf exec;  /* program = PATH and its keys (exec_conf.c) */
 };
+
+/* The service that metrics_listen in [superd] makes: its name in logs and
+ * statistics.  A section of this name is refused. */
+#define CONF_METRICS_SERVICE "superd-metrics"
 
 struct conf {
     char *path;             /* as given, for messages */
