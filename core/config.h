@@ -56,6 +56,7 @@ struct conf_service {
     struct conf_rate udp_reply_rate;    /* replies per source; 0: see docs */
     bool udp_reply_off;                 /* udp_reply_rate = off: no reply budget */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
+    bool reuseport;         /* SO_REUSEPORT on its TCP/UDP listeners */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
     const char *builtin;    /* served by the core's own handler of this name

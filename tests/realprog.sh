@@ -13,9 +13,9 @@
 #
 #   sh tests/realprog.sh [BUILD]          (from the repository root)
 #
-# The packages are fetched once with `apt-get download` into build/deps/debs
-# and unpacked with `dpkg-deb -x` into build/deps/root; a second run uses
-# that cache and needs no network.  git is the system's when installed.
+# The packages are fetched once by scripts/debfetch.sh (`apt-get download`
+# into build-deps/debs, `dpkg-deb -x` into build-deps/root, the tree the
+# other tests share); a second run uses that cache and needs no network.  git is the system's when installed.
 # Each part is skipped, with one line saying why, only where its package
 # cannot be had (no cache and no network).  Every file fetched is compared
 # byte for byte with the original.  user = nobody needs root: run as
@@ -31,7 +31,9 @@ case $build in
 esac
 superd=$build/superd
 client=$build/tests/sdk_client
-deps=$here/build/deps
+# The tree `make test-deps` shares with the other tests (SUPERD_TEST_DEPS).
+deps=${SUPERD_TEST_DEPS:-$here/build-deps/root}
+deps=${deps%/root}
 wait_s=20
 
 passed=0
@@ -77,35 +79,10 @@ trap 'exit 1' INT TERM HUP
 
 # ---- the packages ----
 
-# fetch PKG...: download what build/deps/debs lacks, unpack every .deb
-# into build/deps/root.  0 when all are there.
-apt_opts="-o APT::Sandbox::User=root -o Debug::NoLocking=1"
+# fetch PKG...: scripts/debfetch.sh downloads what $deps/debs lacks and
+# unpacks every .deb into $deps/root.  0 when all are there.
 fetch() {
-    mkdir -p "$deps/debs" "$deps/root" || return 1
-    missing=""
-    for p in "$@"; do
-        ls "$deps/debs/${p}"_*.deb >/dev/null 2>&1 || missing="$missing $p"
-    done
-    if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
-        # shellcheck disable=SC2086
-        if ! (cd "$deps/debs" && apt-get download $apt_opts $missing) >"$tmp/apt.log" 2>&1 &&
-            [ "$(id -u)" = 0 ] && [ ! -e "$deps/.updated" ]; then
-            # Lists missing or stale: one update, as root, once.
-            echo "realprog: apt-get download failed; apt-get update, then again"
-            apt-get update -qq >>"$tmp/apt.log" 2>&1 && touch "$deps/.updated"
-            # shellcheck disable=SC2086
-            (cd "$deps/debs" && apt-get download $apt_opts $missing) >>"$tmp/apt.log" 2>&1
-        fi
-    fi
-    for p in "$@"; do
-        deb=$(ls "$deps/debs/${p}"_*.deb 2>/dev/null | head -n 1)
-        [ -n "$deb" ] || return 1
-        stamp="$deps/root/.${p}.unpacked"
-        if [ ! -e "$stamp" ] || [ "$deb" -nt "$stamp" ]; then
-            dpkg-deb -x "$deb" "$deps/root" && touch "$stamp" || return 1
-        fi
-    done
-    return 0
+    sh "$here/scripts/debfetch.sh" "$deps" "$@" 2>"$tmp/fetch.err"
 }
 
 # Libraries the unpacked programs may need that the system lacks (rsync's
@@ -173,7 +150,7 @@ mkfile() {
 
 part_tftp() {
     if [ -z "$have_dpkg" ] || ! fetch tftpd-hpa tftp-hpa libwrap0; then
-        skip "tftp: tftpd-hpa or tftp-hpa cannot be had (no network and no cache in build/deps)"
+        skip "tftp: tftpd-hpa or tftp-hpa cannot be had (no network and no cache in build-deps)"
         return
     fi
     f0=$failed
@@ -271,7 +248,7 @@ listen = tcp://127.0.0.1:$port" || return
 
 part_rsync() {
     if [ -z "$have_dpkg" ] || ! fetch rsync libpopt0; then
-        skip "rsync: rsync cannot be had (no network and no cache in build/deps)"
+        skip "rsync: rsync cannot be had (no network and no cache in build-deps)"
         return
     fi
     rsync=$deps/root/usr/bin/rsync
