@@ -87,6 +87,7 @@ struct conf {
     int log_level;
     int syslog_facility;    /* LOG_DAEMON, LOG_LOCAL0 ... */
     char *pid_file;         /* resolved against dir; NULL if not set */
+    char *cgroup_root;      /* exec services' cgroups go under it; NULL: superd's own */
     unsigned shutdown_timeout_ms;
     struct conf_service *svcs;
     size_t nsvcs;
