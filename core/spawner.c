@@ -557,7 +557,7 @@ static void on_child_stderr(struct loop_watch *w, uint32_t events)
     ssize_t n = read(w->fd, buf, sizeof buf);
     if (n > 0)
         err_lines(ch, buf, (size_t)n, false);
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR) || (events & EPOLLHUP)) {
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR) || (events & LOOP_HANGUP)) {
         err_lines(ch, "", 0, true);
         close_stderr(ch);
     }
@@ -694,7 +694,7 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     rep[0] = -1;
     if (pipefd[0] >= 0) {
         fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-        if (loop_add(&sp->loop, &ch->errw, pipefd[0], EPOLLIN, on_child_stderr) < 0) {
+        if (loop_add(&sp->loop, &ch->errw, pipefd[0], LOOP_READABLE, on_child_stderr) < 0) {
             close(pipefd[0]);
             ch->errw.fd = -1;
         }
@@ -968,7 +968,7 @@ static void on_ctl(struct loop_watch *w, uint32_t events)
             continue;
         }
         struct peer *p = calloc(1, sizeof *p);
-        if (!p || loop_add(&sp->loop, &p->w, fd, EPOLLIN, on_peer) < 0) {
+        if (!p || loop_add(&sp->loop, &p->w, fd, LOOP_READABLE, on_peer) < 0) {
             log_msg(LOG_ERR, "spawner: cannot serve a new worker");
             free(p);
             close(fd);
@@ -986,7 +986,7 @@ static void on_wait_lsn(struct loop_watch *w, uint32_t events);
 
 static void watch_wait(struct spawner *sp, struct wlsn *wl)
 {
-    if (loop_add(&sp->loop, &wl->w, wl->l->fd, EPOLLIN, on_wait_lsn) < 0)
+    if (loop_add(&sp->loop, &wl->w, wl->l->fd, LOOP_READABLE, on_wait_lsn) < 0)
         log_msg(LOG_ERR, "[%s] %s: cannot watch: the service is stopped", wl->xs->cs->name,
                 wl->l->addr.text);
 }
@@ -1261,9 +1261,9 @@ void spawner_main(const struct conf *c, unsigned gen, int ctl, struct lsn_set *l
     if (r == 0 && (sp->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
         r = -errno;
     if (r == 0)
-        r = loop_add(&sp->loop, &sp->sig_w, sp->sig_fd, EPOLLIN, on_signal);
+        r = loop_add(&sp->loop, &sp->sig_w, sp->sig_fd, LOOP_READABLE, on_signal);
     if (r == 0)
-        r = loop_add(&sp->loop, &sp->ctl_w, ctl, EPOLLIN, on_ctl);
+        r = loop_add(&sp->loop, &sp->ctl_w, ctl, LOOP_READABLE, on_ctl);
     if (r == 0)
         r = take_listeners(sp, lsns);
     if (r < 0) {
