@@ -689,7 +689,7 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     ch->start_ms = clock_now_ms();
     if (x->cs->max_lifetime_ms)
         ch->term_at = ch->start_ms + x->cs->max_lifetime_ms;
-    if (loop_add(&sp->loop, &ch->repw, rep[0], EPOLLIN, on_child_report) < 0)
+    if (loop_add(&sp->loop, &ch->repw, rep[0], LOOP_READABLE, on_child_report) < 0)
         close(rep[0]);
     rep[0] = -1;
     if (pipefd[0] >= 0) {
