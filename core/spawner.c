@@ -408,7 +408,10 @@ static int chroot_safe(const char *path, char *bad, size_t badlen)
         buf[i] = '\0';
         struct stat st;
         const char *comp = i ? buf : "/";
-        if (stat(comp, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+        /* A root-owned sticky directory (/tmp) is fine on the way: nobody
+         * else can rename or remove the root-owned entry below it. */
+        if (stat(comp, &st) < 0 || st.st_uid != 0 ||
+            ((st.st_mode & 022) && !(i < n && (st.st_mode & S_ISVTX)))) {
             snprintf(bad, badlen, "%s", comp);
             return -EPERM;
         }
