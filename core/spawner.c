@@ -627,8 +627,8 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     int pipefd[2] = { -1, -1 }, rep[2] = { -1, -1 }, errfd = -1;
     if (x->cg_err || x->chroot_err) {
         if (log_limit_pass(&cg_limit, &missed))
-            log_msg(LOG_ERR, "[%s] cannot start %s: %s (%lu more)", name, e->program,
-                    x->cg_err ? x->cg_err : x->chroot_err, missed);
+            log_msg(LOG_ERR, "[%s] cannot start %s: %s%s (%lu more)", name, e->program,
+                    x->cg_err ? "cgroup: " : "", x->cg_err ? x->cg_err : x->chroot_err, missed);
         goto fail;
     }
     if (sp->nchildren >= sp->max_children) {
