@@ -10,8 +10,12 @@
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -213,6 +217,103 @@ static void test_proxy_admission(void)
     CU_ASSERT(it_stop(d, SIGTERM) == 0);
 }
 
+/* A TCP connection to 127.0.0.1:port from the loopback address `from`. */
+static int connect_from(const char *from, int port)
+{
+    struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET };
+    int fd = it_track_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+
+    inet_pton(AF_INET, from, &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)port);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+        connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+        return -1;
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* Two superd instances behind Debian's haproxy with send-proxy-v2: the
+ * client's own address (127.0.0.2, not haproxy's 127.0.0.1) reaches both
+ * instances' access lists and logs; another client (127.0.0.3) is refused
+ * by them. */
+static void test_haproxy_send_proxy_v2(void)
+{
+    const char *root = getenv("SUPERD_TEST_DEPS");
+    char *haproxy = root ? it_printf("%s/usr/sbin/haproxy", root) : NULL;
+    int pa = it_free_port(IT_TCP4), pb = it_free_port(IT_TCP4), ph = it_free_port(IT_TCP4);
+    struct it_daemon *a = it_alloc(sizeof(*a)), *b = it_alloc(sizeof(*b));
+    char *cfg = it_path("haproxy.cfg"), *body;
+    int64_t deadline;
+    pid_t pid;
+    int up = 0;
+
+    if (!haproxy || access(haproxy, X_OK) != 0) {
+        printf("\n    skipped: no haproxy (make test-deps could not fetch it)\n    ");
+        return;
+    }
+    CU_ASSERT_FATAL(pa > 0 && pb > 0 && ph > 0 && pa != pb && pb != ph && pa != ph);
+    body = "proxy_protocol = yes\nonly_from = 127.0.0.2/32\nlog_connections = yes\n";
+    CU_ASSERT_FATAL(it_write_file(it_path("a.ini"), it_printf("[superd]\nplugin_dir = %s\n"
+        "workers = 1\n[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n%s",
+        it_plugin_dir, pa, body)) == 0);
+    CU_ASSERT_FATAL(it_write_file(it_path("b.ini"), it_printf("[superd]\nplugin_dir = %s\n"
+        "workers = 1\n[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n%s",
+        it_plugin_dir, pb, body)) == 0);
+    CU_ASSERT_FATAL(it_start(a, it_path("a.ini")) == 0);
+    CU_ASSERT_FATAL(it_start(b, it_path("b.ini")) == 0);
+    CU_ASSERT_FATAL(it_write_file(cfg, it_printf(
+        "global\n  maxconn 100\ndefaults\n  mode tcp\n  timeout connect 2s\n"
+        "  timeout client 10s\n  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:%d\n"
+        "  default_backend be\nbackend be\n  balance roundrobin\n"
+        "  server a 127.0.0.1:%d send-proxy-v2\n  server b 127.0.0.1:%d send-proxy-v2\n",
+        ph, pa, pb)) == 0);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        setenv("LD_LIBRARY_PATH", it_printf("%s/usr/lib/x86_64-linux-gnu:%s/usr/lib", root, root),
+               1);
+        execl(haproxy, haproxy, "-db", "-f", cfg, (char *)NULL);
+        _exit(127);
+    }
+    /* haproxy is up once its port takes connections. */
+    deadline = it_now_ms() + IT_START_MS;
+    while (!up && it_left_ms(deadline)) {
+        int fd = connect_from("127.0.0.2", ph);
+        up = fd >= 0;
+        if (fd >= 0)
+            it_close(fd);
+        else
+            it_sleep_ms(50);
+    }
+    CU_ASSERT_FATAL(up || (kill(pid, SIGKILL), waitpid(pid, NULL, 0), 0));
+    for (int i = 0; i < 4; i++) {
+        int fd = connect_from("127.0.0.2", ph);
+        CU_ASSERT(fd >= 0 && it_echo_stream(fd, 100, "from 127.0.0.2 through haproxy"));
+        if (fd >= 0)
+            it_close(fd);
+    }
+    {
+        int fd = connect_from("127.0.0.3", ph);
+        uint8_t buf[8];
+        struct it_xfer x;
+        it_xfer(fd, (const uint8_t *)"hello\n", 6, 0, NULL, 0, buf, sizeof(buf), 0, 1,
+                IT_OP_MS, &x);
+        CU_ASSERT(x.rcvd == 0);
+        it_close(fd);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    CU_ASSERT(log_has(a, "[echo] 127.0.0.2:"));
+    CU_ASSERT(log_has(b, "[echo] 127.0.0.2:"));
+    CU_ASSERT(strstr(it_stderr(a), "refused 127.0.0.3:") || strstr(it_stderr(b), "refused 127.0.0.3:"));
+    CU_ASSERT(it_stop(a, SIGTERM) == 0);
+    CU_ASSERT(it_stop(b, SIGTERM) == 0);
+}
+
 static const struct it_test proxy_tests[] = {
     { "proxy: v1 TCP4, TCP6, UNKNOWN: the carried peer", test_proxy_v1 },
     { "proxy: v2 PROXY with a TLV, and LOCAL", test_proxy_v2 },
@@ -220,6 +321,7 @@ static const struct it_test proxy_tests[] = {
     { "proxy: garbage, long line, bad length, silence, untrusted: closed",
       test_proxy_refusals },
     { "proxy: only_from acts on the carried address", test_proxy_admission },
+    { "proxy: two instances behind haproxy send-proxy-v2", test_haproxy_send_proxy_v2 },
 };
 
 IT_REGISTER(proxy_tests)
