@@ -254,7 +254,7 @@ $(FUZZ_DIR)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
 
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/tests/fuzz/fuzz_config.o $(FUZZ_DIR)/tests/fuzz/shims.o \
-                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o addr.o access.o log.o)
+                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o exec_conf.o exec_args.o addr.o access.o log.o)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_addr: $(FUZZ_DIR)/tests/fuzz/fuzz_addr.o $(FUZZ_DIR)/tests/fuzz/shims.o \
