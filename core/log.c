@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <stdlib.h>
 #include <syslog.h>
@@ -124,4 +125,13 @@ int log_level_parse(const char *name)
         if (strcmp(name, levels[i].name) == 0)
             return levels[i].level;
     return -EINVAL;
+}
+
+void log_wait_status(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
 }

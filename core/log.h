@@ -34,6 +34,10 @@ struct log_limit {
  * swallowed since the last line (to say so in the line). */
 bool log_limit_pass(struct log_limit *lim, unsigned long *missed);
 
+/* How a child ended, from its wait status, for a log line: "exited with
+ * status N" or "killed by signal N (Name)". */
+void log_wait_status(int status, char *buf, size_t size);
+
 /* Parse a level name ("err", "warning", "notice", "info", "debug"); returns
  * the level or -EINVAL. */
 int log_level_parse(const char *name);

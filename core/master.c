@@ -107,15 +107,6 @@ struct master {
     int worker_link;        /* while forking a worker: its end to the spawner */
 };
 
-static void describe(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status))
-        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-}
-
 /* Arm the parent-death signal once the credentials are final (the kernel
  * clears it when they change), and catch a parent already gone. */
 static void die_with_parent(pid_t parent, int sig)
@@ -321,7 +312,7 @@ static int check_verdict(const struct conf *c, int status, int trace, bool timed
     }
     if (WIFSIGNALED(status)) {
         last_step(trace, step, sizeof step);
-        describe(status, how, sizeof how);
+        log_wait_status(status, how, sizeof how);
         if (step[0])
             snprintf(msg, sizeof msg, "%s: plugin check crashed in %s: %s", c->path, step, how);
         else
@@ -546,7 +537,7 @@ static void worker_gone(struct master *m, struct wproc *wp, pid_t pid, int statu
     stats_worker_release(m->stats, wp->row);
     sources_worker_gone(m->sources, wp->row);
     char how[96];
-    describe(status, how, sizeof how);
+    log_wait_status(status, how, sizeof how);
     bool stopping = wp->stopping || m->stopping;
     bool crashed = WIFSIGNALED(status) && !wp->killed && WTERMSIG(status) != SIGTERM;
     bool old = wp->gen != m->gen;
@@ -588,7 +579,7 @@ static bool spawner_gone(struct master *m, pid_t pid, int status)
     if (!sp)
         return false;
     char how[96];
-    describe(status, how, sizeof how);
+    log_wait_status(status, how, sizeof how);
     bool current = sp->gen == m->gen;
     close(sp->ctl);
     sp->pid = 0;

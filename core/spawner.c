@@ -1023,15 +1023,6 @@ static void on_wait_lsn(struct loop_watch *w, uint32_t events)
 
 /* ---- children ---- */
 
-static void describe(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status))
-        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-}
-
 static void child_gone(struct spawner *sp, struct child *ch, int status)
 {
     char how[96];
@@ -1049,7 +1040,7 @@ static void child_gone(struct spawner *sp, struct child *ch, int status)
     kill(-ch->pid, SIGKILL);
     drain_stderr(ch, true);
     close_stderr(ch);
-    describe(status, how, sizeof how);
+    log_wait_status(status, how, sizeof how);
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     log_msg(ok ? LOG_DEBUG : WIFSIGNALED(status) ? LOG_WARNING : LOG_NOTICE, "[%s] pid %ld %s",
             ch->xs->cs->name, (long)ch->pid, how);
