@@ -34,6 +34,8 @@ INIH_CFLAGS  = $(shell pkg-config --cflags inih)
 INIH_LIBS    = $(shell pkg-config --libs inih)
 CUNIT_CFLAGS = $(shell pkg-config --cflags cunit)
 CUNIT_LIBS   = $(shell pkg-config --libs cunit)
+SSL_CFLAGS   = $(shell pkg-config --cflags openssl)
+SSL_LIBS     = $(shell pkg-config --libs openssl)
 
 PATHS := -DSUPERD_VERSION='"$(VERSION)"' \
          -DSUPERD_BUILD_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/plugins"' \
@@ -97,10 +99,10 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PATHS) $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(PATHS) $(INIH_CFLAGS) $(SSL_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/superd: $(MAIN_OBJ) $(CORE_OBJ) core/exports.list
-	$(CC) $(LDFLAGS) $(EXPORTS) $(MAIN_OBJ) $(CORE_OBJ) $(INIH_LIBS) -ldl -o $@
+	$(CC) $(LDFLAGS) $(EXPORTS) $(MAIN_OBJ) $(CORE_OBJ) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 
 $(BUILD)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	@mkdir -p $(@D)
@@ -130,7 +132,7 @@ $(BUILD)/tests/%.o: tests/%.c
 UNIT_CORE_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,tests/unit_core_main.c $(wildcard tests/test_core_*.c))
 # The test plugins are loaded at run time: built first, never linked.
 $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
-	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(CUNIT_LIBS) -ldl -o $@
+	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(SSL_LIBS) $(CUNIT_LIBS) -ldl -o $@
 
 # Plugin unit tests: the fake host (sdk/) stands in for the daemon.
 $(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
@@ -143,14 +145,14 @@ $(BUILD)/sdk/%.o: sdk/%.c
 
 # The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
 # check presents minor 0, and the 1.1 functions are left out.
-ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o
+ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/api_tls.o
 $(BUILD)/tests/abi1.0/%.o: core/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(SSL_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o,$(CORE_OBJ)) \
-                              $(ABI10_OBJ) core/exports.list
-	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) -ldl -o $@
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o \
+                              $(BUILD)/core/api_tls.o,$(CORE_OBJ)) $(ABI10_OBJ) core/exports.list
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 
 $(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c))
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
@@ -207,7 +209,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%) $(FUZZ_PLUGINS)
 
 $(FUZZ_DIR)/core/%.o: core/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) $(INIH_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(INIH_CFLAGS) $(SSL_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
@@ -222,8 +224,9 @@ $(FUZZ_DIR)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
 
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/tests/fuzz/fuzz_config.o $(FUZZ_DIR)/tests/fuzz/shims.o \
-                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o addr.o access.o log.o)
-	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) -o $@
+                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o addr.o access.o log.o \
+                         tls_conf.o tls.o loop.o)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) $(SSL_LIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_addr: $(FUZZ_DIR)/tests/fuzz/fuzz_addr.o $(FUZZ_DIR)/tests/fuzz/shims.o \
                        $(FUZZ_DIR)/core/addr.o

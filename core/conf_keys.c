@@ -2,6 +2,7 @@
  * per type of value.  config.c does the reading; this file says what each
  * key means. */
 #include "conf_keys.h"
+#include "tls_conf.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -83,7 +84,7 @@ static const struct conf_key core_keys[] = {
       .max = 128, .hint = "a prefix length" },
     /* services */
     { "plugin", CONF_SERVICE, conf_set_string, OFF_S(plugin), .line_at = { 0, S(plugin_line) + 1 } },
-    { "listen", CONF_SERVICE, conf_set_listen, OFF_S(addrs) },
+    { "listen", CONF_SERVICE, conf_set_listen, OFF_S(addrs), .repeat = true },
     { "enabled", CONF_SERVICE, conf_set_bool, OFF_S(enabled) },
     { "backlog", CONF_SERVICE, conf_set_count, OFF_S(backlog), .min = 1, .max = 65535 },
     { "max_per_source", CONF_SERVICE, conf_set_count, OFF_S(max_per_source), .min = 1,
@@ -97,12 +98,16 @@ static const struct conf_key core_keys[] = {
     { "udp_guard", CONF_SERVICE, conf_set_bool, OFF_S(udp_guard) },
     { "log_connections", CONF_SERVICE, conf_set_bool, OFF_S(log_connections) },
     { "socket_mode", CONF_SERVICE, conf_set_mode, OFF_S(socket_mode), .max = 0777 },
-    { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
+    { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 }, false },
 };
+
+/* The tls_* keys (tls_conf.c). */
+extern const struct conf_key tls_conf_keys[];
 
 /* Every table, looked up in this order (a name may be in one only). */
 static const struct conf_key *const tables[] = {
     core_keys,
+    tls_conf_keys,
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])

@@ -11,6 +11,7 @@
 #ifndef SUPERD_CONF_KEYS_H
 #define SUPERD_CONF_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -62,6 +63,8 @@ struct conf_key {
     const struct conf_choice *choices;  /* enum: NULL-terminated */
     size_t line_at[2];          /* offsetof + 1 of an int that gets the key's
                                  * line, per section; 0: none */
+    bool repeat;                /* may be given more than once (listen,
+                                 * tls_cert): each value is set in turn */
 };
 
 /* The types.  Each reports a bad value in one form, given with the type. */

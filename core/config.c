@@ -530,7 +530,9 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 0;
     }
     const struct seen *first = seen_before(p, section, key);
-    if (first && strcmp(key, "listen") != 0) {
+    const struct conf_key *row =
+        conf_key_find(strcmp(section, "superd") == 0 ? CONF_GLOBAL : CONF_SERVICE, key);
+    if (first && !(row && row->repeat)) {
         if (first->file == p->file)
             fail(p, -EEXIST, p->line, section, key, "given twice (first at line %d)",
                  first->line);
@@ -766,6 +768,11 @@ static void check_services(struct conf_parse *p)
                 fail_clash(p, s, &s->addrs[a], byfile[first[pos]].s, byfile[first[pos]].a);
         if (!p->rc)
             check_socket_mode(p, s);
+        if (!p->rc) {
+            struct conf_arg a = { .p = p, .conf = c, .svc = s, .section = s->name,
+                                  .dir = s->file->dir, .line = s->line };
+            tls_conf_check(&a);
+        }
     }
     if (!p->rc && enabled == 0) {
         p->rc = -ENOENT;
@@ -946,6 +953,7 @@ void conf_free(struct conf *c)
         free(s->opts);
         acl_free(&s->only_from);
         acl_free(&s->no_access);
+        tls_conf_free(&s->tls);
     }
     free(c->svcs);
     free(c->path);

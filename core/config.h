@@ -10,6 +10,7 @@
 #include "access.h"
 #include "addr.h"
 #include "log.h"
+#include "tls_conf.h"
 
 /* A rate: `count` events per `per_ms`; count 0 means no limit. */
 struct conf_rate {
@@ -55,6 +56,7 @@ struct conf_service {
     struct conf_rate udp_reply_rate;    /* replies per source; 0: see docs */
     bool udp_reply_off;                 /* udp_reply_rate = off: no reply budget */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
+    struct conf_tls tls;    /* tls_* keys, PEM bytes (tls_conf.h) */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
 };
@@ -79,6 +81,7 @@ struct conf {
     int syslog_facility;    /* LOG_DAEMON, LOG_LOCAL0 ... */
     char *pid_file;         /* resolved against dir; NULL if not set */
     unsigned shutdown_timeout_ms;
+    unsigned tls_ticket_rotate_ms;  /* 0: TLS_TICKET_ROTATE_MS */
     struct conf_service *svcs;
     size_t nsvcs;
     struct conf_file **files;   /* [0] is the main file */
