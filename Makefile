@@ -154,7 +154,14 @@ $(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUI
                               $(BUILD)/core/api_tls.o,$(CORE_OBJ)) $(ABI10_OBJ) core/exports.list
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 
-$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c))
+# Programs the exec tests run: static (they also run in an empty chroot),
+# never sanitized (a child of the daemon, not the code under test).
+TPROGS := $(patsubst tests/programs/%.c,$(BUILD)/tests/programs/%,$(wildcard tests/programs/*.c))
+$(BUILD)/tests/programs/%: tests/programs/%.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -std=c11 -O2 $(WARN) -static $< -o $@
+
+$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c)) | $(TPROGS)
 	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
 
 # Master/worker tests share the integration helpers.

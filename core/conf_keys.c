@@ -73,6 +73,7 @@ static const struct conf_key core_keys[] = {
       .choices = facilities, .hint = "daemon, user or local0 to local7" },
     { "include", CONF_GLOBAL, conf_set_include, OFF_G(files) },
     { "shutdown_timeout", CONF_GLOBAL, conf_set_duration, OFF_G(shutdown_timeout_ms) },
+    { "metrics_listen", CONF_GLOBAL, conf_set_metrics_listen, OFF_G(path) },
     /* both: [superd] gives the default of every service, or a total */
     { "max_connections", CONF_BOTH, conf_set_count, OFF_BOTH(max_connections), .min = 1,
       .max = LONG_MAX },
@@ -84,7 +85,7 @@ static const struct conf_key core_keys[] = {
       .max = 128, .hint = "a prefix length" },
     /* services */
     { "plugin", CONF_SERVICE, conf_set_string, OFF_S(plugin), .line_at = { 0, S(plugin_line) + 1 } },
-    { "listen", CONF_SERVICE, conf_set_listen, OFF_S(addrs), .repeat = true },
+    { "listen", CONF_SERVICE, conf_set_listen, OFF_S(addrs) },
     { "enabled", CONF_SERVICE, conf_set_bool, OFF_S(enabled) },
     { "backlog", CONF_SERVICE, conf_set_count, OFF_S(backlog), .min = 1, .max = 65535 },
     { "max_per_source", CONF_SERVICE, conf_set_count, OFF_S(max_per_source), .min = 1,
@@ -98,16 +99,19 @@ static const struct conf_key core_keys[] = {
     { "udp_guard", CONF_SERVICE, conf_set_bool, OFF_S(udp_guard) },
     { "log_connections", CONF_SERVICE, conf_set_bool, OFF_S(log_connections) },
     { "socket_mode", CONF_SERVICE, conf_set_mode, OFF_S(socket_mode), .max = 0777 },
-    { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 }, false },
+    { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };
 
 /* The tls_* keys (tls_conf.c). */
 extern const struct conf_key tls_conf_keys[];
+/* exec_conf.c: program, args, user ... (docs/exec.md). */
+extern const struct conf_key exec_conf_keys[];
 
 /* Every table, looked up in this order (a name may be in one only). */
 static const struct conf_key *const tables[] = {
     core_keys,
     tls_conf_keys,
+    exec_conf_keys,
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])

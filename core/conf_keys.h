@@ -11,7 +11,6 @@
 #ifndef SUPERD_CONF_KEYS_H
 #define SUPERD_CONF_KEYS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -63,8 +62,6 @@ struct conf_key {
     const struct conf_choice *choices;  /* enum: NULL-terminated */
     size_t line_at[2];          /* offsetof + 1 of an int that gets the key's
                                  * line, per section; 0: none */
-    bool repeat;                /* may be given more than once (listen,
-                                 * tls_cert): each value is set in turn */
 };
 
 /* The types.  Each reports a bad value in one form, given with the type. */
@@ -76,6 +73,7 @@ conf_setter conf_set_count;     /* int or long in [min, max], or `word` (0):
 conf_setter conf_set_duration;  /* unsigned ms: "bad duration 'V' (examples:
                                  * 250ms, 30s, 5m, 1h[HINT])" */
 conf_setter conf_set_rate;      /* struct conf_rate: "'V' is not N/s, N/m or none" */
+conf_setter conf_set_metrics_listen; /* the built-in metrics service's listen */
 conf_setter conf_set_reply_rate; /* the same, or off: udp_reply_off */
 conf_setter conf_set_string;    /* char *, copied */
 conf_setter conf_set_path;      /* char *, resolved against the file's directory */

@@ -207,6 +207,11 @@ static void inspect_line(struct conf_parse *p, char *raw)
         if (strcmp(name, "superd") == 0)
             return;
         struct conf_service *old = find_service(p->conf, name);
+        if (strcmp(name, CONF_METRICS_SERVICE) == 0) {
+            fail(p, -EINVAL, p->line, name, NULL,
+                 "section name reserved for metrics_listen in [superd]");
+            return;
+        }
         if (old && old->file == p->file) {
             fail(p, -EEXIST, p->line, name, NULL,
                  "section given twice (first at line %d)", old->line);
@@ -467,6 +472,25 @@ void conf_warn(struct conf_arg *a, const char *fmt, ...)
     warn(a->p, a->line, a->section, a->key->name, "%s", msg);
 }
 
+/* metrics_listen = ADDRESS ... in [superd]: the listeners of the built-in
+ * service CONF_METRICS_SERVICE, made on first use. */
+int conf_set_metrics_listen(struct conf_arg *a)
+{
+    struct conf_parse *p = a->p;
+    struct conf_service *s = find_service(p->conf, CONF_METRICS_SERVICE);
+    if (!s) {
+        if (add_service(p, CONF_METRICS_SERVICE) < 0)
+            return conf_fail(a, -ENOMEM, "out of memory");
+        s = &p->conf->svcs[p->conf->nsvcs - 1];
+        s->builtin = "metrics";
+        s->line = a->line;
+        s->plugin_line = a->line;
+    }
+    struct conf_arg sub = *a;
+    sub.svc = s;
+    return conf_set_listen(&sub);
+}
+
 /* include = PATTERN, as a row of the key table. */
 int conf_set_include(struct conf_arg *a)
 {
@@ -530,9 +554,10 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 0;
     }
     const struct seen *first = seen_before(p, section, key);
-    const struct conf_key *row =
-        conf_key_find(strcmp(section, "superd") == 0 ? CONF_GLOBAL : CONF_SERVICE, key);
-    if (first && !(row && row->repeat)) {
+    /* Keys that may repeat: each value adds (tls_cert/tls_key pairs). */
+    bool repeats = strcmp(key, "listen") == 0 || strcmp(key, "tls_cert") == 0 ||
+                   strcmp(key, "tls_key") == 0;
+    if (first && !repeats) {
         if (first->file == p->file)
             fail(p, -EEXIST, p->line, section, key, "given twice (first at line %d)",
                  first->line);
@@ -759,8 +784,14 @@ static void check_services(struct conf_parse *p)
         if (!s->source_prefix_v6)
             s->source_prefix_v6 = c->source_prefix_v6;
         p->file = s->file;  /* errors name the file the service is in */
-        if (!s->plugin)
-            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME)");
+        const char *xkey = NULL;
+        int xline = 0;
+        char xmsg[512];
+        int xr = exec_conf_check(s, &xkey, &xline, xmsg, sizeof xmsg);
+        if (xr < 0)
+            fail(p, xr, xline, s->name, xkey, "%s", xmsg);
+        else if (!s->plugin && !s->exec.program && !s->builtin)
+            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");
         else if (s->naddrs == 0)
             fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
         for (size_t a = 0; a < s->naddrs && !p->rc; a++, pos++)
@@ -954,6 +985,7 @@ void conf_free(struct conf *c)
         acl_free(&s->only_from);
         acl_free(&s->no_access);
         tls_conf_free(&s->tls);
+        exec_conf_free(&s->exec);
     }
     free(c->svcs);
     free(c->path);

@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "addr.h"
+#include "exec_conf.h"
 #include "log.h"
 #include "tls_conf.h"
 
@@ -59,7 +60,14 @@ struct conf_service {
     struct conf_tls tls;    /* tls_* keys, PEM bytes (tls_conf.h) */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
+    const char *builtin;    /* served by the core's own handler of this name
+                             * (metrics_listen), not by a plugin; static */
+    struct exec_conf exec;  /* program = PATH and its keys (exec_conf.c) */
 };
+
+/* The service that metrics_listen in [superd] makes: its name in logs and
+ * statistics.  A section of this name is refused. */
+#define CONF_METRICS_SERVICE "superd-metrics"
 
 struct conf {
     char *path;             /* as given, for messages */

@@ -10,6 +10,7 @@
  * dead list and is freed after the current batch of events.
  */
 #include "conn.h"
+#include "exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -353,6 +354,10 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     int admitted = admit(l, ss, sslen);
     if (admitted < 0) {
         close(fd);
+        return;
+    }
+    if (exec_service(l)) {
+        exec_stream(l, fd, ss, sslen, admitted & CONN_COUNTED, admitted & CONN_SOURCED);
         return;
     }
     struct superd_conn *c = calloc(1, sizeof *c);

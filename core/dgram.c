@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loopguard.h"
 #include "access.h"
+#include "exec.h"
 #include "service.h"
 #include "sources.h"
 #include "worker.h"
@@ -225,6 +226,10 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
             return;
         }
     }
+    if (exec_service(l)) {
+        exec_dgram(l, d->from, d->fromlen, data, len);
+        return;
+    }
     const struct superd_plugin *p = service_plugin(l->svc);
     if (!p->on_datagram)
         return;
@@ -355,6 +360,16 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         return -e;
     }
     return 0;
+}
+
+int dgram_reply_to(struct listener *l, const struct sockaddr_storage *to, socklen_t tolen,
+                   size_t reqlen, const void *buf, size_t len)
+{
+    struct superd_dgram d = { .lsn = l, .from = to, .fromlen = tolen, .len = reqlen };
+    int r = superd_reply(&d, buf, len);
+    if (replies.n)
+        flush_replies();    /* outside a receive batch: nothing else flushes */
+    return r;
 }
 
 const char *superd_dgram_peer(const struct superd_dgram *d)

@@ -35,4 +35,11 @@ void dgram_ready(struct loop_watch *w, uint32_t events);
 bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
                       const struct sockaddr *from, socklen_t fromlen, const char **why);
 
+/* Answer `to` on listener l as superd_reply would (loop protection and
+ * reply budgets included), for a reply made outside a receive batch (a
+ * program's).  `reqlen` is the request's size.  Returns 0 or a negative
+ * errno. */
+int dgram_reply_to(struct listener *l, const struct sockaddr_storage *to, socklen_t tolen,
+                   size_t reqlen, const void *buf, size_t len);
+
 #endif

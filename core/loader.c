@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics.h"
+
 #include "abi.h"
 #include "log.h"
 
@@ -212,13 +214,38 @@ size_t plugin_extra_exports(const struct plugin *p, char *out, size_t outlen)
     return extra;
 }
 
+/* The services the core serves itself, as plugins compiled in. */
+static const struct superd_plugin *const builtins[] = {
+    &metrics_plugin,
+};
+
+int plugin_builtin(const char *name, struct plugin **out, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+        if (strcmp(builtins[i]->name, name) != 0)
+            continue;
+        struct plugin *p = calloc(1, sizeof *p);
+        if (!p || asprintf(&p->path, "(built-in %s)", name) < 0) {
+            free(p);
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        p->desc = *builtins[i];
+        *out = p;
+        return 0;
+    }
+    snprintf(err, errlen, "no built-in service '%s'", name);
+    return -ENOENT;
+}
+
 void plugin_unload(struct plugin *p)
 {
     if (!p)
         return;
     /* Under ASan, dlclose makes leak reports unreadable; unload only where
      * the code cannot run any more, which is true here. */
-    dlclose(p->handle);
+    if (p->handle)
+        dlclose(p->handle);
     free(p->path);
     free(p);
 }

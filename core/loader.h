@@ -44,6 +44,10 @@ int plugin_load(const char *path, struct plugin **out, char *err, size_t errlen)
  */
 size_t plugin_extra_exports(const struct plugin *p, char *out, size_t outlen);
 
+/* A service the core serves itself (`name`, e.g. "metrics"), in the same
+ * shape as a loaded plugin (no file, no handle).  0, or -ENOENT with err. */
+int plugin_builtin(const char *name, struct plugin **out, char *err, size_t errlen);
+
 /* dlclose the plugin.  Call only once no code of it can run any more. */
 void plugin_unload(struct plugin *p);
 

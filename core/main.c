@@ -14,6 +14,7 @@
 #include "log.h"
 #include "listener.h"
 #include "master.h"
+#include "status.h"
 #include "pidfile.h"
 #include "systemd.h"
 
@@ -30,10 +31,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: superd [-c FILE] [-t] [-d] [-V] [-h]\n"
+            "       superd status [-c FILE]   (or superd -s)\n"
             "  -c FILE   configuration file (default: %s)\n"
             "  -t        check the configuration and every plugin it names, print\n"
             "            each listener that would be bound, and exit\n"
             "  -d        detach into the background (default: stay in the foreground)\n"
+            "  -s        print the running superd's figures (read from metrics_listen)\n"
             "  -V        print the version and exit\n"
             "  -h        print this help and exit\n"
             "exit status: 0 ok, 1 configuration or start-up error, 2 usage error\n",
@@ -117,13 +120,20 @@ static int serve(const char *path, struct conf *c, bool background)
 int main(int argc, char **argv)
 {
     const char *path = SUPERD_DEFAULT_CONFIG;
-    bool check = false, background = false;
+    bool check = false, background = false, status = false;
     int opt;
     opterr = 0;
-    while ((opt = getopt(argc, argv, "c:tdVh")) != -1) {
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        status = true;          /* `superd status ...`: the rest as options */
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
+    while ((opt = getopt(argc, argv, "c:tdsVh")) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 't': check = true; break;
+        case 's': status = true; break;
         case 'd': background = true; break;
         case 'V': printf("superd %s\n", SUPERD_VERSION); return EXIT_OK;
         case 'h': usage(stdout); return EXIT_OK;
@@ -141,6 +151,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+
+    if (status)
+        return status_main(path);
 
     /* Plugins write to sockets that may be gone: an error, not a signal. */
     signal(SIGPIPE, SIG_IGN);

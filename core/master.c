@@ -29,7 +29,9 @@
 #include "log.h"
 #include "loop.h"
 #include "privs.h"
+#include "exec.h"
 #include "service.h"
+#include "spawner.h"
 #include "sources.h"
 #include "stats.h"
 #include "systemd.h"
@@ -61,6 +63,15 @@ struct wproc {
     char services[256];     /* "[echo] [daytime]", for the log */
 };
 
+/* A spawner: one per configuration generation with exec services; an
+ * old generation's lives until its children have exited. */
+struct sproc {
+    pid_t pid;              /* 0: free */
+    int ctl;                /* the master's end of its control socket */
+    unsigned gen;
+};
+#define MAX_SPAWNERS 8
+
 /* A reload goes IDLE -> CHECKING (the plugin check child runs) ->
  * STARTING (new workers start; old ones serve on) -> IDLE. */
 enum reload_phase { RELOAD_IDLE, RELOAD_CHECKING, RELOAD_STARTING };
@@ -91,6 +102,8 @@ struct master {
     long long phase_deadline;
     bool late_logged;       /* STARTING: "not serving yet" said once */
     size_t added, kept, removed;
+    struct sproc sps[MAX_SPAWNERS];
+    int worker_link;        /* while forking a worker: its end to the spawner */
 };
 
 static void describe(int status, char *buf, size_t size)
@@ -111,12 +124,90 @@ static void die_with_parent(pid_t parent, int sig)
         _exit(0);
 }
 
+/* In a child: let go of every spawner's control socket (a worker must not
+ * be able to introduce sockets to a spawner as the master does). */
+static void close_spawner_ctls(struct master *m)
+{
+    for (int i = 0; i < MAX_SPAWNERS; i++)
+        if (m->sps[i].pid && m->sps[i].ctl >= 0)
+            close(m->sps[i].ctl);
+}
+
+/* The spawner of the current generation, or NULL. */
+static struct sproc *current_spawner(struct master *m)
+{
+    for (int i = 0; i < MAX_SPAWNERS; i++)
+        if (m->sps[i].pid && m->sps[i].gen == m->gen)
+            return &m->sps[i];
+    return NULL;
+}
+
+/* Fork the spawner of the current generation, if it runs programs.
+ * Returns 0 or a negative errno (logged). */
+static int spawner_start(struct master *m)
+{
+    if (!spawner_needed(m->conf))
+        return 0;
+    struct sproc *sp = NULL;
+    for (int i = 0; i < MAX_SPAWNERS && !sp; i++)
+        if (!m->sps[i].pid)
+            sp = &m->sps[i];
+    int sv[2];
+    if (!sp) {
+        log_msg(LOG_ERR, "cannot start a spawner: %d spawners of older generations still "
+                "have children running", MAX_SPAWNERS);
+        return -ENOSPC;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_msg(LOG_ERR, "cannot start a spawner: %s", strerror(errno));
+        return -errno;
+    }
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        log_msg(LOG_ERR, "cannot fork the spawner: %s", strerror(e));
+        return -e;
+    }
+    if (pid == 0) {
+        close(m->sig_fd);
+        loop_fini(&m->loop);
+        if (m->check_trace >= 0)
+            close(m->check_trace);
+        close_spawner_ctls(m);
+        close(sv[0]);
+        unsetenv("NOTIFY_SOCKET");
+        spawner_main(m->conf, m->gen, sv[1], &m->lsns);
+    }
+    close(sv[1]);
+    *sp = (struct sproc){ pid, sv[0], m->gen };
+    log_msg(LOG_INFO, "spawner %ld started", (long)pid);
+    return 0;
+}
+
+static int live_spawners(const struct master *m)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_SPAWNERS; i++)
+        n += m->sps[i].pid != 0;
+    return n;
+}
+
 /* ---- checking plugins in a child ---- */
 
 static void print_check(const struct worker *wk, const struct conf *c)
 {
     for (size_t i = 0; i < wk->nsvcs; i++) {
         const struct superd_service *s = &wk->svcs[i];
+        if (s->cs->exec.program) {
+            printf("[%s] program %s%s\n", s->cs->name, s->cs->exec.program,
+                   s->cs->exec.wait ? " (wait)" : "");
+            for (size_t a = 0; a < s->cs->naddrs; a++)
+                printf("[%s] listen %s\n", s->cs->name, s->cs->addrs[a].text);
+            continue;
+        }
         const struct superd_plugin *d = service_plugin(s);
         printf("[%s] plugin %s %s %s\n", s->cs->name, d->name, d->version, s->plugin->path);
         for (size_t a = 0; a < s->cs->naddrs; a++)
@@ -187,6 +278,7 @@ static pid_t check_spawn(struct master *m, const struct conf *c, bool print, boo
                     close(m->lsns.v[i].fd);
             stats_destroy(m->stats);
             sources_destroy(m->sources);
+            close_spawner_ctls(m);
         }
         unsetenv("NOTIFY_SOCKET");
         check_child(c, print, to_log, parent, p[1]);
@@ -282,6 +374,7 @@ static void worker_main(struct master *m, int row)
     loop_fini(&m->loop);
     if (m->check_trace >= 0)
         close(m->check_trace);
+    close_spawner_ctls(m);
     unsetenv("NOTIFY_SOCKET");  /* only the master speaks for the service */
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
@@ -307,7 +400,8 @@ static void worker_main(struct master *m, int row)
     }
     wk.sources = m->sources;
     __atomic_store_n(&m->stats->worker_ready[row], 1, __ATOMIC_RELEASE);
-    if ((r = worker_attach(&wk, &m->lsns)) == 0 && (r = worker_start(&wk)) == 0)
+    if ((r = worker_attach(&wk, &m->lsns)) == 0 && (r = worker_start(&wk)) == 0 &&
+        (r = exec_attach(&wk, m->worker_link, m->gen)) == 0)
         r = worker_run(&wk);
     if (r < 0)
         log_msg(LOG_ERR, "worker %ld: %s", (long)getpid(), strerror(-r));
@@ -346,8 +440,16 @@ static int spawn(struct master *m)
     int row = wp ? stats_worker_take(m->stats) : -ENOSPC;
     if (row < 0)
         return row;
+    struct sproc *sp = current_spawner(m);
+    m->worker_link = -1;
+    if (sp && spawner_link(sp->ctl, &m->worker_link) < 0)
+        log_msg(LOG_ERR, "cannot link a worker to the spawner: programs will not start");
     fflush(stderr);
     pid_t pid = fork();
+    if (pid != 0 && m->worker_link >= 0) {
+        close(m->worker_link);
+        m->worker_link = -1;
+    }
     if (pid < 0) {
         int e = errno;
         stats_worker_release(m->stats, row);
@@ -359,6 +461,8 @@ static int spawn(struct master *m)
     memset(wp, 0, sizeof *wp);
     wp->pid = pid;
     wp->row = row;
+    m->stats->worker_pid[row] = (int32_t)pid;
+    m->stats->worker_started[row] = (int64_t)time(NULL);
     wp->gen = m->gen;
     size_t used = 0;
     for (size_t i = 0; i < m->conf->nsvcs; i++) {
@@ -428,6 +532,7 @@ static void worker_gone(struct master *m, struct wproc *wp, pid_t pid, int statu
         return;     /* its generation is being replaced: nothing to restart */
     }
     if (!ready) {
+        m->stats->proc.restarts[STATS_RESTART_STARTUP]++;
         long long delay = backoff(++m->failures);
         log_msg(LOG_ERR, "worker %ld %s during start-up; starting another in %lld ms",
                 (long)pid, how, delay);
@@ -435,10 +540,47 @@ static void worker_gone(struct master *m, struct wproc *wp, pid_t pid, int statu
         return;
     }
     m->failures = 0;
+    m->stats->proc.restarts[WIFSIGNALED(status) ? STATS_RESTART_CRASH : STATS_RESTART_EXIT]++;
     log_msg(LOG_ERR, "worker %ld %s while serving %s; starting another",
             (long)pid, how, wp->services);
     if (spawn(m) < 0)
         spawn_later(m, 1, BACKOFF_MIN_MS);
+}
+
+/* A spawner exited.  An old generation's is done; the current one's is
+ * replaced, with new workers (the old ones hold links to the dead one).
+ * Returns false if pid is not a spawner. */
+static bool spawner_gone(struct master *m, pid_t pid, int status)
+{
+    struct sproc *sp = NULL;
+    for (int i = 0; i < MAX_SPAWNERS && !sp; i++)
+        if (m->sps[i].pid == pid)
+            sp = &m->sps[i];
+    if (!sp)
+        return false;
+    char how[96];
+    describe(status, how, sizeof how);
+    bool current = sp->gen == m->gen;
+    close(sp->ctl);
+    sp->pid = 0;
+    if (!current || m->stopping) {
+        log_msg(LOG_INFO, "spawner %ld %s", (long)pid, how);
+        return true;
+    }
+    log_msg(LOG_ERR, "spawner %ld %s; starting another, and new workers", (long)pid, how);
+    if (spawner_start(m) < 0)
+        return true;
+    int n = 0;
+    for (int i = 0; i < STATS_MAX_WORKERS; i++)
+        if (m->procs[i].pid && m->procs[i].gen == m->gen && !m->procs[i].stopping) {
+            retire(m, &m->procs[i]);
+            m->procs[i].gen--;      /* an old generation now: not restarted */
+            n++;
+        }
+    for (int i = 0; i < n; i++)
+        if (spawn(m) < 0)
+            spawn_later(m, 1, BACKOFF_MIN_MS);
+    return true;
 }
 
 static void reap(struct master *m)
@@ -450,6 +592,8 @@ static void reap(struct master *m)
             check_finished(m, status);
             continue;
         }
+        if (spawner_gone(m, pid, status))
+            continue;
         for (int i = 0; i < STATS_MAX_WORKERS; i++)
             if (m->procs[i].pid == pid) {
                 worker_gone(m, &m->procs[i], pid, status);
@@ -492,6 +636,7 @@ static void reload_end(struct master *m)
 
 static void reload_refused(struct master *m, const char *msg)
 {
+    m->stats->proc.reload_failures++;
     log_msg(LOG_ERR, RELOAD_FAILED "%s", msg);
     conf_free(m->next);
     m->next = NULL;
@@ -581,7 +726,11 @@ static void commit_reload(struct master *m)
     log_setup(nc->log_target, nc->log_level, nc->syslog_facility);
     assign_slots(m, nc, RELOAD_FAILED);   /* fits: checked above */
 
+    struct sproc *old_sp = current_spawner(m);
+    if (old_sp)
+        kill(old_sp->pid, SIGHUP);  /* retire: its children finish on their own */
     m->gen++;
+    spawner_start(m);
     m->failures = 0;
     m->pending = 0;
     int started = 0;
@@ -623,6 +772,8 @@ static void starting_tick(struct master *m)
     }
     log_msg(LOG_NOTICE, "reload done: %zu added, %zu kept, %zu removed; %d new workers",
             m->added, m->kept, m->removed, serving);
+    m->stats->proc.reloads++;
+    m->stats->proc.last_reload = (int64_t)time(NULL);
     reload_end(m);
 }
 
@@ -640,6 +791,7 @@ static void check_finished(struct master *m, int status)
     }
     if (v < 0) {
         /* The child (or check_verdict) said why. */
+        m->stats->proc.reload_failures++;
         conf_free(m->next);
         m->next = NULL;
         reload_end(m);
@@ -681,6 +833,9 @@ static void stop(struct master *m, int signo)
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
         if (m->procs[i].pid)
             retire(m, &m->procs[i]);
+    for (int i = 0; i < MAX_SPAWNERS; i++)
+        if (m->sps[i].pid)
+            kill(m->sps[i].pid, SIGTERM);
     /* Stop accepting: workers close their copies as they get SIGTERM. */
     lsn_set_close(&m->lsns);
 }
@@ -837,7 +992,10 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_ERR, "cannot start the master: %s", strerror(-r));
         goto out;
     }
+    m->stats->proc.start_time = (int64_t)time(NULL);
     if (assign_slots(m, c, "") < 0)
+        goto out;
+    if (spawner_start(m) < 0)
         goto out;
     for (int i = 0; i < c->workers; i++)
         if (spawn(m) < 0)
@@ -854,7 +1012,7 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_NOTICE, "ready (not every worker serving yet after %d ms)", READY_WAIT_MS);
     systemd_notify("READY=1");
 
-    while (!m->stopping || live_workers(m) > 0 || m->check_pid) {
+    while (!m->stopping || live_workers(m) > 0 || m->check_pid || live_spawners(m) > 0) {
         r = loop_run_once(&m->loop, next_timeout(m));
         if (r < 0) {
             log_msg(LOG_ERR, "master loop failed: %s", strerror(-r));
@@ -875,6 +1033,12 @@ out:
         kill(m->check_pid, SIGKILL);
         waitpid(m->check_pid, NULL, 0);
     }
+    for (int i = 0; i < MAX_SPAWNERS; i++)
+        if (m->sps[i].pid) {
+            kill(m->sps[i].pid, SIGKILL);
+            waitpid(m->sps[i].pid, NULL, 0);
+            close(m->sps[i].ctl);
+        }
     if (m->check_trace >= 0)
         close(m->check_trace);
     conf_free(m->next);

@@ -92,11 +92,18 @@ static int start(struct superd_service *s, const struct conf *c, struct conf_ser
     s->conf = c;
     s->cs = cs;
     s->stats_slot = -1;
-    int r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
-    if (r == 0)
-        trace(cs, "load");  /* dlopen runs the plugin's constructors */
-    if (r == 0)
-        r = plugin_load(path, &s->plugin, msg, sizeof msg);
+    if (cs->exec.program)
+        return 0;   /* no plugin: the spawner runs the program */
+    int r;
+    if (cs->builtin) {
+        r = plugin_builtin(cs->builtin, &s->plugin, msg, sizeof msg);
+    } else {
+        r = plugin_find(cs->plugin, cs->file->dir, c->plugin_dir, &path, msg, sizeof msg);
+        if (r == 0)
+            trace(cs, "load");  /* dlopen runs the plugin's constructors */
+        if (r == 0)
+            r = plugin_load(path, &s->plugin, msg, sizeof msg);
+    }
     free(path);
     if (r < 0) {
         set_err(err, errlen, s, "plugin", msg);

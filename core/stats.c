@@ -6,15 +6,27 @@
 #include <string.h>
 #include <sys/mman.h>
 
+static struct stats *mapped;
+
 struct stats *stats_create(void)
 {
     void *p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    mapped = p;
+    return p;
+}
+
+struct stats *stats_mapped(void)
+{
+    return mapped;
 }
 
 void stats_destroy(struct stats *st)
 {
+    if (st == mapped)
+        mapped = NULL;
     if (st)
         munmap(st, sizeof *st);
 }
@@ -147,15 +159,36 @@ int stats_worker_take(struct stats *st)
     return -ENOSPC;
 }
 
+_Static_assert((sizeof(struct stats_row) - offsetof(struct stats_row, accepted)) %
+               sizeof(uint64_t) == 0, "stats_row: only uint64_t counters after active");
+
+/* Add every counter of r to `to` (not `active`): the fields after it are
+ * all uint64_t, summed as an array. */
 static void fold(struct stats_row *to, const struct stats_row *r)
 {
-    to->accepted += __atomic_load_n(&r->accepted, __ATOMIC_RELAXED);
-    to->refused += __atomic_load_n(&r->refused, __ATOMIC_RELAXED);
-    to->bytes_in += __atomic_load_n(&r->bytes_in, __ATOMIC_RELAXED);
-    to->bytes_out += __atomic_load_n(&r->bytes_out, __ATOMIC_RELAXED);
-    to->dgrams_in += __atomic_load_n(&r->dgrams_in, __ATOMIC_RELAXED);
-    to->dgrams_out += __atomic_load_n(&r->dgrams_out, __ATOMIC_RELAXED);
-    to->loop_drops += __atomic_load_n(&r->loop_drops, __ATOMIC_RELAXED);
+    enum { N = (sizeof(struct stats_row) - offsetof(struct stats_row, accepted)) /
+               sizeof(uint64_t) };
+    uint64_t *t = &to->accepted;
+    const uint64_t *f = &r->accepted;
+    for (size_t i = 0; i < N; i++)
+        t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+}
+
+void stats_refused(struct stats_row *row, enum stats_refusal why)
+{
+    STATS_ADD(row, refused, 1);
+    STATS_ADD(row, refused_by[why], 1);
+}
+
+void stats_closed(struct stats_row *row, long long ms)
+{
+    static const long long bounds[] = STATS_LIFETIME_BOUNDS;
+    size_t b = 0;
+    while (b < sizeof bounds / sizeof bounds[0] && ms > bounds[b])
+        b++;
+    STATS_ADD(row, closed, 1);
+    STATS_ADD(row, lifetime_ms, (uint64_t)(ms < 0 ? 0 : ms));
+    STATS_ADD(row, lifetime[b], 1);
 }
 
 void stats_worker_release(struct stats *st, int w)

@@ -26,7 +26,26 @@
 #define STATS_MAX_WORKERS 128
 #define STATS_NAME_MAX 64
 
-/* The counters of one service, in one worker or summed. */
+/* Why a connection or datagram was refused (the metrics' `reason`). */
+enum stats_refusal {
+    STATS_REFUSED_ACL,              /* only_from / no_access */
+    STATS_REFUSED_PER_SOURCE,       /* max_per_source */
+    STATS_REFUSED_RATE,             /* rate_limit */
+    STATS_REFUSED_MAX_CONN,         /* max_connections, of the service or of all */
+    STATS_REFUSED_TABLE_FULL,       /* the per-source table had no room */
+    STATS_REFUSED_TLS,              /* the TLS handshake failed or timed out */
+    STATS_REFUSED_PROXY,            /* no valid PROXY header in time, or untrusted */
+    STATS_REFUSED_OTHER,            /* out of memory, a limit that cannot be counted */
+    STATS_REFUSALS
+};
+
+/* Upper bounds (ms) of the connection lifetime histogram's buckets; the
+ * last bucket is +Inf. */
+#define STATS_LIFETIME_BOUNDS { 10, 100, 1000, 10000, 60000, 600000 }
+#define STATS_LIFETIME_BUCKETS 7
+
+/* The counters of one service, in one worker or summed.  Every field after
+ * `active` is a uint64_t counter (stats_sum folds them as an array). */
 struct stats_row {
     int64_t active;         /* open connections */
     uint64_t accepted;
@@ -36,6 +55,37 @@ struct stats_row {
     uint64_t dgrams_in;
     uint64_t dgrams_out;
     uint64_t loop_drops;    /* datagrams dropped by loop protection */
+    uint64_t budget_drops;  /* replies dropped by udp_reply_rate or the amplification budget */
+    uint64_t refused_by[STATS_REFUSALS];
+    uint64_t closed;                            /* connections closed (the histogram's count) */
+    uint64_t lifetime_ms;                       /* their lifetimes added up */
+    uint64_t lifetime[STATS_LIFETIME_BUCKETS];  /* per bucket, not cumulative */
+    uint64_t tls_handshakes;
+    uint64_t tls_failures;
+};
+
+/* Restarts of workers, by cause (the metrics' `cause`). */
+enum stats_restart {
+    STATS_RESTART_CRASH,            /* killed by a signal while serving */
+    STATS_RESTART_EXIT,             /* exited unasked while serving */
+    STATS_RESTART_STARTUP,          /* died before its plugins started */
+    STATS_RESTARTS
+};
+
+/* Figures of the process tree, written by the master only (workers and the
+ * metrics endpoint only read them). */
+struct stats_proc {
+    int64_t start_time;             /* unix seconds */
+    uint64_t restarts[STATS_RESTARTS];
+    uint64_t reloads;               /* successful */
+    uint64_t reload_failures;
+    int64_t last_reload;            /* unix seconds of the last successful one; 0: none */
+    /* Programs of exec services, written by whoever starts and reaps them. */
+    uint64_t exec_started;
+    uint64_t exec_running;
+    uint64_t exec_exited_ok;        /* status 0 */
+    uint64_t exec_exited_error;     /* another status */
+    uint64_t exec_killed;           /* by a signal */
 };
 
 struct stats_service {
@@ -46,10 +96,13 @@ struct stats_service {
 };
 
 struct stats {
+    struct stats_proc proc;
     struct stats_service svc[STATS_MAX_SERVICES];
     struct stats_row rows[STATS_MAX_WORKERS][STATS_MAX_SERVICES];
     int64_t row_active[STATS_MAX_WORKERS];  /* each row's open connections, in total */
     uint64_t serves[STATS_MAX_WORKERS][STATS_MAX_SERVICES / 64];    /* slot bits */
+    int32_t worker_pid[STATS_MAX_WORKERS];      /* written by the master at fork */
+    int64_t worker_started[STATS_MAX_WORKERS];  /* unix seconds, the same */
     bool worker_used[STATS_MAX_WORKERS];
     uint8_t worker_ready[STATS_MAX_WORKERS];  /* set by a worker once its plugins run */
 };
@@ -59,8 +112,10 @@ struct stats {
 #define STATS_ADD(row, field, n) \
     ((void)((row) ? __atomic_fetch_add(&(row)->field, (n), __ATOMIC_RELAXED) : 0))
 
-/* Map the shared region (zeroed).  Returns NULL on failure. */
+/* Map the shared region (zeroed).  Returns NULL on failure.  The process
+ * (and the workers it forks) finds it again with stats_mapped(). */
 struct stats *stats_create(void);
+struct stats *stats_mapped(void);
 void stats_destroy(struct stats *st);
 
 /* The slot of the service `name`, taking a free one if it has none.
@@ -91,6 +146,13 @@ int stats_worker_take(struct stats *st);
  * `retired`, drop its connections (they died with it), free the row, and
  * free the slots that only it served and are no longer assigned. */
 void stats_worker_release(struct stats *st, int worker);
+
+/* Count a refusal of `why` (and the total `refused`) in a worker's row
+ * (may be NULL: not counted). */
+void stats_refused(struct stats_row *row, enum stats_refusal why);
+
+/* Count a closed connection that lived `ms` milliseconds. */
+void stats_closed(struct stats_row *row, long long ms);
 
 /* Sum of the retired row and every worker's row of one service. */
 void stats_sum(const struct stats *st, int service, struct stats_row *out);

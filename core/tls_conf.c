@@ -49,8 +49,8 @@ static int set_verify(struct conf_arg *a)
 }
 
 const struct conf_key tls_conf_keys[] = {
-    { "tls_cert", CONF_SERVICE, set_cert, OFF_S(tls), .repeat = true },
-    { "tls_key", CONF_SERVICE, set_key, OFF_S(tls), .repeat = true },
+    { "tls_cert", CONF_SERVICE, set_cert, OFF_S(tls) },
+    { "tls_key", CONF_SERVICE, set_key, OFF_S(tls) },
     { "tls_ca", CONF_SERVICE, set_ca, OFF_S(tls) },
     { "tls_verify_client", CONF_SERVICE, set_verify, OFF_S(tls.verify_client),
       .choices = verify_choices, .hint = "no, optional or require",

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dgram.h"
+#include "exec.h"
 #include "log.h"
 
 int worker_load(struct worker *wk, const struct conf *c, struct stats *stats, int row,
@@ -60,6 +61,11 @@ int worker_attach(struct worker *wk, const struct lsn_set *set)
         l->w.fd = -1;
         l->wk = wk;
         l->svc = NULL;
+        if (wk->conf->svcs[l->svc_index].exec.wait) {
+            /* The spawner's alone: a worker never accepts on it. */
+            close(set->v[i].fd);
+            continue;
+        }
         for (size_t s = 0; s < wk->nsvcs; s++)
             if (wk->svcs[s].cs == &wk->conf->svcs[l->svc_index])
                 l->svc = &wk->svcs[s];
@@ -169,6 +175,7 @@ int worker_run(struct worker *wk)
 void worker_fini(struct worker *wk)
 {
     conn_close_all(&wk->conns);
+    exec_detach();
     if (wk->lsns) {
         close_listeners(wk);
         free(wk->lsns);

@@ -24,6 +24,7 @@ int test_core_proxy_register(void);
 int test_core_loopguard_register(void);
 int test_core_sources_hardening_register(void);
 int test_core_config_checks_register(void);
+int test_core_exec_register(void);
 int test_core_config_keys_register(void);
 
 /* One test of a suite. */

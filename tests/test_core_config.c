@@ -665,7 +665,7 @@ static void test_long_line(void)
 static void test_missing_plugin_or_listen(void)
 {
     load_bad("[superd]\nlog = stderr\n\n[echo]\nlisten = tcp://127.0.0.1:7000\n", -EINVAL,
-             PATH ":4: [echo] plugin: missing (every service needs plugin = NAME)");
+             PATH ":4: [echo] plugin: missing (every service needs plugin = NAME or program = PATH)");
     load_bad(ECHO_SVC "[daytime]\nplugin = daytime\n", -EINVAL,
              PATH ":4: [daytime] listen: missing (every service needs listen = ADDRESS)");
 }

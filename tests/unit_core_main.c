@@ -28,6 +28,7 @@ int main(void)
         test_core_loopguard_register,
         test_core_sources_hardening_register,
         test_core_config_checks_register,
+        test_core_exec_register,
         test_core_config_keys_register,
     };
 

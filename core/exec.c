@@ -1,0 +1,242 @@
+/* exec.c - a worker's side of exec services.
+ *
+ * A connection is admitted as any other (access lists, per-source and rate
+ * limits, max_connections), then sent to the spawner with its service
+ * index and generation, and closed here.  The admission slots it took stay
+ * taken until the spawner reports the child's exit: max_connections and
+ * max_per_source count running programs.  A datagram goes to the program
+ * through a unix datagram socketpair: the program reads it on stdin, and
+ * each datagram it writes to stdout is sent back to the sender through the
+ * listener, under the same loop protection and reply budgets as a
+ * plugin's replies.
+ */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dgram.h"
+#include "listener.h"
+#include "log.h"
+#include "service.h"
+#include "sources.h"
+#include "spawner.h"
+#include "stats.h"
+#include "worker.h"
+
+#define HANDOFF_MAGIC 0x68616e64u
+
+/* One connection or datagram given to the spawner, until its child ends. */
+struct handoff {
+    uint32_t magic;
+    struct handoff *prev, *next;
+    struct listener *l;
+    bool counted, sourced;
+    struct sockaddr_storage src;
+    socklen_t srclen;
+    size_t reqlen;              /* a datagram's size, for reply budgets */
+    struct loop_watch dw;       /* a datagram: our end of the socketpair */
+};
+
+/* One worker per process: its link to the spawner. */
+static struct {
+    struct worker *wk;
+    int fd;
+    unsigned gen;
+    struct loop_watch w;
+    struct handoff *pending;
+} xl = { .fd = -1 };
+
+bool exec_service(const struct listener *l)
+{
+    return l->svc && l->svc->cs->exec.program;
+}
+
+static void handoff_free(struct handoff *h)
+{
+    struct worker *wk = xl.wk;
+    const struct superd_service *svc = h->l->svc;
+    if (h->counted)
+        stats_conn_release(wk->stats, wk->stats_row, svc->stats_slot);
+    if (h->sourced)
+        sources_release(wk->sources, svc->stats_slot, wk->stats_row,
+                        (const struct sockaddr *)&h->src, svc->cs);
+    if (h->dw.fd >= 0) {
+        int fd = h->dw.fd;
+        loop_del(&wk->loop, &h->dw);
+        close(fd);
+    }
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        xl.pending = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    h->magic = 0;
+    free(h);
+}
+
+static struct handoff *handoff_new(struct listener *l, const struct sockaddr_storage *ss,
+                                   socklen_t sslen)
+{
+    struct handoff *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->magic = HANDOFF_MAGIC;
+    h->l = l;
+    h->dw.fd = -1;
+    memcpy(&h->src, ss, sslen < sizeof h->src ? sslen : sizeof h->src);
+    h->srclen = sslen;
+    h->next = xl.pending;
+    if (xl.pending)
+        xl.pending->prev = h;
+    xl.pending = h;
+    return h;
+}
+
+/* Send the request; on failure the hand-off is undone (and logged). */
+static int send_req(struct handoff *h, uint32_t type, int fd, const struct sockaddr_storage *peer,
+                    socklen_t peerlen)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    struct listener *l = h->l;
+    struct spawn_req rq = { .magic = SPAWN_MAGIC, .type = type,
+                            .svc = (uint32_t)l->svc_index, .gen = xl.gen,
+                            .cookie = (uint64_t)(uintptr_t)h };
+    if (peer) {
+        memcpy(&rq.peer, peer, peerlen);
+        rq.peerlen = peerlen;
+        socklen_t len = sizeof rq.local;
+        if (getsockname(l->fd, (struct sockaddr *)&rq.local, &len) == 0 && len <= sizeof rq.local)
+            rq.locallen = len;
+    }
+    int r = xl.fd < 0 ? -ENOTCONN : spawn_send_fd(xl.fd, &rq, sizeof rq, fd);
+    if (r < 0) {
+        if (log_limit_pass(&limit, &missed))
+            log_msg(LOG_ERR, "[%s] %s: cannot reach the spawner: %s; dropped (%lu more)",
+                    l->svc->cs->name, l->addr.text, strerror(-r), missed);
+        handoff_free(h);
+    }
+    return r;
+}
+
+void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
+                 socklen_t sslen, bool counted, bool sourced)
+{
+    struct handoff *h = handoff_new(l, ss, sslen);
+    if (!h) {
+        close(fd);
+        if (counted)
+            stats_conn_release(xl.wk->stats, xl.wk->stats_row, l->svc->stats_slot);
+        if (sourced)
+            sources_release(xl.wk->sources, l->svc->stats_slot, xl.wk->stats_row,
+                            (const struct sockaddr *)ss, l->svc->cs);
+        return;
+    }
+    h->counted = counted;
+    h->sourced = sourced;
+    send_req(h, SPAWN_STREAM, fd, NULL, 0);
+    close(fd);      /* the child has its own copy now */
+}
+
+/* What the program wrote: each datagram back to the sender. */
+static void on_reply(struct loop_watch *w, uint32_t events)
+{
+    struct handoff *h = (struct handoff *)((char *)w - offsetof(struct handoff, dw));
+    static char buf[65536];
+    (void)events;
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(w->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return;
+        dgram_reply_to(h->l, &h->src, h->srclen, h->reqlen, buf, (size_t)n);
+    }
+}
+
+void exec_dgram(struct listener *l, const struct sockaddr_storage *from, socklen_t fromlen,
+                const char *data, size_t len)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        if (log_limit_pass(&limit, &missed))
+            log_msg(LOG_ERR, "[%s] %s: socketpair: %s; datagram dropped (%lu more)",
+                    l->svc->cs->name, l->addr.text, strerror(errno), missed);
+        return;
+    }
+    /* A datagram of up to 64 KiB must fit in the program's receive queue. */
+    int size = 256 * 1024;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    struct handoff *h = handoff_new(l, from, fromlen);
+    if (!h || send(sv[0], data, len, MSG_DONTWAIT) < 0 ||
+        loop_add(&xl.wk->loop, &h->dw, sv[0], EPOLLIN, on_reply) < 0) {
+        if (h)
+            handoff_free(h);
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    h->reqlen = len;
+    send_req(h, SPAWN_DGRAM, sv[1], from, fromlen);
+    close(sv[1]);
+}
+
+/* The spawner's news: a child ended, or never started. */
+static void on_spawner(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    for (;;) {
+        struct spawn_rep rep;
+        ssize_t n = recv(w->fd, &rep, sizeof rep, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return;
+        if (n == 0) {
+            log_msg(LOG_ERR, "worker %ld: the spawner is gone: programs cannot be started",
+                    (long)getpid());
+            loop_del(&xl.wk->loop, &xl.w);
+            close(xl.fd);
+            xl.fd = -1;
+            return;
+        }
+        struct handoff *h = (struct handoff *)(uintptr_t)rep.cookie;
+        if (n != (ssize_t)sizeof rep || !h || h->magic != HANDOFF_MAGIC)
+            continue;
+        /* A datagram program's last replies may still be queued. */
+        if (h->dw.fd >= 0)
+            on_reply(&h->dw, EPOLLIN);
+        handoff_free(h);
+    }
+}
+
+int exec_attach(struct worker *wk, int fd, unsigned gen)
+{
+    xl.wk = wk;
+    xl.gen = gen;
+    xl.fd = fd;
+    if (fd < 0)
+        return 0;
+    return loop_add(&wk->loop, &xl.w, fd, EPOLLIN, on_spawner);
+}
+
+void exec_detach(void)
+{
+    while (xl.pending)
+        handoff_free(xl.pending);
+    if (xl.fd >= 0) {
+        loop_del(&xl.wk->loop, &xl.w);
+        close(xl.fd);
+    }
+    xl.fd = -1;
+}

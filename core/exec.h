@@ -1,0 +1,40 @@
+/* exec.h - a worker's side of exec services: admitted connections and
+ * datagrams are handed to the spawner, which starts the program; the
+ * worker keeps their admission counts until the spawner says the child
+ * is gone. */
+#ifndef SUPERD_EXEC_H
+#define SUPERD_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct listener;
+struct worker;
+
+/* Start talking to the spawner on `fd` (the worker's end; -1: there is
+ * none) for configuration generation `gen`.  Call once the worker's loop
+ * exists.  Returns 0 or a negative errno. */
+int exec_attach(struct worker *wk, int fd, unsigned gen);
+
+/* True if listener l belongs to a service that runs a program. */
+bool exec_service(const struct listener *l);
+
+/*
+ * Hand the admitted connection `fd` (from `ss`) to the spawner and close
+ * it here.  `counted` / `sourced`: admission took a max_connections /
+ * max_per_source slot, given back when the child exits (or at once when
+ * it cannot start).
+ */
+void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
+                 socklen_t sslen, bool counted, bool sourced);
+
+/* Start the program for one admitted datagram: it reads the datagram on
+ * stdin; what it writes to stdout goes back to the sender. */
+void exec_dgram(struct listener *l, const struct sockaddr_storage *from, socklen_t fromlen,
+                const char *data, size_t len);
+
+/* Drop every pending hand-off (the worker is ending). */
+void exec_detach(void);
+
+#endif

@@ -1,0 +1,939 @@
+/* spawner.c - the process that starts programs for exec services.
+ *
+ * It runs as root (it is forked by the master before any privilege drop)
+ * and trusts no worker: a request is a fixed-size struct with one
+ * descriptor, every field is checked against the configuration this
+ * process was forked with, and all a request can do is start one of the
+ * configured programs, with its configured arguments, user, limits and
+ * environment, on that descriptor.  The only facts taken from a worker are
+ * a datagram sender's address (which a worker could lie about only to the
+ * program's environment) and the cookie echoed back to it.
+ *
+ * Children are started with vfork: the spawner is small, but even so the
+ * child does not copy it; everything the child needs (argv, envp, groups)
+ * is prepared before, and the child only makes system calls.
+ */
+#include "spawner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec_args.h"
+#include "exec_env.h"
+#include "log.h"
+#include "loop.h"
+
+extern char **environ;
+
+/* One line of a child's stderr, at most; longer lines are cut in pieces. */
+#define LINE_MAX_LEN 512
+/* A wait = yes child that fails within this long is not restarted sooner. */
+#define WAIT_RESPAWN_MS 1000
+
+/* One exec service, ready to start. */
+struct xsvc {
+    const struct conf_service *cs;
+    char **argv;                /* program, args..., NULL */
+    bool set_ids;               /* we are root: switch to uid/gid/groups */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;              /* groups = yes: the user's; else none */
+    int ngroups;
+    bool stream, dgram;         /* the kinds of its listeners */
+    long live;                  /* children now */
+};
+
+/* A worker's end of a socketpair. */
+struct peer {
+    struct loop_watch w;
+    struct spawner *sp;
+    struct peer *next;
+    int refs;                   /* children that report to it */
+    bool dead;                  /* closed: freed when refs is 0 */
+};
+
+/* A wait = yes listener: watched until its child runs. */
+struct wlsn {
+    struct loop_watch w;
+    struct spawner *sp;
+    struct xsvc *xs;
+    const struct listener *l;
+    bool busy;                  /* its child runs */
+    long long rewatch_at;       /* 0, or when to watch again after a failure */
+};
+
+struct child {
+    struct child *next;
+    struct spawner *sp;
+    pid_t pid;
+    struct xsvc *xs;
+    struct peer *peer;          /* NULL: nobody to tell (wait = yes) */
+    uint64_t cookie;
+    struct wlsn *wl;
+    long long start_ms, term_at, kill_at;
+    struct loop_watch errw;     /* stderr = log: the pipe's read end */
+    size_t linelen;
+    bool dead;
+    char line[LINE_MAX_LEN];
+};
+
+struct spawner {
+    struct loop loop;
+    const struct conf *c;
+    unsigned gen;
+    int ctl;
+    struct loop_watch ctl_w;
+    int sig_fd;
+    struct loop_watch sig_w;
+    struct xsvc *xs;            /* indexed like c->svcs (cs NULL: not exec) */
+    struct wlsn *wl;
+    size_t nwl;
+    struct peer *peers;
+    struct child *children;
+    size_t nchildren;
+    bool stopping, retiring;
+    long long stop_at, kill_at;
+};
+
+bool spawner_needed(const struct conf *c)
+{
+    for (size_t i = 0; i < c->nsvcs; i++)
+        if (c->svcs[i].enabled && c->svcs[i].exec.program)
+            return true;
+    return false;
+}
+
+/* ---- sending and receiving descriptors ---- */
+
+int spawn_send_fd(int sock, const void *data, size_t len, int fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { (void *)data, len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof u.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * Receive one message of exactly `len` bytes carrying exactly one
+ * descriptor.  Every descriptor that arrived is closed unless the message
+ * is good.  Returns the descriptor, 0 at EOF (never a valid result: 0 is
+ * stdin, open), -EAGAIN when nothing is left, or another negative errno
+ * for a bad message (which was consumed).
+ */
+static int recv_fd(int sock, void *data, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { data, len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                          .msg_controllen = sizeof u.buf };
+    ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return -errno;
+    if (n == 0 && !(msg.msg_flags & MSG_TRUNC))
+        return 0;
+    int fd = -1, extra = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
+            if (fd < 0)
+                fd = f;
+            else {
+                close(f);
+                extra++;
+            }
+        }
+    }
+    bool bad = (size_t)n != len || extra || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0;
+    if (bad) {
+        if (fd >= 0)
+            close(fd);
+        return -EBADMSG;
+    }
+    return fd;
+}
+
+int spawner_link(int ctl, int *worker_fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    /* Replies must not be lost to a full buffer: room for many. */
+    int size = 1 << 20;
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    uint32_t hello = SPAWN_MAGIC;
+    int r = spawn_send_fd(ctl, &hello, sizeof hello, sv[1]);
+    close(sv[1]);
+    if (r < 0) {
+        close(sv[0]);
+        return r;
+    }
+    *worker_fd = sv[0];
+    return 0;
+}
+
+/* ---- the table ---- */
+
+static int table_build(struct spawner *sp, char *err, size_t errlen)
+{
+    const struct conf *c = sp->c;
+    sp->xs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof *sp->xs);
+    if (!sp->xs)
+        return -ENOMEM;
+    bool root = geteuid() == 0;
+    for (size_t i = 0; i < c->nsvcs; i++) {
+        const struct conf_service *cs = &c->svcs[i];
+        const struct exec_conf *e = &cs->exec;
+        struct xsvc *x = &sp->xs[i];
+        if (!cs->enabled || !e->program)
+            continue;
+        x->cs = cs;
+        x->argv = calloc(e->nargs + 2, sizeof *x->argv);
+        if (!x->argv)
+            return -ENOMEM;
+        x->argv[0] = e->program;
+        for (size_t a = 0; a < e->nargs; a++)
+            x->argv[a + 1] = e->args[a];
+        const char *user = e->user ? e->user : c->user;
+        x->uid = e->user ? e->uid : c->user ? c->uid : getuid();
+        x->gid = e->has_group || e->user ? e->gid : c->user ? c->gid : getgid();
+        x->set_ids = root;
+        if (root && e->groups && user) {
+            int n = 64;
+            for (int tries = 0; tries < 4; tries++) {
+                gid_t *g = realloc(x->groups, (size_t)n * sizeof *g);
+                if (!g)
+                    return -ENOMEM;
+                x->groups = g;
+                if (getgrouplist(user, x->gid, x->groups, &n) >= 0) {
+                    x->ngroups = n;
+                    break;
+                }
+            }
+            if (!x->ngroups) {
+                snprintf(err, errlen, "[%s] groups: cannot list the groups of %s", cs->name, user);
+                return -ENOENT;
+            }
+        }
+        for (size_t a = 0; a < cs->naddrs; a++) {
+            if (addr_socktype(cs->addrs[a].kind) == SOCK_STREAM)
+                x->stream = true;
+            else
+                x->dgram = true;
+        }
+    }
+    return 0;
+}
+
+/* ---- starting a child ---- */
+
+/* What the vforked child needs, prepared by the parent; the child writes
+ * back only step and err_no. */
+struct start {
+    const struct xsvc *xs;
+    char **envp;
+    int in, out, errfd;         /* become 0, 1, 2 */
+    const char *volatile step;
+    volatile int err_no;
+};
+
+static int child_setup(struct start *st)
+{
+    const struct xsvc *x = st->xs;
+    const struct exec_conf *e = &x->cs->exec;
+    static const int res[EXEC_NRLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
+    /* Default dispositions: whatever superd ignores, the program must not. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    if ((st->step = "setsid", setsid() < 0))
+        return -1;
+    if ((st->step = "dup2", dup2(st->in, 0) < 0 || dup2(st->out, 1) < 0 ||
+                            dup2(st->errfd, 2) < 0))
+        return -1;
+    for (int i = 0; i < EXEC_NRLIMITS; i++) {
+        if (!(e->rlimit_set & (1u << i)))
+            continue;
+        rlim_t v = e->rlimit[i] == EXEC_RLIM_UNLIMITED ? RLIM_INFINITY : (rlim_t)e->rlimit[i];
+        struct rlimit rl = { v, v };
+        if ((st->step = "setrlimit", setrlimit(res[i], &rl) < 0))
+            return -1;
+    }
+    if (e->has_nice && (st->step = "setpriority", setpriority(PRIO_PROCESS, 0, e->nice) < 0))
+        return -1;
+    umask(e->has_umask ? (mode_t)e->umask : 022);
+    if (e->chroot && (st->step = "chroot", chroot(e->chroot) < 0))
+        return -1;
+    if ((st->step = "chdir", chdir(e->chdir ? e->chdir : "/") < 0))
+        return -1;
+    if (x->set_ids) {
+        /* Raw system calls: this child shares the spawner's memory. */
+        st->step = "setgroups";
+        if (syscall(SYS_setgroups, (size_t)x->ngroups, x->groups) < 0)
+            return -1;
+        if ((st->step = "setgid", syscall(SYS_setresgid, x->gid, x->gid, x->gid) < 0))
+            return -1;
+        if ((st->step = "setuid", syscall(SYS_setresuid, x->uid, x->uid, x->uid) < 0))
+            return -1;
+    }
+    if ((st->step = "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+        return -1;
+    if ((st->step = "close_range", syscall(SYS_close_range, 3U, ~0U, 0U) < 0))
+        return -1;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    st->step = "exec";
+    execve(e->program, x->argv, st->envp);
+    return -1;
+}
+
+/* vfork and set the child up; in the child, never returns.  A function
+ * of its own, so nothing of the caller's frame lives across vfork. */
+static __attribute__((noinline)) pid_t spawn_child(struct start *st)
+{
+    pid_t pid = vfork();
+    if (pid == 0) {
+        if (child_setup(st) < 0)
+            st->err_no = errno;
+        _exit(127);
+    }
+    return pid;
+}
+
+static void on_child_stderr(struct loop_watch *w, uint32_t events);
+
+/* Log the child's complete stderr lines; a partial one at `flush`. */
+static void err_lines(struct child *ch, const char *data, size_t n, bool flush)
+{
+    for (size_t i = 0; i <= n; i++) {
+        bool end = i == n;
+        if (end && !(flush && ch->linelen))
+            break;
+        if (end || data[i] == '\n' || ch->linelen == sizeof ch->line - 1) {
+            ch->line[ch->linelen] = '\0';
+            log_msg(LOG_NOTICE, "[%s] pid %ld: %s", ch->xs->cs->name, (long)ch->pid, ch->line);
+            ch->linelen = 0;
+            if (end || data[i] == '\n')
+                continue;
+        }
+        ch->line[ch->linelen++] = data[i];
+    }
+}
+
+static void drain_stderr(struct child *ch, bool flush)
+{
+    char buf[4096];
+    ssize_t n;
+    while (ch->errw.fd >= 0 && (n = read(ch->errw.fd, buf, sizeof buf)) > 0)
+        err_lines(ch, buf, (size_t)n, false);
+    if (flush)
+        err_lines(ch, "", 0, true);
+}
+
+static void close_stderr(struct child *ch)
+{
+    if (ch->errw.fd < 0)
+        return;
+    int fd = ch->errw.fd;
+    loop_del(&ch->sp->loop, &ch->errw);
+    close(fd);
+    ch->errw.fd = -1;
+}
+
+static void on_child_stderr(struct loop_watch *w, uint32_t events)
+{
+    struct child *ch = (struct child *)((char *)w - offsetof(struct child, errw));
+    char buf[4096];
+    ssize_t n = read(w->fd, buf, sizeof buf);
+    if (n > 0)
+        err_lines(ch, buf, (size_t)n, false);
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR) || (events & EPOLLHUP)) {
+        err_lines(ch, "", 0, true);
+        close_stderr(ch);
+    }
+}
+
+static void reply(struct peer *p, uint32_t type, uint64_t cookie, pid_t pid, int status)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    if (!p || p->dead)
+        return;
+    struct spawn_rep rep = { type, pid, status, 0, cookie };
+    if (send(p->w.fd, &rep, sizeof rep, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+        log_limit_pass(&limit, &missed))
+        log_msg(LOG_ERR, "spawner: cannot tell a worker about pid %ld: %s (%lu more)",
+                (long)pid, strerror(errno), missed);
+}
+
+/*
+ * Start the program of x on `fd` (the connection, the datagram socket or
+ * the wait = yes listener).  Returns the child or NULL (logged).
+ */
+static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
+                           const struct exec_facts *f)
+{
+    const struct exec_conf *e = &x->cs->exec;
+    const char *name = x->cs->name;
+    struct child *ch = calloc(1, sizeof *ch);
+    char **envp = NULL;
+    int pipefd[2] = { -1, -1 }, errfd = -1;
+    if (!ch || exec_env_build(e, f, environ, &envp) < 0) {
+        log_msg(LOG_ERR, "[%s] cannot start %s: out of memory", name, e->program);
+        free(ch);
+        return NULL;
+    }
+    ch->errw.fd = -1;
+    if (e->stderr_to == EXEC_STDERR_LOG) {
+        if (pipe2(pipefd, O_CLOEXEC) == 0)
+            errfd = pipefd[1];
+    } else if (e->stderr_to == EXEC_STDERR_SOCKET) {
+        errfd = fd;
+    } else {
+        errfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    }
+    if (errfd < 0) {
+        log_msg(LOG_ERR, "[%s] cannot start %s: stderr: %s", name, e->program, strerror(errno));
+        exec_args_free(envp);
+        free(ch);
+        return NULL;
+    }
+    struct start st = { .xs = x, .envp = envp, .in = fd, .out = fd, .errfd = errfd };
+    pid_t pid = spawn_child(&st);
+    int e_no = pid < 0 ? errno : st.err_no;
+    const char *step = pid < 0 ? "vfork" : st.step;
+    if (errfd != fd && errfd != pipefd[1])
+        close(errfd);
+    if (pipefd[1] >= 0)
+        close(pipefd[1]);
+    exec_args_free(envp);
+    if (pid < 0 || e_no) {
+        log_msg(LOG_ERR, "[%s] cannot start %s: %s: %s", name, e->program, step, strerror(e_no));
+        if (pipefd[0] >= 0)
+            close(pipefd[0]);
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        free(ch);
+        return NULL;
+    }
+    ch->sp = sp;
+    ch->pid = pid;
+    ch->xs = x;
+    ch->start_ms = clock_now_ms();
+    if (x->cs->max_lifetime_ms)
+        ch->term_at = ch->start_ms + x->cs->max_lifetime_ms;
+    if (pipefd[0] >= 0) {
+        fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+        if (loop_add(&sp->loop, &ch->errw, pipefd[0], EPOLLIN, on_child_stderr) < 0) {
+            close(pipefd[0]);
+            ch->errw.fd = -1;
+        }
+    }
+    ch->next = sp->children;
+    sp->children = ch;
+    sp->nchildren++;
+    x->live++;
+    log_msg(LOG_DEBUG, "[%s] pid %ld started", name, (long)pid);
+    return ch;
+}
+
+/* ---- requests from workers ---- */
+
+static bool addr_ok(const struct sockaddr_storage *ss, uint32_t len)
+{
+    if (len > sizeof *ss)
+        return false;
+    switch (ss->ss_family) {
+    case AF_INET: return len == sizeof(struct sockaddr_in);
+    case AF_INET6: return len == sizeof(struct sockaddr_in6);
+    case AF_UNIX: return len >= sizeof(sa_family_t);
+    case AF_UNSPEC: return len == 0;
+    default: return false;
+    }
+}
+
+/* Check a request against the table and the descriptor it came with.
+ * Returns the service or NULL with `why` set. */
+static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, int fd,
+                              const char **why)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    struct stat st;
+    *why = NULL;
+    if (rq->magic != SPAWN_MAGIC)
+        *why = "bad magic";
+    else if (rq->gen != sp->gen)
+        *why = "another configuration generation";
+    else if (rq->svc >= sp->c->nsvcs || !sp->xs[rq->svc].cs)
+        *why = "not an exec service";
+    else if (sp->xs[rq->svc].cs->exec.wait)
+        *why = "a wait = yes service (the spawner owns its listeners)";
+    else if (rq->type != SPAWN_STREAM && rq->type != SPAWN_DGRAM)
+        *why = "unknown request type";
+    else if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+             getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        *why = "not a socket";
+    else if (rq->type == SPAWN_STREAM && (type != SOCK_STREAM || !sp->xs[rq->svc].stream))
+        *why = "not a stream connection of a stream service";
+    else if (rq->type == SPAWN_DGRAM && (type != SOCK_DGRAM || !sp->xs[rq->svc].dgram))
+        *why = "not a datagram socket of a datagram service";
+    else if (len = sizeof listening,
+             getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening)
+        *why = "a listening socket";
+    else if (rq->type == SPAWN_DGRAM && (!addr_ok(&rq->peer, rq->peerlen) ||
+                                         !addr_ok(&rq->local, rq->locallen)))
+        *why = "bad address";
+    return *why ? NULL : &sp->xs[rq->svc];
+}
+
+/* The connection facts, from the descriptor itself where it can say. */
+static void facts_of(const struct spawn_req *rq, int fd, struct exec_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    if (rq->type == SPAWN_DGRAM) {
+        f->socktype = SOCK_DGRAM;
+        memcpy(&f->peer, &rq->peer, rq->peerlen);
+        f->peerlen = rq->peerlen;
+        memcpy(&f->local, &rq->local, rq->locallen);
+        f->locallen = rq->locallen;
+        return;
+    }
+    f->socktype = SOCK_STREAM;
+    f->peerlen = sizeof f->peer;
+    f->locallen = sizeof f->local;
+    if (getpeername(fd, (struct sockaddr *)&f->peer, &f->peerlen) < 0)
+        f->peerlen = 0;
+    if (getsockname(fd, (struct sockaddr *)&f->local, &f->locallen) < 0)
+        f->locallen = 0;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (f->local.ss_family == AF_UNIX &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        f->has_cred = true;
+        f->uid = cred.uid;
+        f->gid = cred.gid;
+    }
+}
+
+static void handle_req(struct peer *p, const struct spawn_req *rq, int fd)
+{
+    static struct log_limit bad_limit, full_limit;
+    unsigned long missed;
+    struct spawner *sp = p->sp;
+    const char *why;
+    struct xsvc *x = check_req(sp, rq, fd, &why);
+    if (!x) {
+        if (log_limit_pass(&bad_limit, &missed))
+            log_msg(LOG_ERR, "spawner: refused a worker's request: %s (%lu more)", why, missed);
+        reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
+        return;
+    }
+    const struct exec_conf *e = &x->cs->exec;
+    if (e->max_instances && x->live >= e->max_instances) {
+        if (log_limit_pass(&full_limit, &missed))
+            log_msg(LOG_WARNING, "[%s] max_instances %ld reached: %s refused (%lu more)",
+                    x->cs->name, e->max_instances,
+                    rq->type == SPAWN_STREAM ? "a connection" : "a datagram", missed);
+        reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
+        return;
+    }
+    /* The program reads and writes the socket blocking, as from a pipe. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    struct exec_facts f;
+    facts_of(rq, fd, &f);
+    struct child *ch = start(sp, x, fd, &f);
+    if (!ch) {
+        reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
+        return;
+    }
+    ch->peer = p;
+    ch->cookie = rq->cookie;
+    p->refs++;
+}
+
+static void close_peer(struct peer *p)
+{
+    if (p->dead)
+        return;
+    int fd = p->w.fd;
+    loop_del(&p->sp->loop, &p->w);
+    close(fd);
+    p->w.fd = -1;
+    p->dead = true;
+}
+
+static void on_peer(struct loop_watch *w, uint32_t events)
+{
+    struct peer *p = (struct peer *)((char *)w - offsetof(struct peer, w));
+    (void)events;
+    /* Bounded per wake-up, so one busy worker cannot starve the rest. */
+    for (int i = 0; i < 64 && !p->dead; i++) {
+        struct spawn_req rq;
+        int fd = recv_fd(w->fd, &rq, sizeof rq);
+        if (fd == -EAGAIN || fd == -EINTR)
+            return;
+        if (fd == 0 || fd == -ECONNRESET) {
+            close_peer(p);      /* the worker is gone; its children go on */
+            return;
+        }
+        if (fd < 0) {
+            log_msg(LOG_ERR, "spawner: dropped a malformed message from a worker");
+            continue;
+        }
+        handle_req(p, &rq, fd);
+        close(fd);
+    }
+}
+
+/* The master hands over a new worker's end. */
+static void on_ctl(struct loop_watch *w, uint32_t events)
+{
+    struct spawner *sp = (struct spawner *)((char *)w - offsetof(struct spawner, ctl_w));
+    (void)events;
+    for (;;) {
+        uint32_t hello;
+        int fd = recv_fd(w->fd, &hello, sizeof hello);
+        if (fd == -EAGAIN || fd == -EINTR)
+            return;
+        if (fd == 0 || fd == -ECONNRESET) {
+            /* The master is gone: stop as at shutdown. */
+            loop_del(&sp->loop, &sp->ctl_w);
+            if (!sp->stopping) {
+                sp->stopping = true;
+                sp->stop_at = clock_now_ms() + sp->c->shutdown_timeout_ms;
+            }
+            return;
+        }
+        if (fd < 0 || hello != SPAWN_MAGIC) {
+            if (fd > 0)
+                close(fd);
+            continue;
+        }
+        struct peer *p = calloc(1, sizeof *p);
+        if (!p || loop_add(&sp->loop, &p->w, fd, EPOLLIN, on_peer) < 0) {
+            log_msg(LOG_ERR, "spawner: cannot serve a new worker");
+            free(p);
+            close(fd);
+            continue;
+        }
+        p->sp = sp;
+        p->next = sp->peers;
+        sp->peers = p;
+    }
+}
+
+/* ---- wait = yes listeners ---- */
+
+static void on_wait_lsn(struct loop_watch *w, uint32_t events);
+
+static void watch_wait(struct spawner *sp, struct wlsn *wl)
+{
+    if (loop_add(&sp->loop, &wl->w, wl->l->fd, EPOLLIN, on_wait_lsn) < 0)
+        log_msg(LOG_ERR, "[%s] %s: cannot watch: the service is stopped", wl->xs->cs->name,
+                wl->l->addr.text);
+}
+
+static void on_wait_lsn(struct loop_watch *w, uint32_t events)
+{
+    struct wlsn *wl = (struct wlsn *)((char *)w - offsetof(struct wlsn, w));
+    struct spawner *sp = wl->sp;
+    (void)events;
+    /* Not watched while its child runs: the child owns the socket. */
+    loop_del(&sp->loop, &wl->w);
+    struct exec_facts f = { 0 };
+    struct child *ch = start(sp, wl->xs, wl->l->fd, &f);
+    if (!ch) {
+        wl->rewatch_at = clock_now_ms() + WAIT_RESPAWN_MS;
+        return;
+    }
+    ch->wl = wl;
+    wl->busy = true;
+}
+
+/* ---- children ---- */
+
+static void describe(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void child_gone(struct spawner *sp, struct child *ch, int status)
+{
+    char how[96];
+    drain_stderr(ch, true);
+    close_stderr(ch);
+    describe(status, how, sizeof how);
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    log_msg(ok ? LOG_DEBUG : WIFSIGNALED(status) ? LOG_WARNING : LOG_NOTICE, "[%s] pid %ld %s",
+            ch->xs->cs->name, (long)ch->pid, how);
+    ch->xs->live--;
+    sp->nchildren--;
+    ch->dead = true;
+    if (ch->peer) {
+        reply(ch->peer, SPAWN_EXITED, ch->cookie, ch->pid, status);
+        ch->peer->refs--;
+    }
+    struct wlsn *wl = ch->wl;
+    if (wl) {
+        wl->busy = false;
+        long long now = clock_now_ms();
+        if (sp->stopping || sp->retiring)
+            return;
+        if (!ok && now - ch->start_ms < WAIT_RESPAWN_MS)
+            wl->rewatch_at = ch->start_ms + WAIT_RESPAWN_MS;
+        else
+            watch_wait(sp, wl);
+    }
+}
+
+static void reap(struct spawner *sp)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (struct child *ch = sp->children; ch; ch = ch->next)
+            if (!ch->dead && ch->pid == pid) {
+                child_gone(sp, ch, status);
+                break;
+            }
+    }
+}
+
+/* Free what died during the last batch: never inside it. */
+static void sweep(struct spawner *sp)
+{
+    for (struct child **pp = &sp->children; *pp;) {
+        struct child *ch = *pp;
+        if (ch->dead) {
+            *pp = ch->next;
+            free(ch);
+        } else {
+            pp = &ch->next;
+        }
+    }
+    for (struct peer **pp = &sp->peers; *pp;) {
+        struct peer *p = *pp;
+        if (p->dead && p->refs == 0) {
+            *pp = p->next;
+            free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
+static void stop_wait_listeners(struct spawner *sp)
+{
+    for (size_t i = 0; i < sp->nwl; i++) {
+        loop_del(&sp->loop, &sp->wl[i].w);
+        sp->wl[i].rewatch_at = 0;
+    }
+}
+
+static void on_signal(struct loop_watch *w, uint32_t events)
+{
+    struct spawner *sp = (struct spawner *)((char *)w - offsetof(struct spawner, sig_w));
+    struct signalfd_siginfo si;
+    (void)events;
+    bool chld = false;
+    while (read(sp->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+            chld = true;
+        } else if (si.ssi_signo == SIGHUP) {
+            /* Retired by a reload: start nothing new on the listeners (the
+             * new generation's spawner has them); finish what runs. */
+            sp->retiring = true;
+            stop_wait_listeners(sp);
+        } else if (!sp->stopping) {
+            sp->stopping = true;
+            sp->stop_at = clock_now_ms() + sp->c->shutdown_timeout_ms;
+            stop_wait_listeners(sp);
+        } else {
+            sp->stop_at = clock_now_ms();   /* a second TERM: now */
+        }
+    }
+    if (chld)
+        reap(sp);
+}
+
+static void signal_child(struct child *ch, int sig)
+{
+    /* The whole session: a shell's own children hold the socket too. */
+    if (kill(-ch->pid, sig) < 0)
+        kill(ch->pid, sig);
+}
+
+/* max_lifetime, shutdown, and wait listeners to watch again. */
+static long long timers(struct spawner *sp)
+{
+    long long now = clock_now_ms(), next = -1;
+#define NEXT(t) do { if ((t) && (next < 0 || (t) < next)) next = (t); } while (0)
+    if (sp->stopping && sp->stop_at && now >= sp->stop_at) {
+        for (struct child *ch = sp->children; ch; ch = ch->next)
+            if (!ch->dead && !ch->kill_at) {
+                signal_child(ch, SIGTERM);
+                ch->kill_at = now + SPAWN_KILL_GRACE_MS;
+            }
+        sp->stop_at = 0;
+    }
+    NEXT(sp->stop_at);
+    for (struct child *ch = sp->children; ch; ch = ch->next) {
+        if (ch->dead)
+            continue;
+        if (ch->term_at && now >= ch->term_at) {
+            log_msg(LOG_NOTICE, "[%s] pid %ld: max_lifetime %u ms reached: SIGTERM",
+                    ch->xs->cs->name, (long)ch->pid, ch->xs->cs->max_lifetime_ms);
+            signal_child(ch, SIGTERM);
+            ch->term_at = 0;
+            ch->kill_at = now + SPAWN_KILL_GRACE_MS;
+        }
+        if (ch->kill_at && now >= ch->kill_at) {
+            log_msg(LOG_WARNING, "[%s] pid %ld: still running %d ms after SIGTERM: SIGKILL",
+                    ch->xs->cs->name, (long)ch->pid, SPAWN_KILL_GRACE_MS);
+            signal_child(ch, SIGKILL);
+            ch->kill_at = 0;
+        }
+        NEXT(ch->term_at);
+        NEXT(ch->kill_at);
+    }
+    for (size_t i = 0; i < sp->nwl; i++) {
+        struct wlsn *wl = &sp->wl[i];
+        if (wl->rewatch_at && now >= wl->rewatch_at && !sp->stopping && !sp->retiring) {
+            wl->rewatch_at = 0;
+            watch_wait(sp, wl);
+        }
+        NEXT(wl->rewatch_at);
+    }
+#undef NEXT
+    return next < 0 ? -1 : next - now;
+}
+
+static bool peers_alive(const struct spawner *sp)
+{
+    for (const struct peer *p = sp->peers; p; p = p->next)
+        if (!p->dead)
+            return true;
+    return false;
+}
+
+/* Keep the wait = yes listeners of our services; close every other one
+ * (workers serve those; a child must never get them). */
+static int take_listeners(struct spawner *sp, struct lsn_set *lsns)
+{
+    sp->wl = calloc(lsns->n ? lsns->n : 1, sizeof *sp->wl);
+    if (!sp->wl)
+        return -ENOMEM;
+    for (size_t i = 0; i < lsns->n; i++) {
+        struct listener *l = &lsns->v[i];
+        struct xsvc *x = l->svc_index < sp->c->nsvcs ? &sp->xs[l->svc_index] : NULL;
+        if (l->fd < 0)
+            continue;
+        if (!x || !x->cs || !x->cs->exec.wait) {
+            close(l->fd);
+            continue;
+        }
+        /* The child reads it as inetd's children do: blocking. */
+        int fl = fcntl(l->fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(l->fd, F_SETFL, fl & ~O_NONBLOCK);
+        struct wlsn *wl = &sp->wl[sp->nwl++];
+        wl->sp = sp;
+        wl->xs = x;
+        wl->l = l;
+        wl->w.fd = -1;
+        watch_wait(sp, wl);
+    }
+    return 0;
+}
+
+void spawner_main(const struct conf *c, unsigned gen, int ctl, struct lsn_set *lsns)
+{
+    char err[256] = "";
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(0);
+    prctl(PR_SET_NAME, "superd-spawner");
+    struct spawner *sp = calloc(1, sizeof *sp);
+    if (!sp)
+        _exit(1);
+    sp->c = c;
+    sp->gen = gen;
+    sp->ctl = ctl;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int r = loop_init(&sp->loop);
+    if (r == 0)
+        r = table_build(sp, err, sizeof err);
+    if (r == 0 && (sp->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        r = -errno;
+    if (r == 0)
+        r = loop_add(&sp->loop, &sp->sig_w, sp->sig_fd, EPOLLIN, on_signal);
+    if (r == 0)
+        r = loop_add(&sp->loop, &sp->ctl_w, ctl, EPOLLIN, on_ctl);
+    if (r == 0)
+        r = take_listeners(sp, lsns);
+    if (r < 0) {
+        log_msg(LOG_ERR, "spawner: %s", err[0] ? err : strerror(-r));
+        _exit(1);
+    }
+    log_msg(LOG_DEBUG, "spawner %ld serving generation %u", (long)getpid(), gen);
+    for (;;) {
+        long long t = timers(sp);
+        if ((sp->stopping || sp->retiring) && sp->nchildren == 0 && !peers_alive(sp))
+            break;
+        int timeout = t < 0 ? -1 : t > 60000 ? 60000 : (int)t;
+        if (loop_run_once(&sp->loop, timeout) < 0)
+            break;
+        sweep(sp);
+    }
+    _exit(0);
+}
