@@ -125,7 +125,7 @@ $(BUILD)/tests/plugins/readme_example.so: README.md include/superd/plugin.h
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PATHS) -DTEST_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/tests/plugins"' \
+	$(CC) $(CPPFLAGS) $(PATHS) $(SSL_CFLAGS) -DTEST_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/tests/plugins"' \
 	    $(INIH_CFLAGS) $(CUNIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # Core unit tests link the real core objects (not main.o).

@@ -318,9 +318,10 @@ static int ctx_one(struct tls_ctx *x, size_t i, const char *service, struct tls_
                           SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_info_callback(ctx, info_cb);
     if (SSL_CTX_set_cipher_list(ctx, t->ciphers ? t->ciphers : DEFAULT_CIPHERS) != 1)
-        return ssl_fail(e, "tls_ciphers", 0, "no usable cipher in the list");
+        return ssl_fail(e, "tls_ciphers", t->ciphers_line, "no usable cipher in the list");
     if (t->ciphersuites && SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1)
-        return ssl_fail(e, "tls_ciphersuites", 0, "no usable TLS 1.3 suite in the list");
+        return ssl_fail(e, "tls_ciphersuites", t->ciphersuites_line,
+                        "no usable TLS 1.3 suite in the list");
     int r = load_pair(ctx, &t->certs[i], &t->keys[i], e);
     if (r < 0)
         return r;

@@ -56,8 +56,10 @@ const struct conf_key tls_conf_keys[] = {
       .choices = verify_choices, .hint = "no, optional or require",
       .line_at = { 0, S(tls.verify_line) + 1 } },
     { "tls_min_version", CONF_SERVICE, set_min_version, OFF_S(tls.min_version) },
-    { "tls_ciphers", CONF_SERVICE, set_cipher_string, OFF_S(tls.ciphers) },
-    { "tls_ciphersuites", CONF_SERVICE, set_cipher_string, OFF_S(tls.ciphersuites) },
+    { "tls_ciphers", CONF_SERVICE, set_cipher_string, OFF_S(tls.ciphers),
+      .line_at = { 0, S(tls.ciphers_line) + 1 } },
+    { "tls_ciphersuites", CONF_SERVICE, set_cipher_string, OFF_S(tls.ciphersuites),
+      .line_at = { 0, S(tls.ciphersuites_line) + 1 } },
     { "tls_alpn", CONF_SERVICE, set_alpn, OFF_S(tls) },
     { "tls_handshake_timeout", CONF_SERVICE, set_timeout, OFF_S(tls.handshake_timeout_ms) },
     { "tls_ticket_rotate", CONF_GLOBAL, set_rotate, OFF_G(tls_ticket_rotate_ms) },
@@ -236,6 +238,8 @@ static int set_key(struct conf_arg *a)
     if (!k) {
         bool encrypted = strstr(pem.data, "ENCRYPTED") != NULL;
         ssl_reason(why, sizeof why);
+        if (!strstr(pem.data, "PRIVATE KEY-----"))
+            snprintf(why, sizeof why, "no PRIVATE KEY block");
         if (encrypted)
             r = conf_fail(a, -EINVAL, "%s: the key is encrypted (superd asks for no "
                           "passphrase: store it decrypted, readable by root only)", pem.path);

@@ -36,6 +36,7 @@ struct conf_tls {
     int min_version;        /* 0x0303 (TLS 1.2, the default) or 0x0304 */
     char *ciphers;          /* tls_ciphers (TLS 1.2), or NULL: ours */
     char *ciphersuites;     /* tls_ciphersuites (TLS 1.3), or NULL: OpenSSL's */
+    int ciphers_line, ciphersuites_line;
     unsigned char *alpn;    /* tls_alpn in the wire format, or NULL */
     size_t alpn_len;
     unsigned handshake_timeout_ms;  /* 0 until checked: then the default */
