@@ -73,9 +73,21 @@ test:
 	@$(MAKE) --no-print-directory fuzz-ci
 	@$(MAKE) --no-print-directory check BUILD=build-asan SAN=1
 
+# Programs some tests run, from Debian's packages, unpacked (never installed)
+# into one tree shared by every build; a test whose program could not be had
+# says it is skipped.
+TEST_DEPS_DIR := build-deps
+TEST_DEPS     := prometheus
+export SUPERD_TEST_DEPS := $(CURDIR)/$(TEST_DEPS_DIR)/root
+
+.PHONY: test-deps
+test-deps:
+	@sh scripts/debfetch.sh $(TEST_DEPS_DIR) $(TEST_DEPS) || \
+	    echo "test-deps: some tests will be skipped (their programs are missing)"
+
 check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
        $(BUILD)/tests/plugins/crashy_v2.so $(TESTS) sdk $(BUILD)/tests/sdk_client \
-       $(BUILD)/tests/superd-abi1.0
+       $(BUILD)/tests/superd-abi1.0 test-deps
 	@echo "== unit tests: core ($(BUILD)) =="
 	$(BUILD)/tests/unit_core
 	@echo "== unit tests: sample plugins against the fake host ($(BUILD)) =="
@@ -416,4 +428,4 @@ $(BUILD)/tests/soak: tests/soak.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) -MMD -MP $< -o $@
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

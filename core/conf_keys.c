@@ -99,6 +99,7 @@ static const struct conf_key core_keys[] = {
     { "udp_guard", CONF_SERVICE, conf_set_bool, OFF_S(udp_guard) },
     { "log_connections", CONF_SERVICE, conf_set_bool, OFF_S(log_connections) },
     { "socket_mode", CONF_SERVICE, conf_set_mode, OFF_S(socket_mode), .max = 0777 },
+    { "reuseport", CONF_SERVICE, conf_set_bool, OFF_S(reuseport) },
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };
 

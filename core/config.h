@@ -58,6 +58,7 @@ struct conf_service {
     bool udp_reply_off;                 /* udp_reply_rate = off: no reply budget */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_tls tls;    /* tls_* keys, PEM bytes (tls_conf.h) */
+    bool reuseport;         /* SO_REUSEPORT on its TCP/UDP listeners */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
     const char *builtin;    /* served by the core's own handler of this name

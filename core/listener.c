@@ -223,6 +223,15 @@ static int bind_one(struct listener *l, int backlog, int socket_mode, const stru
      * checks no owner) and take a share of the datagrams. */
     if (sa->sa_family != AF_UNIX && addr_socktype(a->kind) == SOCK_STREAM)
         setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* reuseport: other superd instances (of the same user: the kernel
+     * checks) may bind the same port, for rolling upgrades. */
+    if (l->reuseport && sa->sa_family != AF_UNIX &&
+        setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "cannot set SO_REUSEPORT on %s: %s", a->text, strerror(-r));
+        lsn_close(l);
+        return r;
+    }
     /* `*` binds :: and 0.0.0.0 separately: the IPv6 one must not grab v4. */
     if (sa->sa_family == AF_INET6 &&
         setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
@@ -373,6 +382,7 @@ int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
             l->svc_name = cs->name;
             l->fd = -1;
             l->w.fd = -1;
+            l->reuseport = cs->reuseport;
             char msg[512];
             int r;
             if (take_over(old, l)) {

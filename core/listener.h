@@ -27,6 +27,7 @@ struct listener {
     ino_t ino;
     int mode;                   /* the socket_mode it was made with; -1: umask */
     bool kept;                  /* taken over by a newer set (a reload) */
+    bool reuseport;             /* bind with SO_REUSEPORT (TCP, UDP) */
 };
 
 /* Every listener of a configuration, as the master holds them. */

@@ -269,6 +269,53 @@ static void test_udp_port_not_shareable(void)
     stop_ok(d);
 }
 
+/* reuseport = yes: a second instance binds the same TCP and UDP port and
+ * both serve; without it, the second start fails naming the address. */
+static void test_reuseport_two_instances(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *body = it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d "
+                           "udp://127.0.0.1:%d\nreuseport = yes\n", port, port);
+    char *c1 = it_path("one.ini"), *c2 = it_path("two.ini");
+    struct it_daemon *a = it_alloc(sizeof(*a)), *b = it_alloc(sizeof(*b));
+    const char *args[3];
+    char *out, *err;
+    int st;
+
+    CU_ASSERT_FATAL(port > 0);
+    CU_ASSERT_FATAL(it_write_file(c1, it_printf("[superd]\nplugin_dir = %s\nworkers = 1\n%s",
+                                                it_plugin_dir, body)) == 0);
+    CU_ASSERT_FATAL(it_write_file(c2, it_printf("[superd]\nplugin_dir = %s\nworkers = 1\n%s",
+                                                it_plugin_dir, body)) == 0);
+    CU_ASSERT_FATAL(it_start(a, c1) == 0);
+    CU_ASSERT_FATAL(it_start(b, c2) == 0);
+    for (int i = 0; i < 8; i++) {
+        int fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 100, "echo through either instance"));
+        it_close(fd);
+    }
+    /* One instance stops (a rolling upgrade): the other serves on. */
+    CU_ASSERT(it_stop(a, SIGTERM) == 0);
+    {
+        int fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 100, "echo after the other stopped"));
+        it_close(fd);
+    }
+    /* Without reuseport the port is superd's alone. */
+    CU_ASSERT_FATAL(it_write_file(c1, it_printf("[superd]\nplugin_dir = %s\nworkers = 1\n"
+                                                "[echo]\nplugin = echo\n"
+                                                "listen = tcp://127.0.0.1:%d\n",
+                                                it_plugin_dir, port)) == 0);
+    args[0] = "-c";
+    args[1] = c1;
+    args[2] = NULL;
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 1));
+    CU_ASSERT(strstr(err, it_printf("[echo] listen: cannot bind tcp 127.0.0.1:%d: Address "
+                                    "already in use", port)) != NULL);
+    CU_ASSERT(it_stop(b, SIGTERM) == 0);
+}
+
 static const struct it_test tests[] = {
     { "socket_mode: the file is made with it (umask 077)", test_mode_at_start },
     { "reload: a kept unix socket gets the new socket_mode", test_reload_changes_mode },
@@ -278,6 +325,7 @@ static const struct it_test tests[] = {
       test_squatted_full_backlog_reload },
     { "reload: unix: to unix-dgram: names superd's own socket", test_reload_kind_change },
     { "udp: no other socket can bind beside a listener", test_udp_port_not_shareable },
+    { "reuseport: two instances share a port", test_reuseport_two_instances },
 };
 
 int main(int argc, char **argv)

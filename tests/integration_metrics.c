@@ -1,0 +1,353 @@
+/*
+ * integration_metrics.c - metrics_listen and `superd status` on the real
+ * binary (docs/metrics.md): exact counters after a known workload, in the
+ * Prometheus text format and in OpenMetrics, the HTTP answers to anything
+ * else, and the status table.
+ *
+ * Linked into build/tests/integration (IT_REGISTER); IT_ONLY=metrics runs
+ * these.  Loopback and private unix paths only; every wait is bounded.
+ */
+#include "integration_util.h"
+
+#include <CUnit/Basic.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Send `request` on a new connection to the metrics socket and return the
+ * whole answer (tracked), or "" when nothing came. */
+static char *ask(const char *sock, const char *request)
+{
+    static uint8_t buf[1 << 20];
+    struct it_xfer x;
+    int fd = it_unix_connect(sock);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    memset(buf, 0, sizeof(buf));
+    it_xfer(fd, (const uint8_t *)request, strlen(request), 0, NULL, 0, buf, sizeof(buf) - 1, 0,
+            1, IT_OP_MS, &x);
+    it_close(fd);
+    return it_printf("%s", (char *)buf);
+}
+
+static char *scrape(const char *sock)
+{
+    return ask(sock, "GET /metrics HTTP/1.1\r\nHost: superd\r\n\r\n");
+}
+
+static struct it_daemon *start_with_metrics(const char *sock, int port, const char *extra)
+{
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    char *conf = it_conf_global(it_printf("workers = 2\nmetrics_listen = unix:%s\n", sock),
+                                it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d "
+                                          "udp://127.0.0.1:%d\n%s", port, port, extra));
+
+    CU_ASSERT_FATAL(it_start(d, conf) == 0);
+    return d;
+}
+
+/* 1 when text has the exact line. */
+static int has_line(const char *text, const char *line)
+{
+    int n = it_count_line(text, line);
+
+    if (n != 1)
+        printf("\n    expected the line \"%s\" once; got:\n%.3000s\n", line, text);
+    return n == 1;
+}
+
+/* Scrape until `line` is there (a worker counts a close just after the
+ * client sees it), bounded. */
+static char *scrape_until(const char *sock, const char *line)
+{
+    int64_t deadline = it_now_ms() + IT_OP_MS;
+    char *text;
+
+    do {
+        text = scrape(sock);
+        if (it_count_line(text, line) == 1)
+            break;
+        it_sleep_ms(20);
+    } while (it_left_ms(deadline));
+    return text;
+}
+
+/* Three echo connections of 100 bytes and two datagrams of 10 bytes give
+ * exactly these counters; a refused source is counted by its reason. */
+static void test_metrics_exact_counters(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock");
+    struct sockaddr_storage to;
+    socklen_t tolen = it_sa_inet(AF_INET, port, &to);
+    uint8_t reply[64];
+    struct it_daemon *d;
+    char *text;
+    int fd;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "");
+    for (int i = 0; i < 3; i++) {
+        fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 100, "100 bytes"));
+        it_close(fd);
+    }
+    fd = it_udp_socket(AF_INET, 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT(it_dgram_ask(fd, &to, tolen, it_pattern, 10, reply, sizeof(reply), 1) == 10);
+    text = scrape_until(sock, "superd_connections_active{service=\"echo\"} 0");
+    CU_ASSERT(strncmp(text, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CU_ASSERT(strstr(text, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n") != NULL);
+    CU_ASSERT(has_line(text, "superd_connections_accepted_total{service=\"echo\"} 3"));
+    CU_ASSERT(has_line(text, "superd_connections_active{service=\"echo\"} 0"));
+    CU_ASSERT(has_line(text, "superd_received_bytes_total{service=\"echo\"} 320"));
+    CU_ASSERT(has_line(text, "superd_sent_bytes_total{service=\"echo\"} 320"));
+    CU_ASSERT(has_line(text, "superd_datagrams_received_total{service=\"echo\"} 2"));
+    CU_ASSERT(has_line(text, "superd_datagrams_sent_total{service=\"echo\"} 2"));
+    CU_ASSERT(has_line(text, "superd_workers 2"));
+    CU_ASSERT(has_line(text, "superd_reloads_total 0"));
+    CU_ASSERT(has_line(text, "# TYPE superd_connections_accepted_total counter"));
+    CU_ASSERT(has_line(text, "# TYPE superd_connection_duration_seconds histogram"));
+    CU_ASSERT(has_line(text, "superd_build_info{version=\"" SUPERD_VERSION "\"} 1"));
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* Accept: application/openmetrics-text gets OpenMetrics: counter families
+ * without _total, samples with it, "# EOF" last. */
+static void test_metrics_openmetrics(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock");
+    struct it_daemon *d;
+    char *text;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "");
+    text = ask(sock, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                     "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n\r\n");
+    CU_ASSERT(strstr(text, "\r\nContent-Type: application/openmetrics-text; version=1.0.0; "
+                           "charset=utf-8\r\n") != NULL);
+    CU_ASSERT(has_line(text, "# TYPE superd_connections_accepted counter"));
+    CU_ASSERT(has_line(text, "superd_connections_accepted_total{service=\"echo\"} 0"));
+    CU_ASSERT(strcmp(it_last_line(text), "# EOF") == 0);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* Only GET (and HEAD) of /metrics: anything else gets its HTTP status. */
+static void test_metrics_other_requests(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock");
+    struct it_daemon *d;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "");
+    CU_ASSERT(strncmp(ask(sock, "GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found\r\n", 24) == 0);
+    CU_ASSERT(strncmp(ask(sock, "POST /metrics HTTP/1.1\r\n\r\n"),
+                      "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+    {
+        char *head = ask(sock, "HEAD /metrics HTTP/1.0\r\n\r\n");
+        char *end = strstr(head, "\r\n\r\n");
+        CU_ASSERT(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        CU_ASSERT(end && end[4] == '\0');   /* no body */
+    }
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* A reload and a failed reload show in the process figures. */
+static void test_metrics_reloads_and_restarts(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock");
+    struct it_daemon *d;
+    char *text;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "");
+    kill(d->pid, SIGHUP);
+    text = scrape_until(sock, "superd_reloads_total 1");
+    CU_ASSERT(has_line(text, "superd_reloads_total 1"));
+    CU_ASSERT(has_line(text, "superd_reload_failures_total 0"));
+    CU_ASSERT(strstr(text, "superd_last_reload_success_timestamp_seconds 0\n") == NULL);
+    it_write_file(d->conf, "[superd\n");   /* a broken file: the reload fails */
+    kill(d->pid, SIGHUP);
+    text = scrape_until(sock, "superd_reload_failures_total 1");
+    CU_ASSERT(has_line(text, "superd_reload_failures_total 1"));
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* superd status prints the same figures as a table. */
+static void test_status_table(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock");
+    const char *args[4];
+    struct it_daemon *d;
+    char *out, *err, *row;
+    int fd, st;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "");
+    fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT(it_echo_stream(fd, 100, "100 bytes"));
+    it_close(fd);
+    scrape_until(sock, "superd_connections_active{service=\"echo\"} 0");
+    args[0] = "status";
+    args[1] = "-c";
+    args[2] = d->conf;
+    args[3] = NULL;
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 0));
+    CU_ASSERT(strncmp(out, "superd " SUPERD_VERSION ": up ", 10 + strlen(SUPERD_VERSION)) == 0);
+    CU_ASSERT(strstr(out, ", 2 workers serving, 0 restarts, 0 reloads (0 failed)\n") != NULL);
+    CU_ASSERT(strstr(out, "\nSERVICE ") != NULL);
+    row = strstr(out, "\necho ");
+    CU_ASSERT_FATAL(row != NULL);
+    {
+        unsigned long long v[7];
+        CU_ASSERT_EQUAL(sscanf(row, "\necho %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                               &v[2], &v[3], &v[4], &v[5], &v[6]), 7);
+        CU_ASSERT(v[0] == 0 && v[1] == 1 && v[2] == 0 && v[3] == 100 && v[4] == 100);
+    }
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+    /* Without metrics_listen: one line that says so, exit 1. */
+    args[2] = it_conf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:1\n");
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 1));
+    CU_ASSERT_STRING_EQUAL(err, it_printf("superd: %s: no metrics_listen in [superd]: superd "
+                                          "status reads the running daemon's figures from it\n",
+                                          args[2]));
+}
+
+/* A program unpacked by `make test-deps`, or NULL (the test is skipped). */
+static char *dep(const char *rel)
+{
+    const char *root = getenv("SUPERD_TEST_DEPS");
+    char *path;
+
+    if (!root)
+        return NULL;
+    path = it_printf("%s/%s", root, rel);
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+/* GET path from 127.0.0.1:port over HTTP/1.0: the whole answer, or "". */
+static char *http_get(int port, const char *path)
+{
+    static uint8_t buf[1 << 20];
+    char *req = it_printf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    struct it_xfer x;
+    int fd = it_tcp_connect(AF_INET, port);
+
+    if (fd < 0)
+        return "";
+    memset(buf, 0, sizeof(buf));
+    it_xfer(fd, (const uint8_t *)req, strlen(req), 0, NULL, 0, buf, sizeof(buf) - 1, 0, 1,
+            IT_OP_MS, &x);
+    it_close(fd);
+    return it_printf("%s", (char *)buf);
+}
+
+/* promtool (Debian's prometheus package) finds nothing wrong in a scrape. */
+static void test_promtool_check(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4);
+    char *sock = it_path("metrics.sock"), *promtool = dep("usr/bin/promtool");
+    char *file = it_path("scrape.txt"), *out = it_path("promtool.out"), *text, *body;
+    struct it_daemon *d;
+    int st;
+
+    if (!promtool) {
+        printf("\n    skipped: no promtool (make test-deps could not fetch prometheus)\n    ");
+        return;
+    }
+    CU_ASSERT_FATAL(port > 0);
+    d = start_with_metrics(sock, port, "only_from = 127.0.0.1\n");
+    text = scrape(sock);
+    body = strstr(text, "\r\n\r\n");
+    CU_ASSERT_FATAL(body != NULL);
+    CU_ASSERT_FATAL(it_write_file(file, body + 4) == 0);
+    st = system(it_printf("'%s' check metrics < '%s' > '%s' 2>&1", promtool, file, out));
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        printf("\n    promtool check metrics: %s\n", it_read_file(out));
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* A real Prometheus server scrapes superd and its query API returns the
+ * exact counts of a known workload. */
+static void test_prometheus_scrapes(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4), mport = it_free_port(IT_TCP4);
+    int pport = it_free_port(IT_TCP4);
+    char *prom = dep("usr/bin/prometheus"), *yml = it_path("prometheus.yml");
+    char *accepted = NULL, *bytes = NULL;
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    int64_t deadline;
+    pid_t pid;
+
+    if (!prom) {
+        printf("\n    skipped: no prometheus (make test-deps could not fetch it)\n    ");
+        return;
+    }
+    CU_ASSERT_FATAL(port > 0 && mport > 0 && pport > 0 && mport != pport);
+    CU_ASSERT_FATAL(it_start(d, it_conf_global(
+        it_printf("workers = 2\nmetrics_listen = tcp://127.0.0.1:%d\n", mport),
+        it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n", port))) == 0);
+    for (int i = 0; i < 3; i++) {
+        int fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 100, "100 bytes"));
+        it_close(fd);
+    }
+    CU_ASSERT_FATAL(it_write_file(yml, it_printf(
+        "global:\n  scrape_interval: 1s\n"
+        "scrape_configs:\n  - job_name: superd\n    static_configs:\n"
+        "      - targets: ['127.0.0.1:%d']\n", mport)) == 0);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(prom, prom, it_printf("--config.file=%s", yml),
+              it_printf("--storage.tsdb.path=%s", it_path("tsdb")),
+              it_printf("--web.listen-address=127.0.0.1:%d", pport), (char *)NULL);
+        _exit(127);
+    }
+    deadline = it_now_ms() + 30000;
+    while (it_left_ms(deadline) && (!accepted || !bytes)) {
+        char *a = http_get(pport, "/api/v1/query?query=superd_connections_accepted_total"
+                                  "%7Bservice%3D%22echo%22%7D");
+        char *b = http_get(pport, "/api/v1/query?query=superd_received_bytes_total"
+                                  "%7Bservice%3D%22echo%22%7D");
+        if (strstr(a, "\"3\"]"))
+            accepted = a;
+        if (strstr(b, "\"300\"]"))
+            bytes = b;
+        if (!accepted || !bytes)
+            it_sleep_ms(250);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    CU_ASSERT(accepted != NULL);
+    CU_ASSERT(bytes != NULL);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+static const struct it_test metrics_tests[] = {
+    { "metrics: exact counters after a known workload", test_metrics_exact_counters },
+    { "metrics: OpenMetrics when the Accept header asks", test_metrics_openmetrics },
+    { "metrics: 404, 405 and HEAD", test_metrics_other_requests },
+    { "metrics: reloads and failed reloads counted", test_metrics_reloads_and_restarts },
+    { "metrics: superd status prints the table", test_status_table },
+    { "metrics: promtool check metrics passes", test_promtool_check },
+    { "metrics: a real Prometheus scrapes exact counts", test_prometheus_scrapes },
+};
+
+IT_REGISTER(metrics_tests)
