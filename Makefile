@@ -173,8 +173,8 @@ $(BUILD)/tests/programs/%: tests/programs/%.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -std=c11 -O2 $(WARN) -static $< -o $@
 
-$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c)) | $(TPROGS)
-	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c)) | $(TPROGS) $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $(CUNIT_LIBS) $(SSL_LIBS) -o $@
 
 # Master/worker tests share the integration helpers.
 $(BUILD)/tests/workers: $(BUILD)/tests/workers.o $(BUILD)/tests/integration_util.o
