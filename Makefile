@@ -58,7 +58,7 @@ all:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory build
 
-build: $(BUILD)/superd $(PLUGINS)
+build: $(BUILD)/superd $(PLUGINS) $(BUILD)/superd-import
 
 run:
 	@sh scripts/deps.sh
@@ -106,6 +106,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	sh tests/abi.sh $(BUILD)
 	@echo "== plugin SDK: install, out-of-tree plugins, the guide's examples, man pages ($(BUILD)) =="
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
+	@echo "== superd-import: inetd.conf and xinetd files, Debian's and the tests' ($(BUILD)) =="
+	sh tests/import.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="
 	$(if $(filter 1,$(SAN)),@echo "valgrind: skipped under SAN=1 (ASan and valgrind do not mix)",sh tests/valgrind.sh $(BUILD))
 
@@ -115,6 +117,15 @@ $(BUILD)/core/%.o: core/%.c
 
 $(BUILD)/superd: $(MAIN_OBJ) $(CORE_OBJ) core/exports.list
 	$(CC) $(LDFLAGS) $(EXPORTS) $(MAIN_OBJ) $(CORE_OBJ) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
+
+# superd-import (tools/): a separate program, linking nothing of the core.
+IMPORT_OBJ := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/*.c))
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/superd-import: $(IMPORT_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	@mkdir -p $(@D)
@@ -275,6 +286,7 @@ clean:
 # directory, the default -c file): objects are rebuilt when they change.
 .PHONY: install uninstall sdk FORCE
 SBINDIR    = $(PREFIX)/sbin
+BINDIR     = $(PREFIX)/bin
 LIBDIR     = $(PREFIX)/lib
 # Must match SUPERD_PLUGIN_DIR in PATHS.
 PLUGINDIR  = $(PREFIX)/lib/superd
@@ -286,7 +298,7 @@ MANDIR     = $(PREFIX)/share/man
 CONFDIR    = $(SYSCONFDIR)/superd
 ABI       := $(shell awk '$$2 == "SUPERD_ABI_MAJOR" {M = $$3} $$2 == "SUPERD_ABI_MINOR" {m = $$3} \
                           END {print M "." m}' include/superd/plugin.h)
-MANPAGES  := docs/superd.8 docs/superd.ini.5 docs/superd-plugin.3
+MANPAGES  := docs/superd.8 docs/superd.ini.5 docs/superd-plugin.3 docs/superd-import.1
 TEMPLATE  := $(wildcard examples/plugin-template/Makefile examples/plugin-template/*.c)
 EXAMPLES  := $(wildcard docs/examples/*.c)
 SDK_FILES := $(BUILD)/libsuperd-fakehost.a $(BUILD)/superd.pc $(BUILD)/superd.ini.installed
@@ -336,11 +348,13 @@ $(BUILD)/superd.ini.installed: conf/superd.ini Makefile $(BUILD)/paths.txt
 	    { echo "$@: mentions the source tree" >&2; rm -f $@; exit 1; }
 
 install: build $(SDK_FILES) $(MANPAGES)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/superd \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/superd \
 	    $(DESTDIR)$(PCDIR) $(DESTDIR)$(SDKDIR)/plugin-template $(DESTDIR)$(DOCDIR)/examples \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man3 \
 	    $(DESTDIR)$(CONFDIR)
 	install -m 0755 $(BUILD)/superd $(DESTDIR)$(SBINDIR)/superd
+	install -m 0755 $(BUILD)/superd-import $(DESTDIR)$(BINDIR)/superd-import
+	install -m 0644 docs/superd-import.1 $(DESTDIR)$(MANDIR)/man1/superd-import.1
 	install -m 0644 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/superd/plugin.h $(DESTDIR)$(INCLUDEDIR)/superd/plugin.h
 	install -m 0644 sdk/fakehost.h $(DESTDIR)$(INCLUDEDIR)/superd/fakehost.h
@@ -362,6 +376,7 @@ install: build $(SDK_FILES) $(MANPAGES)
 	fi
 
 uninstall: $(BUILD)/superd.ini.installed
+	rm -f $(DESTDIR)$(BINDIR)/superd-import $(DESTDIR)$(MANDIR)/man1/superd-import.1
 	rm -f $(DESTDIR)$(SBINDIR)/superd $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGINS))) \
 	    $(DESTDIR)$(INCLUDEDIR)/superd/plugin.h $(DESTDIR)$(INCLUDEDIR)/superd/fakehost.h \
 	    $(DESTDIR)$(LIBDIR)/libsuperd-fakehost.a $(DESTDIR)$(PCDIR)/superd.pc \

@@ -1,6 +1,6 @@
 /*
  * test_plugins.c - CUnit tests of the sample plugins (echo, discard,
- * daytime), each loaded from its built .so and run against the fake host;
+ * daytime, chargen, time, qotd), each loaded from its built .so and run against the fake host;
  * and of the fake host itself (sdk/fakehost.c) with test plugins from
  * TEST_PLUGIN_DIR: superd's own descriptor check, the ABI 1.1 addresses.
  *
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fakehost.h"
 
@@ -22,6 +23,9 @@ static const char *plugin_dir;
 static struct fake_plugin *echo;
 static struct fake_plugin *discard;
 static struct fake_plugin *daytime;
+static struct fake_plugin *chargen;
+static struct fake_plugin *timep;
+static struct fake_plugin *qotd;
 static unsigned violations_before;
 
 /* ---- helpers ---- */
@@ -38,10 +42,16 @@ static int load(const char *name, struct fake_plugin **out)
 static int echo_suite_init(void) { return load("echo", &echo); }
 static int discard_suite_init(void) { return load("discard", &discard); }
 static int daytime_suite_init(void) { return load("daytime", &daytime); }
+static int chargen_suite_init(void) { return load("chargen", &chargen); }
+static int time_suite_init(void) { return load("time", &timep); }
+static int qotd_suite_init(void) { return load("qotd", &qotd); }
 
 static int echo_suite_clean(void) { return fake_plugin_unload(echo) < 0 ? -1 : 0; }
 static int discard_suite_clean(void) { return fake_plugin_unload(discard) < 0 ? -1 : 0; }
 static int daytime_suite_clean(void) { return fake_plugin_unload(daytime) < 0 ? -1 : 0; }
+static int chargen_suite_clean(void) { return fake_plugin_unload(chargen) < 0 ? -1 : 0; }
+static int time_suite_clean(void) { return fake_plugin_unload(timep) < 0 ? -1 : 0; }
+static int qotd_suite_clean(void) { return fake_plugin_unload(qotd) < 0 ? -1 : 0; }
 
 /* Every test must leave the plugin API contract intact. */
 static void setup(void)
@@ -528,6 +538,481 @@ static void test_daytime_unknown_option(void)
     check_unknown_option(daytime, opts);
 }
 
+/* ---- chargen ---- */
+
+#define CG_LINE 74                      /* 72 characters and CRLF */
+#define CG_CYCLE (95 * CG_LINE)         /* the pattern's period */
+
+/* RFC 864's line k: 72 characters from ' ' + k % 95 in ASCII order,
+ * wrapping from '~' to ' ', then CRLF; into buf (CG_LINE bytes). */
+static void chargen_line(size_t k, char *buf)
+{
+    for (size_t i = 0; i < 72; i++)
+        buf[i] = (char)(' ' + (k + i) % 95);
+    buf[72] = '\r';
+    buf[73] = '\n';
+}
+
+/* Whether `out` (len bytes) is the pattern from its start: line after line,
+ * the last one possibly cut short. */
+static bool is_chargen_pattern(const char *out, size_t len, size_t first_line)
+{
+    char want[CG_LINE];
+
+    for (size_t off = 0; off < len; off += CG_LINE) {
+        size_t n = len - off < CG_LINE ? len - off : CG_LINE;
+
+        chargen_line(first_line + off / CG_LINE, want);
+        if (memcmp(out + off, want, n) != 0) {
+            fprintf(stderr, "\n    line %zu differs: %.*s\n", off / CG_LINE, (int)n, out + off);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_chargen_descriptor(void)
+{
+    check_descriptor(chargen, "chargen");
+    CU_ASSERT_PTR_NOT_NULL(fake_plugin_descriptor(chargen)->on_drain);
+}
+
+/* The RFC's first lines, exactly, from the first write on. */
+static void test_chargen_first_lines(void)
+{
+    static const char first[] =
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n"
+        "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n"
+        "\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghi\r\n";
+    struct superd_service *svc = start(chargen, NULL);
+    struct superd_conn *conn = open_conn(svc);
+    const char *out;
+    size_t len;
+
+    out = fake_conn_output(conn, &len);
+    CU_ASSERT_FATAL(len >= sizeof first - 1);
+    CU_ASSERT_EQUAL(memcmp(out, first, sizeof first - 1), 0);
+    CU_ASSERT_FALSE(fake_conn_closed(conn));
+    fake_conn_free(conn);
+    fake_service_free(svc);
+}
+
+/* Line 95 is line 0 again; '~' wraps to ' ' inside a line; and nothing
+ * else comes out but the pattern, over three periods. */
+static void test_chargen_rotation(void)
+{
+    struct superd_service *svc = start(chargen, NULL);
+    struct superd_conn *conn = open_conn(svc);
+    const char *out;
+    size_t len = 0;
+    int rounds = 0;
+
+    while (len < 3 * CG_CYCLE + CG_LINE && rounds++ < 1000) {
+        CU_ASSERT_EQUAL_FATAL(fake_conn_drain(conn), 0);
+        fake_conn_output(conn, &len);
+    }
+    out = fake_conn_output(conn, &len);
+    CU_ASSERT_FATAL(len >= 3 * CG_CYCLE + CG_LINE);
+    CU_ASSERT_TRUE(is_chargen_pattern(out, len, 0));
+    CU_ASSERT_EQUAL(memcmp(out + CG_CYCLE, out, CG_LINE), 0);
+    CU_ASSERT_EQUAL(memcmp(out + 3 * CG_CYCLE, out, CG_LINE), 0);
+    /* Line 94 starts with '~' and goes on with ' ' (126 wraps to 32). */
+    CU_ASSERT_EQUAL(memcmp(out + 94 * CG_LINE, "~ !\"#", 5), 0);
+    /* Line 23 ends with '~' (23 + 71 = 94). */
+    CU_ASSERT_EQUAL(memcmp(out + 23 * CG_LINE + 71, "~\r\n", 3), 0);
+    fake_conn_free(conn);
+    fake_service_free(svc);
+}
+
+/* However long the client does not read, at most one period of the pattern
+ * waits; each drain brings at most one more. */
+static void test_chargen_bounded_per_drain(void)
+{
+    struct superd_service *svc = start(chargen, NULL);
+    struct superd_conn *conn = open_conn(svc);
+    size_t before, after;
+
+    fake_conn_output(conn, &before);
+    CU_ASSERT(before > 0);
+    CU_ASSERT(superd_queued(conn) > 0);
+    CU_ASSERT(superd_queued(conn) <= CG_CYCLE);
+    /* Bytes the client sends do not make more output. */
+    CU_ASSERT_EQUAL(fake_conn_feed(conn, "hello\r\n", 7), 0);
+    fake_conn_output(conn, &after);
+    CU_ASSERT_EQUAL(after, before);
+    for (int i = 0; i < 50; i++) {
+        CU_ASSERT_EQUAL(fake_conn_drain(conn), 0);
+        fake_conn_output(conn, &after);
+        CU_ASSERT(after > before);
+        CU_ASSERT(after - before <= CG_CYCLE);
+        CU_ASSERT(superd_queued(conn) <= CG_CYCLE);
+        before = after;
+    }
+    CU_ASSERT_EQUAL(fake_conn_unconsumed(conn), 0);
+    fake_conn_free(conn);
+    fake_service_free(svc);
+}
+
+/* A half-close does not stop the flow; a reset ends it. */
+static void test_chargen_eof_keeps_flowing(void)
+{
+    struct superd_service *svc = start(chargen, NULL);
+    struct superd_conn *conn = open_conn(svc);
+    size_t before, after;
+
+    CU_ASSERT_EQUAL(fake_conn_eof(conn), 0);
+    CU_ASSERT_FALSE(fake_conn_closed(conn));
+    fake_conn_output(conn, &before);
+    CU_ASSERT_EQUAL(fake_conn_drain(conn), 0);
+    fake_conn_output(conn, &after);
+    CU_ASSERT(after > before);
+    CU_ASSERT_EQUAL(fake_conn_reset(conn), 0);
+    CU_ASSERT_TRUE(fake_conn_closed(conn));
+    fake_conn_free(conn);
+    fake_service_free(svc);
+}
+
+/* A broken connection ends the flow instead of looping on errors. */
+static void test_chargen_write_error_closes(void)
+{
+    struct superd_service *svc = start(chargen, NULL);
+    struct superd_conn *conn = open_conn(svc);
+
+    fake_conn_fail_writes(conn, -EPIPE);
+    fake_conn_drain(conn);
+    CU_ASSERT_TRUE(fake_conn_closed(conn));
+    fake_conn_free(conn);
+    fake_service_free(svc);
+}
+
+/* One reply per datagram, 0..512 bytes of the pattern from a line's start;
+ * over many datagrams the lengths vary and the starting line moves. */
+static void test_chargen_datagram(void)
+{
+    struct superd_service *svc = start(chargen, NULL);
+    size_t min = 513, max = 0;
+
+    for (size_t i = 0; i < 2000; i++) {
+        const char *got;
+        size_t len = 999;
+
+        CU_ASSERT_EQUAL_FATAL(fake_dgram_feed(svc, i % 2 ? "x" : "", i % 2, NULL), 1);
+        got = fake_dgram_reply(svc, 0, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT(len <= 512);
+        CU_ASSERT_TRUE(is_chargen_pattern(got, len, i % 95));
+        min = len < min ? len : min;
+        max = len > max ? len : max;
+    }
+    /* 2000 draws of 513 values: far from one value; near both ends. */
+    CU_ASSERT(min < 64);
+    CU_ASSERT(max > 448);
+    fake_service_free(svc);
+}
+
+static void test_chargen_unknown_option(void)
+{
+    static const char *const opts[] = { "bogus", "1", NULL };
+
+    check_unknown_option(chargen, opts);
+}
+
+/* ---- time ---- */
+
+#define RFC868_OFFSET 2208988800u       /* 1900-01-01 to 1970-01-01, in seconds */
+
+static uint32_t be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+/* Whether the 4 bytes are a time between t0 and t1, as RFC 868 counts. */
+static bool is_rfc868_between(const char *p, time_t t0, time_t t1)
+{
+    uint32_t v = be32(p);
+
+    return v >= (uint32_t)(t0 + RFC868_OFFSET) && v <= (uint32_t)(t1 + RFC868_OFFSET);
+}
+
+static void test_time_descriptor(void)
+{
+    check_descriptor(timep, "time");
+}
+
+/* 4 bytes, big-endian seconds since 1900, then the server closes. */
+static void test_time_stream(void)
+{
+    struct superd_service *svc = start(timep, NULL);
+    time_t t0 = time(NULL), t1;
+    struct superd_conn *conn = open_conn(svc);
+    const char *out;
+    size_t len;
+
+    t1 = time(NULL);
+    out = fake_conn_output(conn, &len);
+    CU_ASSERT_EQUAL_FATAL(len, 4);
+    CU_ASSERT_TRUE(is_rfc868_between(out, t0, t1));
+    /* The top byte for any date 1968..2036 is at least 0x80: not 1970's 0. */
+    CU_ASSERT((unsigned char)out[0] >= 0x80);
+    CU_ASSERT_TRUE(fake_conn_closed(conn));
+    CU_ASSERT_EQUAL(fake_conn_error(conn), 0);
+    fake_conn_free(conn);
+    fake_service_free(svc);
+}
+
+static void test_time_datagram(void)
+{
+    struct superd_service *svc = start(timep, NULL);
+    time_t t0 = time(NULL), t1;
+    const char *got;
+    size_t len = 0;
+
+    CU_ASSERT_EQUAL_FATAL(fake_dgram_feed(svc, "", 0, NULL), 1);
+    t1 = time(NULL);
+    got = fake_dgram_reply(svc, 0, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    CU_ASSERT_EQUAL_FATAL(len, 4);
+    CU_ASSERT_TRUE(is_rfc868_between(got, t0, t1));
+    /* Any content gets the same kind of answer. */
+    CU_ASSERT_EQUAL(fake_dgram_feed(svc, "what time is it?", 16, NULL), 1);
+    fake_dgram_reply(svc, 0, &len);
+    CU_ASSERT_EQUAL(len, 4);
+    fake_service_free(svc);
+}
+
+static void test_time_unknown_option(void)
+{
+    static const char *const opts[] = { "bogus", "1", NULL };
+
+    check_unknown_option(timep, opts);
+}
+
+/* ---- qotd ---- */
+
+/* A file in /tmp with `text` (len bytes); its path, which the caller
+ * unlinks and frees. */
+static char *quotes_file(const char *text, size_t len)
+{
+    char *path = strdup("/tmp/superd-qotd-XXXXXX");
+    int fd;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+    fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+/* A qotd service on a file of `text`; *path gets the file's path. */
+static struct superd_service *start_qotd(const char *text, char **path)
+{
+    const char *opts[] = { "file", NULL, NULL };
+
+    *path = quotes_file(text, strlen(text));
+    opts[1] = *path;
+    return start(qotd, opts);
+}
+
+static void drop_file(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* Whether `got` (len bytes) is one of the NULL-terminated `want`. */
+static bool is_one_of(const char *got, size_t len, const char *const *want)
+{
+    for (size_t i = 0; want[i] != NULL; i++)
+        if (strlen(want[i]) == len && memcmp(got, want[i], len) == 0)
+            return true;
+    fprintf(stderr, "\n    unexpected quote: %.*s\n", (int)len, got);
+    return false;
+}
+
+/* Stream: one quote, then the server closes; over many connections every
+ * quote shows up and nothing else does. */
+static void check_qotd_picks(struct superd_service *svc, const char *const *want, size_t n)
+{
+    bool seen[8] = { false };
+
+    for (int i = 0; i < 200; i++) {
+        struct superd_conn *conn = open_conn(svc);
+        size_t len;
+        const char *out = fake_conn_output(conn, &len);
+
+        CU_ASSERT_TRUE(is_one_of(out, len, want));
+        for (size_t k = 0; k < n; k++)
+            seen[k] |= strlen(want[k]) == len && memcmp(out, want[k], len) == 0;
+        CU_ASSERT_TRUE(fake_conn_closed(conn));
+        fake_conn_free(conn);
+    }
+    for (size_t k = 0; k < n; k++)
+        CU_ASSERT_TRUE(seen[k]);
+}
+
+static void test_qotd_descriptor(void)
+{
+    check_descriptor(qotd, "qotd");
+}
+
+/* fortune format: quotes between "%" lines, sent with CRLF line ends;
+ * blank quotes (two "%" in a row, a trailing one) are skipped. */
+static void test_qotd_fortune_format(void)
+{
+    static const char *const want[] = {
+        "The first quote.\r\n    -- someone\r\n",
+        "Second, one line.\r\n",
+        "Third:\r\n100% sure\r\n",
+        NULL,
+    };
+    char *path;
+    struct superd_service *svc = start_qotd("The first quote.\n    -- someone\n%\n"
+                                            "Second, one line.\r\n%\n%\n  \n%\n"
+                                            "Third:\n100% sure\n%\n", &path);
+
+    check_qotd_picks(svc, want, 3);
+    fake_service_free(svc);
+    drop_file(path);
+}
+
+/* No "%" line: one quote per line; empty lines skipped; the last line
+ * needs no newline. */
+static void test_qotd_line_format(void)
+{
+    static const char *const want[] = { "one\r\n", "two % three\r\n", "four\r\n", NULL };
+    char *path;
+    struct superd_service *svc = start_qotd("one\n\ntwo % three\r\n   \nfour", &path);
+
+    check_qotd_picks(svc, want, 3);
+    fake_service_free(svc);
+    drop_file(path);
+}
+
+static void test_qotd_datagram(void)
+{
+    static const char *const want[] = { "alpha\r\n", "beta\r\n", NULL };
+    char *path;
+    struct superd_service *svc = start_qotd("alpha\nbeta\n", &path);
+    const char *got;
+    size_t len;
+
+    for (int i = 0; i < 20; i++) {
+        CU_ASSERT_EQUAL_FATAL(fake_dgram_feed(svc, "", 0, NULL), 1);
+        got = fake_dgram_reply(svc, 0, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_TRUE(is_one_of(got, len, want));
+    }
+    fake_service_free(svc);
+    drop_file(path);
+}
+
+/* A quote of exactly 512 bytes as sent (510 characters and CRLF) is fine. */
+static void test_qotd_512_bytes(void)
+{
+    char text[520], *path;
+    struct superd_service *svc;
+    struct superd_conn *conn;
+    size_t len;
+
+    memset(text, 'q', 510);
+    strcpy(text + 510, "\n");
+    svc = start_qotd(text, &path);
+    conn = open_conn(svc);
+    fake_conn_output(conn, &len);
+    CU_ASSERT_EQUAL(len, 512);
+    fake_conn_free(conn);
+    fake_service_free(svc);
+    drop_file(path);
+}
+
+/* init() refuses the file; the message is exactly `want` with "PATH"
+ * replaced by the file's path (NULL `text`: no file at all). */
+static void check_qotd_rejects(const char *text, size_t len, const char *want)
+{
+    char *path = text ? quotes_file(text, len) : strdup("/nonexistent/quotes");
+    const char *opts[] = { "file", path, NULL };
+    struct superd_service *svc = fake_service_new(qotd, "qotd", opts);
+    char expected[512];
+    const char *at = strstr(want, "PATH");
+    const char *err;
+
+    CU_ASSERT_FATAL(at != NULL);
+    snprintf(expected, sizeof expected, "%.*s%s%s", (int)(at - want), want, path, at + 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+    CU_ASSERT_EQUAL(fake_service_init(svc), -EINVAL);
+    err = fake_service_error(svc);
+    CU_ASSERT_PTR_NOT_NULL(err);
+    if (err != NULL) {
+        CU_ASSERT_STRING_EQUAL(err, expected);
+        if (strcmp(err, expected) != 0)
+            fprintf(stderr, "\n    got  %s\n    want %s\n", err, expected);
+    }
+    fake_service_free(svc);
+    if (text)
+        unlink(path);
+    free(path);
+}
+
+static void test_qotd_rejects_long_quote(void)
+{
+    char text[1200];
+
+    /* Fortune format: the third quote, from line 5, is 511 + 2 bytes. */
+    strcpy(text, "short\n%\nalso short\n%\n");
+    memset(text + strlen(text), 'x', 511);
+    strcpy(text + 21 + 511, "\n%\nlast\n");
+    check_qotd_rejects(text, strlen(text),
+                       "[qotd] file: PATH:5: the quote is 513 bytes with CRLF line ends, "
+                       "at most 512 are allowed (RFC 865)");
+    /* Over several lines: the quote starting on line 3 grows past 512. */
+    strcpy(text, "a\n%\n");
+    for (int i = 0; i < 10; i++)
+        strcat(text, "fifty characters of text, ten of them in a line...\n");
+    strcat(text, "%\n");
+    check_qotd_rejects(text, strlen(text),
+                       "[qotd] file: PATH:3: the quote is 520 bytes with CRLF line ends, "
+                       "at most 512 are allowed (RFC 865)");
+    /* One per line: line 2. */
+    strcpy(text, "fine\n");
+    memset(text + 5, 'y', 600);
+    strcpy(text + 605, "\nfine too\n");
+    check_qotd_rejects(text, strlen(text),
+                       "[qotd] file: PATH:2: the quote is 602 bytes with CRLF line ends, "
+                       "at most 512 are allowed (RFC 865)");
+}
+
+static void test_qotd_rejects_bad_files(void)
+{
+    check_qotd_rejects(NULL, 0, "[qotd] file: PATH: No such file or directory");
+    check_qotd_rejects("", 0, "[qotd] file: PATH: no quotes in it");
+    check_qotd_rejects("%\n\n%\n", 5, "[qotd] file: PATH: no quotes in it");
+    check_qotd_rejects("one\ntw\0o\n", 9, "[qotd] file: PATH:2: a NUL byte; quotes are text");
+}
+
+static void test_qotd_rejects_missing_file_key(void)
+{
+    struct superd_service *svc = fake_service_new(qotd, "qotd", NULL);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+    CU_ASSERT_EQUAL(fake_service_init(svc), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(fake_service_error(svc),
+                           "[qotd] file: missing: name the quotes file (file = PATH)");
+    fake_service_free(svc);
+}
+
+static void test_qotd_unknown_option(void)
+{
+    char *path = quotes_file("q\n", 2);
+    const char *const opts[] = { "file", path, "bogus", "1", NULL };
+
+    check_unknown_option(qotd, opts);
+    unlink(path);
+    free(path);
+}
+
 /* ---- the fake host itself ---- */
 
 #ifndef TEST_PLUGIN_DIR
@@ -657,6 +1142,39 @@ static CU_TestInfo daytime_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
+static CU_TestInfo chargen_tests[] = {
+    { "descriptor: magic, ABI, size, name, on_drain", test_chargen_descriptor },
+    { "stream: RFC 864's first lines, exactly", test_chargen_first_lines },
+    { "stream: each line one character on, period 95 lines", test_chargen_rotation },
+    { "stream: at most one period queued, per drain", test_chargen_bounded_per_drain },
+    { "stream: a half-close keeps the flow, a reset ends it", test_chargen_eof_keeps_flowing },
+    { "stream: a write error closes", test_chargen_write_error_closes },
+    { "datagram: 0..512 bytes of the pattern", test_chargen_datagram },
+    { "config: an unknown key stays unread", test_chargen_unknown_option },
+    CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo time_tests[] = {
+    { "descriptor: magic, ABI, size, name", test_time_descriptor },
+    { "stream: 4 bytes, seconds since 1900, close", test_time_stream },
+    { "datagram: 4 bytes, seconds since 1900", test_time_datagram },
+    { "config: an unknown key stays unread", test_time_unknown_option },
+    CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo qotd_tests[] = {
+    { "descriptor: magic, ABI, size, name", test_qotd_descriptor },
+    { "stream: fortune format, CRLF, every quote, close", test_qotd_fortune_format },
+    { "stream: one quote per line without a % line", test_qotd_line_format },
+    { "datagram: answered with a quote", test_qotd_datagram },
+    { "config: a quote of 512 bytes is accepted", test_qotd_512_bytes },
+    { "config: a longer quote is refused, naming its line", test_qotd_rejects_long_quote },
+    { "config: missing, empty, blank, binary files refused", test_qotd_rejects_bad_files },
+    { "config: file is required", test_qotd_rejects_missing_file_key },
+    { "config: an unknown key stays unread", test_qotd_unknown_option },
+    CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo fakehost_tests[] = {
     { "load: superd's descriptor check, superd's messages", test_fake_same_check_as_superd },
     { "load: a plugin built for ABI 1.0 with today's header", test_fake_loads_older_minor },
@@ -670,6 +1188,9 @@ static CU_SuiteInfo suites[] = {
     { "echo", echo_suite_init, echo_suite_clean, setup, teardown, echo_tests },
     { "discard", discard_suite_init, discard_suite_clean, setup, teardown, discard_tests },
     { "daytime", daytime_suite_init, daytime_suite_clean, setup, teardown, daytime_tests },
+    { "chargen", chargen_suite_init, chargen_suite_clean, setup, teardown, chargen_tests },
+    { "time", time_suite_init, time_suite_clean, setup, teardown, time_tests },
+    { "qotd", qotd_suite_init, qotd_suite_clean, setup, teardown, qotd_tests },
     CU_SUITE_INFO_NULL,
 };
 
