@@ -642,6 +642,32 @@ static void test_tls_openssl_python(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+static void test_tls_key_root_only(void)
+{
+    if (getuid() != 0) {
+        printf("\n    skipped: not root (workers must drop to another user)\n    ");
+        return;
+    }
+    /* The key readable by root only, workers running as nobody: they are
+     * served from the bytes the master read. */
+    CU_ASSERT_FATAL(make_certs() == 0);
+    CU_ASSERT_FATAL(system(it_printf("chown root:root %s && chmod 0600 %s", cert("a.key"),
+                                     cert("a.key"))) == 0);
+    int port = it_free_port(IT_TCP4);
+    struct it_daemon *d = it_alloc(sizeof *d);
+    char *body = it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                           "tls_cert = %s\ntls_key = %s\n", port, cert("a.pem"), cert("a.key"));
+    CU_ASSERT_FATAL(it_start(d, it_conf_global("user = nobody\nshutdown_timeout = 250ms\n",
+                                               body)) == 0);
+    SSL_CTX *x = client_ctx(0, NULL, NULL);
+    struct cli c;
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    CU_ASSERT(cli_echo(&c, 100));
+    cli_free(&c);
+    SSL_CTX_free(x);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static const struct it_test tls_tests[] = {
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
     { "tls: SNI, ALPN and superd_conn_tls", test_tls_sni_alpn_facts },
@@ -653,6 +679,7 @@ static const struct it_test tls_tests[] = {
     { "tls: hostile clients", test_tls_hostile },
     { "tls: handshakes count against max_per_source", test_tls_handshakes_counted },
     { "tls: openssl s_client and python3 ssl", test_tls_openssl_python },
+    { "tls: a root-only key, workers as nobody", test_tls_key_root_only },
 };
 
 IT_REGISTER(tls_tests)
