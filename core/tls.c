@@ -401,6 +401,7 @@ struct tls_conn {
     SSL *ssl;
     bool done;                  /* handshake finished */
     bool reneg;                 /* a handshake started after that */
+    bool failed;                /* a fatal error: no SSL_shutdown now */
     const char *why;
     char alpn[256];
     char *subject, *issuer;
@@ -466,12 +467,14 @@ static ssize_t result(struct tls_conn *t, int n, unsigned *want)
     case SSL_ERROR_SYSCALL: {
         int e = errno;
         ERR_clear_error();
+        t->failed = true;
         /* A FIN without close_notify: OpenSSL 3 reports it as a protocol
          * error; without one and at the handshake it is a bare close. */
         t->why = e ? strerror(e) : "connection closed without close_notify";
         return e == ECONNRESET ? -ECONNRESET : -EPROTO;
     }
     default: {
+        t->failed = true;
         unsigned long code = ERR_peek_last_error();
         const char *r = code ? ERR_reason_error_string(code) : NULL;
         t->why = r ? r : "TLS error";
@@ -527,7 +530,8 @@ size_t tls_pending(const struct tls_conn *t)
 
 int tls_close_notify(struct tls_conn *t)
 {
-    if (!t->done || (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
+    if (!t || !t->done || t->failed || t->reneg ||
+        (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
         return 0;
     int n = SSL_shutdown(t->ssl);
     if (n >= 0) {
@@ -536,6 +540,8 @@ int tls_close_notify(struct tls_conn *t)
     }
     int err = SSL_get_error(t->ssl, n);
     ERR_clear_error();
+    if (err != SSL_ERROR_WANT_WRITE)
+        t->failed = true;
     return err == SSL_ERROR_WANT_WRITE ? -EAGAIN : 0;
 }
 
