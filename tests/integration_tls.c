@@ -482,8 +482,9 @@ static void test_tls_reload_renewed(void)
     CU_ASSERT_FATAL(it_write_file(cert("a.pem"), "garbage\n") == 0);
     kill(d->pid, SIGHUP);
     CU_ASSERT_FATAL(wait_log(d, "superd: reload failed", 1));
-    char *want = it_printf("reload failed, keeping the old configuration: %s:5: [s] tls_cert: "
-                           "%s: no PEM certificate (no start line)", d->conf, cert("a.pem"));
+    char *want = it_printf("reload failed, keeping the old configuration: %s:%d: [s] tls_cert: "
+                           "%s: no PEM certificate (no start line)", d->conf,
+                           it_line_of(it_read_file(d->conf), "tls_cert"), cert("a.pem"));
     if (!strstr(it_stderr(d), want))
         printf("\n    wanted \"%s\" in:\n%s", want, it_stderr(d));
     CU_ASSERT_PTR_NOT_NULL(strstr(it_stderr(d), want));
@@ -668,7 +669,45 @@ static void test_tls_key_root_only(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+static void test_tls_check_lines(void)
+{
+    CU_ASSERT_FATAL(make_certs() == 0);
+    int port = it_free_port(IT_TCP4);
+    /* superd -t lists the TLS listener. */
+    char *conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                                   "tls_cert = %s\ntls_key = %s\n", port, cert("a.pem"),
+                                   cert("a.key")));
+    const char *args[] = { "-t", "-c", conf, NULL };
+    char *out, *err;
+    int st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 0));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, it_printf("[s] listen tls 127.0.0.1:%d\n", port)));
+    /* A key that is not the certificate's: exit 1, one line naming it. */
+    conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                             "tls_cert = %s\ntls_key = %s\n", port, cert("a.pem"),
+                             cert("b.key")));
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 1));
+    char *text = it_read_file(conf);
+    char *want = it_printf("superd: %s:%d: [s] tls_key: %s does not match the certificate %s "
+                           "(line %d)\n", conf, it_line_of(text, "tls_key"), cert("b.key"),
+                           cert("a.pem"), it_line_of(text, "tls_cert"));
+    if (strcmp(err, want) != 0)
+        printf("\n    wanted: %s    got: %s", want, err);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    /* An expired certificate: a warning, and it starts. */
+    conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                             "tls_cert = %s\ntls_key = %s\n", port, cert("old.pem"),
+                             cert("a.key")));
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 0));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, it_printf("%s:%d: [s] tls_cert: certificate %s expired on ",
+                                                 conf, it_line_of(it_read_file(conf), "tls_cert"),
+                                                 cert("old.pem"))));
+}
+
 static const struct it_test tls_tests[] = {
+    { "tls: superd -t: the listener, a wrong key's line, an expired warning", test_tls_check_lines },
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
     { "tls: SNI, ALPN and superd_conn_tls", test_tls_sni_alpn_facts },
     { "tls: client certificate required, missing, other CA", test_tls_client_certs },
