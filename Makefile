@@ -108,6 +108,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
 	@echo "== superd-import: inetd.conf and xinetd files, Debian's and the tests' ($(BUILD)) =="
 	sh tests/import.sh $(BUILD)
+	@echo "== real programs from Debian's packages as exec services: tftpd-hpa, git daemon, rsync ($(BUILD)) =="
+	sh tests/realprog.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="
 	$(if $(filter 1,$(SAN)),@echo "valgrind: skipped under SAN=1 (ASan and valgrind do not mix)",sh tests/valgrind.sh $(BUILD))
 
@@ -168,12 +170,13 @@ $(BUILD)/sdk/%.o: sdk/%.c
 
 # The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
 # check presents minor 0, and the 1.1 functions are left out.
-ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/api_tls.o
+ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/timer.o \
+             $(BUILD)/tests/abi1.0/api_tls.o
 $(BUILD)/tests/abi1.0/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(SSL_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o \
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o $(BUILD)/core/timer.o \
                               $(BUILD)/core/api_tls.o,$(CORE_OBJ)) $(ABI10_OBJ) core/exports.list
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 

@@ -164,6 +164,10 @@ write_superd_conf() {
         echo "[daytime]"
         echo "plugin = daytime"
         echo "listen = tcp://127.0.0.1:$((b + 13))"
+        # The exec row: the same cat the anchors run, one per connection.
+        echo "[execcat]"
+        echo "program = /bin/cat"
+        echo "listen = tcp://127.0.0.1:$((b + 17))"
     } > "$f"
 }
 
@@ -177,6 +181,7 @@ set_addrs() {
     A_UDGRAM=unix-dgram:$TMP/$1-echo.dgram
     A_DISCARD=tcp://127.0.0.1:$(($2 + 9))
     A_DAYTIME=tcp://127.0.0.1:$(($2 + 13))
+    A_EXECCAT=tcp://127.0.0.1:$(($2 + 17))
 }
 
 # Start superd on a configuration and wait for "ready"; sets SRV_PIDS.
@@ -203,6 +208,7 @@ start_ref() {
     local name=$1 base=$2
     shift 2
     set_addrs "$name" "$base"
+    A_EXECCAT=''
     : > "$TMP/$name.log"
     "$@" "$REF" -l "echo=$A_ECHO" -l "echo=$A_ECHO6" -l "echo=$A_UDP" -l "echo=$A_UDP6" \
         -l "echo=$A_UNIX" -l "echo=$A_UDGRAM" -l "discard=$A_DISCARD" \

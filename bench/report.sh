@@ -105,6 +105,40 @@ udp_cell() {
     echo "$c"
 }
 
+# ratio_of A B: "A/B×", or "—".
+ratio_of() {
+    [ -z "$1" ] || [ -z "$2" ] && { echo "—"; return; }
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "—" }'
+}
+
+# The exec row: connect, 64 B through /bin/cat run per connection, close;
+# superd's ratios to each anchor running the same cat.
+exec_table() {
+    local s rate cpu r1 c1
+    r1=$(med superd1 execcat ops_s)
+    c1=$(med superd1 execcat srv_cpu_us_op)
+    [ -z "$r1" ] && return
+    echo "### Exec: \`cat\` per connection"
+    echo
+    echo "\`-m connect -c 32 -s 64 -S 64\` against a service that runs \`/bin/cat\` for each"
+    echo "connection: superd's \`program = /bin/cat\` (started by its spawner with vfork),"
+    echo "xinetd's \`server = /bin/cat\`, openbsd-inetd's \`nowait ... /bin/cat cat\` line,"
+    echo "tcpserver's \`cat\` (its echo row).  Server CPU counts every process of the"
+    echo "server, the cats included.  Ratios: superd, workers = 1, to the server of the"
+    echo "row (connections/s: higher is better for superd; CPU: lower is)."
+    echo
+    echo "| server | connections/s | superd1 ÷ this | server CPU per connection, µs | superd1 ÷ this |"
+    echo "|---|---|---|---|---|"
+    for s in $SERVERS; do
+        rate=$(med "$s" execcat ops_s)
+        [ -z "$rate" ] && continue
+        cpu=$(med "$s" execcat srv_cpu_us_op)
+        echo "| $(label "$s") | $(fmt "$rate") | $(ratio_of "$r1" "$rate") | $(fmt_us "$cpu")" \
+             "| $(ratio_of "$c1" "$cpu") |"
+    done
+    echo
+}
+
 make_report() {
     load_medians
     local s d
@@ -148,6 +182,7 @@ make_report() {
              "| $(cell "$s" stream srv_cpu_us_mb us) |"
     done
     echo
+    exec_table
     echo "### Latency and the load generator"
     echo
     echo "Request latency seen by the client (µs), and the client's own CPU use: near 100 %"

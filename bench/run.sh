@@ -110,8 +110,8 @@ with_services() {
 }
 write_services() {
     local b=$2
-    printf 'echo\t%d/tcp\necho\t%d/udp\ndiscard\t%d/tcp\ndiscard\t%d/udp\ndaytime\t%d/tcp\ndaytime\t%d/udp\n' \
-        $((b + 7)) $((b + 7)) $((b + 9)) $((b + 9)) $((b + 13)) $((b + 13)) > "$1"
+    printf 'echo\t%d/tcp\necho\t%d/udp\ndiscard\t%d/tcp\ndiscard\t%d/udp\ndaytime\t%d/tcp\ndaytime\t%d/udp\nexeccat\t%d/tcp\n' \
+        $((b + 7)) $((b + 7)) $((b + 9)) $((b + 9)) $((b + 13)) $((b + 13)) $((b + 17)) > "$1"
 }
 
 start_xinetd() {
@@ -147,6 +147,20 @@ service $1
 }
 EOF
         done
+        # The exec row: /bin/cat per connection, as superd's [execcat].
+        cat <<EOF
+service execcat
+{
+	type		= UNLISTED
+	socket_type	= stream
+	protocol	= tcp
+	wait		= no
+	user		= root
+	server		= /bin/cat
+	port		= $((b + 17))
+	bind		= 127.0.0.1
+}
+EOF
     } > "$TMP/xinetd.conf"
     LD_LIBRARY_PATH=$LIBDIR "${PIN_SRV[@]}" "$XINETD" -f "$TMP/xinetd.conf" -dontfork -stayalive \
         -pidfile "$TMP/xinetd.pid" >>"$TMP/$name.log" 2>&1 &
@@ -168,6 +182,7 @@ start_obsd() {
 [::1]:echo	dgram	udp6	wait	root	internal
 127.0.0.1:discard	stream	tcp	nowait.100000000	root	internal
 127.0.0.1:daytime	stream	tcp	nowait.100000000	root	internal
+127.0.0.1:execcat	stream	tcp	nowait.100000000	root	/bin/cat	cat
 EOF
     with_services "$TMP/$name.services" "${PIN_SRV[@]}" env LD_LIBRARY_PATH="$LIBDIR" "$OBSD" -i \
         -R 100000000 -q 4096 "$TMP/$name.conf" >>"$TMP/$name.log" 2>&1 &
@@ -180,6 +195,7 @@ start_inetutils() {
     local b=$1 name=inetutils i
     set_addrs "$name" "$b"
     A_ECHO6='' A_UNIX='' A_UDP6='' A_UDGRAM=''
+    A_EXECCAT=''
     write_services "$TMP/$name.services" "$b"
     cat > "$TMP/$name.conf" <<EOF
 127.0.0.1:echo	stream	tcp	nowait	root	internal
@@ -210,6 +226,8 @@ start_tcpserver() {
     local b=$1 name=tcpserver
     set_addrs "$name" "$b"
     A_ECHO6='' A_UNIX='' A_UDP='' A_UDP6='' A_UDGRAM=''
+    # Its echo is cat already: the exec row measures the same service.
+    A_EXECCAT=$A_ECHO
     SRV_PIDS=()
     "${PIN_SRV[@]}" "$TCPSERVER" -c 20000 -b 4096 -H -R -l 0 127.0.0.1 $((b + 7)) cat >>"$TMP/$name.log" 2>&1 &
     SRV_PIDS+=($!)
@@ -299,7 +317,7 @@ start_all() {
             stop_server
             continue
         fi
-        for v in A_ECHO A_ECHO6 A_UNIX A_UDP A_UDP6 A_UDGRAM A_DISCARD A_DAYTIME; do
+        for v in A_ECHO A_ECHO6 A_UNIX A_UDP A_UDP6 A_UDGRAM A_DISCARD A_DAYTIME A_EXECCAT; do
             ADDR[$s|$v]=${!v}
         done
         PIDS[$s]="${SRV_PIDS[*]}"
@@ -340,6 +358,7 @@ MEASUREMENTS=(
     "connect|A_ECHO|-m connect -c 32 -s 64 -S 64|"
     "udp|A_UDP|-m udp -c 4 -w 32 -s 64|"
     "daytime|A_DAYTIME|-m daytime -c 32 -S 64|"
+    "execcat|A_EXECCAT|-m connect -c 32 -s 64 -S 64|superd1 superd xinetd obsd tcpserver"
     "discard|A_DISCARD|-m discard -c 4 -s 65536|"
     "stream|A_ECHO|-m stream -c 4 -s 65536|"
     "echo64_tcp6|A_ECHO6|-m echo -c 64 -s 64|ref superd1"

@@ -992,6 +992,7 @@ void conf_free(struct conf *c)
     free(c->dir);
     free(c->plugin_dir);
     free(c->pid_file);
+    free(c->cgroup_root);
     free(c->user);
     acl_free(&c->only_from);
     acl_free(&c->no_access);

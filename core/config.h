@@ -89,6 +89,7 @@ struct conf {
     int log_level;
     int syslog_facility;    /* LOG_DAEMON, LOG_LOCAL0 ... */
     char *pid_file;         /* resolved against dir; NULL if not set */
+    char *cgroup_root;      /* exec services' cgroups go under it; NULL: superd's own */
     unsigned shutdown_timeout_ms;
     unsigned tls_ticket_rotate_ms;  /* 0: TLS_TICKET_ROTATE_MS */
     struct conf_service *svcs;

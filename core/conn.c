@@ -6,14 +6,20 @@
  * buffer); what the socket cannot take at once waits in the output queue.
  * Plugin calls (superd_write, superd_close) only set state: after each
  * callback the core "settles" the connection, which is the one place that
- * changes epoll interest or kills it.  A killed connection goes to the
- * dead list and is freed after the current batch of events.
+ * changes the loop interest or kills it.  The connection whose callback
+ * runs is settled when it returns; any other one a plugin touches (from
+ * another connection's callback, a datagram's or a timer's) is queued on
+ * the loop's settle list, drained as soon as that callback returns.  A
+ * killed connection goes to the dead list and is freed after the current
+ * batch of events.  Bytes move through c->io, so a TLS layer can slide
+ * under this file without changing it.
  */
 #include "conn.h"
 #include "exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -26,12 +32,12 @@
 
 #include <superd/plugin.h>
 
+#include "access.h"
 #include "listener.h"
 #include "log.h"
-#include "access.h"
 #include "service.h"
 #include "sources.h"
-#include "worker.h"
+#include "stats.h"
 
 enum {
     CONN_OPENED = 1 << 0,   /* on_open ran: on_close is owed */
@@ -46,17 +52,42 @@ enum {
 /* One read's worth.  Per process, so per worker: no sharing. */
 static char scratch[CONN_IN_MAX];
 
-#define conn_of(w) ((struct superd_conn *)((char *)(w) - offsetof(struct superd_conn, w)))
-#define listener_of(w) ((struct listener *)((char *)(w) - offsetof(struct listener, w)))
+#define member_of(p, type, field) ((type *)((char *)(p) - offsetof(type, field)))
+#define conn_of(w) member_of(w, struct superd_conn, w)
+#define listener_of(w) member_of(w, struct listener, w)
 
 static struct conn_set *set_of(const struct superd_conn *c)
 {
-    return &c->lsn->wk->conns;
+    return &c->srv->conns;
 }
 
 static struct loop *loop_of(const struct superd_conn *c)
 {
-    return &c->lsn->wk->loop;
+    return c->srv->loop;
+}
+
+/* ---- the plain transport ---- */
+
+static ssize_t plain_recv(struct superd_conn *c, void *buf, size_t len)
+{
+    ssize_t n = recv(c->fd, buf, len, 0);
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t plain_send(struct superd_conn *c, const void *buf, size_t len)
+{
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
+const struct conn_io conn_io_plain = { .recv = plain_recv, .send = plain_send };
+
+/* A plugin changed c's state from outside c's own callbacks: have it
+ * settled when the running callback returns. */
+static void touch(struct superd_conn *c)
+{
+    if (c != c->srv->current && !(c->flags & CONN_DEAD))
+        loop_pending_add(loop_of(c), &c->settle);
 }
 
 /* The peer as text, formatted on first use: most connections never need
@@ -96,6 +127,8 @@ static void kill_conn(struct superd_conn *c)
         return;
     c->flags |= CONN_DEAD;
     loop_del(loop_of(c), &c->w);
+    loop_timer_stop(loop_of(c), &c->timer);
+    loop_pending_del(loop_of(c), &c->settle);
     close(c->fd);
     c->fd = -1;
     const struct superd_plugin *p = service_plugin(c->svc);
@@ -104,9 +137,9 @@ static void kill_conn(struct superd_conn *c)
     if (c->svc->cs->log_connections)
         log_conn(c);
     if (c->flags & CONN_COUNTED)
-        stats_conn_release(c->lsn->wk->stats, c->lsn->wk->stats_row, c->svc->stats_slot);
+        stats_conn_release(c->srv->stats, c->srv->stats_row, c->svc->stats_slot);
     if (c->flags & CONN_SOURCED)
-        sources_release(c->lsn->wk->sources, c->svc->stats_slot, c->lsn->wk->stats_row,
+        sources_release(c->srv->sources, c->svc->stats_slot, c->srv->stats_row,
                         &c->src.sa, c->svc->cs);
     struct conn_set *set = set_of(c);
     if (c->prev)
@@ -121,7 +154,7 @@ static void kill_conn(struct superd_conn *c)
     set->dead = c;
 }
 
-/* After any callback: apply what the plugin asked for, and set the epoll
+/* After any callback: apply what the plugin asked for, and set the loop
  * interest from the connection's state. */
 static void settle(struct superd_conn *c)
 {
@@ -135,11 +168,50 @@ static void settle(struct superd_conn *c)
     }
     uint32_t want = 0;
     if (!(c->flags & (CONN_EOF | CONN_CLOSING)) && buf_len(&c->out) < CONN_OUT_HIGH)
-        want |= EPOLLIN;
+        want |= LOOP_READABLE;
     if (buf_len(&c->out) > 0)
-        want |= EPOLLOUT;
+        want |= LOOP_WRITABLE;
     if (loop_mod(loop_of(c), &c->w, want) < 0)
         kill_conn(c);
+}
+
+/* The settle list's callback. */
+static void settle_pending(struct loop_pending *p)
+{
+    settle(member_of(p, struct superd_conn, settle));
+}
+
+/* Arm the timer for the nearer of idle_timeout and max_lifetime.  Bytes
+ * moving do not touch it: when it fires early it is re-armed for the
+ * rest, so the hot path pays nothing for timeouts. */
+static int arm_timer(struct superd_conn *c)
+{
+    const struct conf_service *cs = c->svc->cs;
+    long long due = LLONG_MAX;
+    if (cs->idle_timeout_ms)
+        due = c->last_ms + cs->idle_timeout_ms;
+    if (cs->max_lifetime_ms && c->start_ms + cs->max_lifetime_ms < due)
+        due = c->start_ms + cs->max_lifetime_ms;
+    if (due == LLONG_MAX)
+        return 0;
+    return loop_timer_start(loop_of(c), &c->timer, due - loop_now_ms());
+}
+
+/* The timer: close a connection past its idle_timeout or max_lifetime. */
+static void expire(struct loop_timer *t)
+{
+    struct superd_conn *c = member_of(t, struct superd_conn, timer);
+    const struct conf_service *cs = c->svc->cs;
+    long long now = loop_now_ms();
+    if (cs->idle_timeout_ms && now - c->last_ms >= cs->idle_timeout_ms)
+        end(c, CONN_ABORT, "idle_timeout");
+    else if (cs->max_lifetime_ms && now - c->start_ms >= cs->max_lifetime_ms)
+        end(c, CONN_ABORT, "max_lifetime");
+    else if (arm_timer(c) < 0)
+        end(c, CONN_ABORT, "out of memory");
+    else
+        return;
+    settle(c);
 }
 
 /* Write queued output.  When the queue empties, free it (idle connections
@@ -147,7 +219,7 @@ static void settle(struct superd_conn *c)
 static void flush(struct superd_conn *c)
 {
     while (buf_len(&c->out) > 0) {
-        ssize_t n = send(c->fd, buf_head(&c->out), buf_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = c->io->send(c, buf_head(&c->out), buf_len(&c->out));
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             STATS_ADD(c->svc->row, bytes_out, (uint64_t)n);
@@ -155,9 +227,9 @@ static void flush(struct superd_conn *c)
             c->last_ms = loop_now_ms();
             continue;
         }
-        if (n < 0 && errno == EINTR)
+        if (n == -EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n == -EAGAIN || n == -EWOULDBLOCK)
             return;
         end(c, CONN_ABORT, "write error");
         return;
@@ -202,19 +274,19 @@ static void on_eof(struct superd_conn *c)
         superd_close(c);
 }
 
-/* One read per event: level-triggered epoll brings us back, and other
- * connections get their turn in between. */
+/* One read per event: the loop is level-triggered and brings us back,
+ * and other connections get their turn in between. */
 static void read_some(struct superd_conn *c)
 {
     size_t pending = buf_len(&c->in);
-    ssize_t n = recv(c->fd, scratch, sizeof scratch - pending, 0);
+    ssize_t n = c->io->recv(c, scratch, sizeof scratch - pending);
     if (n == 0) {
         on_eof(c);
         return;
     }
     if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            end(c, CONN_ABORT, errno == ECONNRESET ? "reset by the client" : "read error");
+        if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR)
+            end(c, CONN_ABORT, n == -ECONNRESET ? "reset by the client" : "read error");
         return;
     }
     STATS_ADD(c->svc->row, bytes_in, (uint64_t)n);
@@ -246,20 +318,23 @@ static void read_some(struct superd_conn *c)
 static void conn_event(struct loop_watch *w, uint32_t events)
 {
     struct superd_conn *c = conn_of(w);
-    if ((events & EPOLLERR) || ((events & EPOLLHUP) && !(events & EPOLLIN))) {
+    struct superd_conn *outer = c->srv->current;
+    c->srv->current = c;
+    if ((events & LOOP_ERROR) || ((events & LOOP_HANGUP) && !(events & LOOP_READABLE))) {
         /* Reset, or both directions shut with nothing left to read. */
         end(c, CONN_ABORT, "reset by the client");
     } else {
         /* HUP with IN: a unix peer that wrote and closed at once; its
          * bytes are still to be read. */
-        if (events & EPOLLOUT)
+        if (events & LOOP_WRITABLE)
             flush(c);
-        if ((events & EPOLLIN) && !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF)))
+        if ((events & LOOP_READABLE) && !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF)))
             read_some(c);
-        else if (events & EPOLLHUP)
+        else if (events & LOOP_HANGUP)
             end(c, CONN_ABORT, "client gone");
     }
     settle(c);
+    c->srv->current = outer;
 }
 
 /* Log a refusal (at most one line a second) and count it. */
@@ -287,30 +362,30 @@ static void refuse(struct listener *l, const struct sockaddr_storage *ss, sockle
  */
 static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen)
 {
-    struct worker *wk = l->wk;
+    struct serve *srv = l->srv;
     struct superd_service *svc = l->svc;
     const struct conf_service *cs = svc->cs;
     const struct sockaddr *sa = (const struct sockaddr *)ss;
     char rule[160];
     int flags = 0;
-    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &wk->conf->only_from,
-                     cs->no_access.set ? &cs->no_access : &wk->conf->no_access,
+    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &srv->conf->only_from,
+                     cs->no_access.set ? &cs->no_access : &srv->conf->no_access,
                      sa, rule, sizeof rule)) {
         refuse(l, ss, sslen, rule);
         return -1;
     }
-    if (!wk->stats)
+    if (!srv->stats)
         return 0;
     if (svc->stats_slot < 0) {
         /* Never admit past a limit that cannot be counted. */
         if (!cs->max_per_source && !cs->rate_limit.count && !cs->max_connections &&
-            !wk->conf->max_connections)
+            !srv->conf->max_connections)
             return 0;
         refuse(l, ss, sslen, "limits cannot be counted (no statistics slot)");
         return -1;
     }
     if (cs->max_per_source || cs->rate_limit.count) {
-        enum src_verdict v = sources_admit(wk->sources, svc->stats_slot, wk->stats_row, sa,
+        enum src_verdict v = sources_admit(srv->sources, svc->stats_slot, srv->stats_row, sa,
                                            cs, true);
         if (v != SRC_OK) {
             if (v == SRC_TOO_MANY)
@@ -323,13 +398,13 @@ static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_
             refuse(l, ss, sslen, rule);
             return -1;
         }
-        if (cs->max_per_source && wk->sources)
+        if (cs->max_per_source && srv->sources)
             flags |= CONN_SOURCED;
     }
-    if (!stats_conn_admit(wk->stats, wk->stats_row, svc->stats_slot, cs->max_connections,
-                          wk->conf->max_connections)) {
+    if (!stats_conn_admit(srv->stats, srv->stats_row, svc->stats_slot, cs->max_connections,
+                          srv->conf->max_connections)) {
         if (flags & CONN_SOURCED)
-            sources_release(wk->sources, svc->stats_slot, wk->stats_row, sa, cs);
+            sources_release(srv->sources, svc->stats_slot, srv->stats_row, sa, cs);
         refuse(l, ss, sslen, "max_connections reached");
         return -1;
     }
@@ -341,9 +416,9 @@ static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_
 static void unadmit(struct listener *l, int flags, const struct sockaddr_storage *ss)
 {
     if (flags & CONN_COUNTED)
-        stats_conn_release(l->wk->stats, l->wk->stats_row, l->svc->stats_slot);
+        stats_conn_release(l->srv->stats, l->srv->stats_row, l->svc->stats_slot);
     if (flags & CONN_SOURCED)
-        sources_release(l->wk->sources, l->svc->stats_slot, l->wk->stats_row,
+        sources_release(l->srv->sources, l->svc->stats_slot, l->srv->stats_row,
                         (const struct sockaddr *)ss, l->svc->cs);
 }
 
@@ -369,9 +444,13 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
                     superd_service_name(l->svc), l->addr.text, missed);
         return;
     }
+    c->io = &conn_io_plain;
+    c->srv = l->srv;
     c->lsn = l;
     c->svc = l->svc;
     c->fd = fd;
+    loop_timer_init(&c->timer, expire);
+    c->settle.fn = settle_pending;
     c->start_ms = c->last_ms = loop_now_ms();
     c->flags |= (unsigned)admitted;
     if (l->addr.kind == ADDR_TCP) {
@@ -386,7 +465,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         snprintf(c->peer, sizeof c->peer, "unix:%s", path);
     }
     struct conn_set *set = set_of(c);
-    if (loop_add(loop_of(c), &c->w, fd, EPOLLIN, conn_event) < 0) {
+    if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
         close(fd);
         unadmit(l, admitted, ss);
         free(c);
@@ -398,10 +477,15 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     set->live = c;
     set->nlive++;
     c->flags |= CONN_OPENED;
+    struct superd_conn *outer = c->srv->current;
+    c->srv->current = c;
     const struct superd_plugin *p = service_plugin(c->svc);
     if (p->on_open && p->on_open(c) < 0)
         end(c, CONN_ABORT, "refused by the plugin");
+    if (arm_timer(c) < 0)
+        end(c, CONN_ABORT, "out of memory");
     settle(c);
+    c->srv->current = outer;
 }
 
 /*
@@ -411,14 +495,14 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
  */
 static bool shed(struct listener *l)
 {
-    struct worker *wk = l->wk;
-    if (wk->spare_fd < 0)
+    struct serve *srv = l->srv;
+    if (srv->spare_fd < 0)
         return false;
-    close(wk->spare_fd);
+    close(srv->spare_fd);
     int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
         close(fd);
-    wk->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd >= 0;
 }
 
@@ -481,22 +565,6 @@ void conn_reap(struct conn_set *set)
     }
 }
 
-void conn_sweep(struct conn_set *set, long long now)
-{
-    struct superd_conn *next;
-    for (struct superd_conn *c = set->live; c; c = next) {
-        next = c->next;
-        const struct conf_service *cs = c->svc->cs;
-        if (cs->idle_timeout_ms && now - c->last_ms >= cs->idle_timeout_ms)
-            end(c, CONN_ABORT, "idle_timeout");
-        else if (cs->max_lifetime_ms && now - c->start_ms >= cs->max_lifetime_ms)
-            end(c, CONN_ABORT, "max_lifetime");
-        else
-            continue;
-        kill_conn(c);
-    }
-}
-
 void conn_close_all(struct conn_set *set)
 {
     while (set->live) {
@@ -536,9 +604,10 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
      * "until superd_queued()" then returns and goes on in on_drain, and
      * other connections get their turn. */
     if (buf_len(&c->out) == 0 && c->direct < CONN_OUT_HIGH) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        ssize_t n = c->io->send(c, buf, len);
+        if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
             end(c, CONN_ABORT, "write error");
+            touch(c);
             return -EPIPE;
         }
         done = n > 0 ? (size_t)n : 0;
@@ -548,6 +617,7 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
         if (done)
             c->last_ms = loop_now_ms();
     }
+    touch(c);
     if (done < len && buf_append(&c->out, (const char *)buf + done, len - done) < 0)
         return -ENOMEM;
     return 0;
@@ -561,6 +631,7 @@ size_t superd_queued(const struct superd_conn *conn)
 void superd_close(struct superd_conn *conn)
 {
     end(conn, CONN_CLOSING, conn->flags & CONN_EOF ? "client closed" : "closed by the server");
+    touch(conn);
 }
 
 const char *superd_peer(const struct superd_conn *conn)

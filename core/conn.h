@@ -6,11 +6,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 
 #include "addr.h"
 #include "buf.h"
 #include "loop.h"
+#include "serve.h"
 
 /* The most a plugin may leave unconsumed: one request. */
 #define CONN_IN_MAX (64 * 1024)
@@ -21,17 +23,27 @@
 #define CONN_ACCEPT_BATCH 64
 
 struct listener;
+struct superd_conn;
 
-/* The connections of one worker. */
-struct conn_set {
-    struct superd_conn *live;   /* doubly linked */
-    struct superd_conn *dead;   /* closed, freed after the current batch */
-    size_t nlive;
+/*
+ * How a connection's bytes move: plain socket calls, or (later) a TLS
+ * layer, under the same connection logic (as nginx's c->recv / c->send).
+ * Each returns the bytes moved, 0 at end of input (recv), or a negative
+ * errno: -EAGAIN when the transport cannot go on now.  Never blocks.
+ */
+struct conn_io {
+    ssize_t (*recv)(struct superd_conn *c, void *buf, size_t len);
+    ssize_t (*send)(struct superd_conn *c, const void *buf, size_t len);
 };
+
+/* recv(2) and send(2) on c->fd. */
+extern const struct conn_io conn_io_plain;
 
 struct superd_conn {
     struct loop_watch w;
-    struct listener *lsn;
+    const struct conn_io *io;
+    struct serve *srv;          /* its serving context */
+    struct listener *lsn;       /* the listener that accepted it */
     struct superd_service *svc;
     int fd;
     unsigned flags;             /* CONN_* in conn.c */
@@ -43,6 +55,8 @@ struct superd_conn {
     const char *why;            /* first reason it is closing, for the log */
     long long last_ms;          /* last byte in or out, for idle_timeout */
     size_t direct;              /* bytes written straight through since settle() */
+    struct loop_timer timer;    /* idle_timeout and max_lifetime */
+    struct loop_pending settle; /* touched outside its own callbacks */
     union {                     /* the peer, when max_per_source counts it */
         struct sockaddr sa;
         struct sockaddr_in6 in6;
@@ -57,10 +71,6 @@ void conn_accept_ready(struct loop_watch *w, uint32_t events);
 /* Free connections closed during the last batch of events: the only place
  * connection memory is freed, outside every callback chain. */
 void conn_reap(struct conn_set *set);
-
-/* Close connections past their idle_timeout or max_lifetime.  Called by
- * the worker a few times a second, outside every callback. */
-void conn_sweep(struct conn_set *set, long long now);
 
 /* Close every live connection now (on_close runs), then reap. */
 void conn_close_all(struct conn_set *set);

@@ -11,15 +11,16 @@
 
 #include <superd/plugin.h>
 
+#include "access.h"
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
+#include "serve.h"
 #include "loopguard.h"
-#include "access.h"
 #include "exec.h"
 #include "service.h"
 #include "sources.h"
-#include "worker.h"
+#include "stats.h"
 
 /* Datagrams per recvmmsg, and batches per wake-up: bounded, so one flooded
  * listener cannot starve the others. */
@@ -180,7 +181,7 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     unsigned long missed;
     const char *why;
     const struct conf_service *cs = l->svc->cs;
-    struct worker *wk = l->wk;
+    struct serve *srv = l->srv;
     char rule[160];
     const struct sockaddr *from = (const struct sockaddr *)d->from;
     if (flags & MSG_TRUNC) {
@@ -193,13 +194,13 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     }
     STATS_ADD(l->svc->row, dgrams_in, 1);
     STATS_ADD(l->svc->row, bytes_in, len);
-    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &wk->conf->only_from,
-                     cs->no_access.set ? &cs->no_access : &wk->conf->no_access,
+    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &srv->conf->only_from,
+                     cs->no_access.set ? &cs->no_access : &srv->conf->no_access,
                      from, rule, sizeof rule)) {
         refuse(l, d, rule);
         return;
     }
-    if (cs->udp_guard && dgram_bad_source(wk->lsns, wk->nlsns, from, d->fromlen, &why)) {
+    if (cs->udp_guard && dgram_bad_source(srv->lsns, srv->nlsns, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
         if (log_limit_pass(&guard_limit, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
@@ -210,9 +211,9 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     }
     if (cs->rate_limit.count) {
         /* Never admit past a limit that cannot be counted. */
-        bool uncounted = wk->sources && l->svc->stats_slot < 0;
+        bool uncounted = srv->sources && l->svc->stats_slot < 0;
         enum src_verdict v = uncounted ? SRC_FULL
-                             : sources_admit(wk->sources, l->svc->stats_slot, wk->stats_row, from,
+                             : sources_admit(srv->sources, l->svc->stats_slot, srv->stats_row, from,
                                              cs, false);
         if (v != SRC_OK) {
             if (v == SRC_RATE)
@@ -328,7 +329,7 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
               (budget == &loop_rate
                    ? loopguard_pass(d->lsn->svc->stats_slot, to, d->fromlen, budget,
                                     loop_now_ms())
-                   : sources_reply(d->lsn->wk->sources, d->lsn->svc->stats_slot, to, cs,
+                   : sources_reply(d->lsn->srv->sources, d->lsn->svc->stats_slot, to, cs,
                                    budget));
     if (!ok) {
         reply_dropped(d, budget);

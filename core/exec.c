@@ -26,7 +26,7 @@
 #include "sources.h"
 #include "spawner.h"
 #include "stats.h"
-#include "worker.h"
+#include "serve.h"
 
 #define HANDOFF_MAGIC 0x68616e64u
 
@@ -44,7 +44,7 @@ struct handoff {
 
 /* One worker per process: its link to the spawner. */
 static struct {
-    struct worker *wk;
+    struct serve *srv;
     int fd;
     unsigned gen;
     struct loop_watch w;
@@ -58,16 +58,16 @@ bool exec_service(const struct listener *l)
 
 static void handoff_free(struct handoff *h)
 {
-    struct worker *wk = xl.wk;
+    struct serve *srv = xl.srv;
     const struct superd_service *svc = h->l->svc;
     if (h->counted)
-        stats_conn_release(wk->stats, wk->stats_row, svc->stats_slot);
+        stats_conn_release(srv->stats, srv->stats_row, svc->stats_slot);
     if (h->sourced)
-        sources_release(wk->sources, svc->stats_slot, wk->stats_row,
+        sources_release(srv->sources, svc->stats_slot, srv->stats_row,
                         (const struct sockaddr *)&h->src, svc->cs);
     if (h->dw.fd >= 0) {
         int fd = h->dw.fd;
-        loop_del(&wk->loop, &h->dw);
+        loop_del(srv->loop, &h->dw);
         close(fd);
     }
     if (h->prev)
@@ -132,9 +132,9 @@ void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
     if (!h) {
         close(fd);
         if (counted)
-            stats_conn_release(xl.wk->stats, xl.wk->stats_row, l->svc->stats_slot);
+            stats_conn_release(xl.srv->stats, xl.srv->stats_row, l->svc->stats_slot);
         if (sourced)
-            sources_release(xl.wk->sources, l->svc->stats_slot, xl.wk->stats_row,
+            sources_release(xl.srv->sources, l->svc->stats_slot, xl.srv->stats_row,
                             (const struct sockaddr *)ss, l->svc->cs);
         return;
     }
@@ -179,7 +179,7 @@ void exec_dgram(struct listener *l, const struct sockaddr_storage *from, socklen
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     struct handoff *h = handoff_new(l, from, fromlen);
     if (!h || send(sv[0], data, len, MSG_DONTWAIT) < 0 ||
-        loop_add(&xl.wk->loop, &h->dw, sv[0], EPOLLIN, on_reply) < 0) {
+        loop_add(xl.srv->loop, &h->dw, sv[0], LOOP_READABLE, on_reply) < 0) {
         if (h)
             handoff_free(h);
         close(sv[0]);
@@ -205,7 +205,7 @@ static void on_spawner(struct loop_watch *w, uint32_t events)
         if (n == 0) {
             log_msg(LOG_ERR, "worker %ld: the spawner is gone: programs cannot be started",
                     (long)getpid());
-            loop_del(&xl.wk->loop, &xl.w);
+            loop_del(xl.srv->loop, &xl.w);
             close(xl.fd);
             xl.fd = -1;
             return;
@@ -215,19 +215,19 @@ static void on_spawner(struct loop_watch *w, uint32_t events)
             continue;
         /* A datagram program's last replies may still be queued. */
         if (h->dw.fd >= 0)
-            on_reply(&h->dw, EPOLLIN);
+            on_reply(&h->dw, LOOP_READABLE);
         handoff_free(h);
     }
 }
 
-int exec_attach(struct worker *wk, int fd, unsigned gen)
+int exec_attach(struct serve *srv, int fd, unsigned gen)
 {
-    xl.wk = wk;
+    xl.srv = srv;
     xl.gen = gen;
     xl.fd = fd;
     if (fd < 0)
         return 0;
-    return loop_add(&wk->loop, &xl.w, fd, EPOLLIN, on_spawner);
+    return loop_add(srv->loop, &xl.w, fd, LOOP_READABLE, on_spawner);
 }
 
 void exec_detach(void)
@@ -235,7 +235,7 @@ void exec_detach(void)
     while (xl.pending)
         handoff_free(xl.pending);
     if (xl.fd >= 0) {
-        loop_del(&xl.wk->loop, &xl.w);
+        loop_del(xl.srv->loop, &xl.w);
         close(xl.fd);
     }
     xl.fd = -1;

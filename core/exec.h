@@ -10,12 +10,12 @@
 #include <sys/socket.h>
 
 struct listener;
-struct worker;
+struct serve;
 
 /* Start talking to the spawner on `fd` (the worker's end; -1: there is
  * none) for configuration generation `gen`.  Call once the worker's loop
  * exists.  Returns 0 or a negative errno. */
-int exec_attach(struct worker *wk, int fd, unsigned gen);
+int exec_attach(struct serve *srv, int fd, unsigned gen);
 
 /* True if listener l belongs to a service that runs a program. */
 bool exec_service(const struct listener *l);

@@ -56,6 +56,15 @@ static int parse_rlimit(const char *s, unsigned long long *out)
     return 0;
 }
 
+/* A plain count: parse_rlimit without the K, M, G suffixes. */
+static int parse_rlimit_plain(const char *s, unsigned long long *out)
+{
+    size_t n = strlen(s);
+    if (n && (s[n - 1] == 'K' || s[n - 1] == 'M' || s[n - 1] == 'G'))
+        return -EINVAL;
+    return parse_rlimit(s, out);
+}
+
 static int parse_long(const char *s, long min, long max, long *out)
 {
     char *end;
@@ -147,6 +156,25 @@ static int group_key(struct exec_conf *e, const char *value, char *msg, size_t m
     return 0;
 }
 
+/* memory_max (bytes, K/M/G) and pids_max (a count): a positive number, or
+ * max / unlimited (cgroup v2's word and the rlimits'). */
+static int cgroup_limit_key(struct exec_conf *e, const char *key, const char *value,
+                            char *msg, size_t msglen)
+{
+    bool mem = key[0] == 'm';
+    unsigned long long v = EXEC_RLIM_UNLIMITED;
+    if (strcmp(value, "max") != 0 && strcmp(value, "unlimited") != 0) {
+        if ((mem ? parse_rlimit(value, &v) : parse_rlimit_plain(value, &v)) < 0 || v == 0) {
+            snprintf(msg, msglen, mem ? "'%s' is not a number of bytes (K, M, G allowed) "
+                     "or max" : "'%s' is not a positive number or max", value);
+            return -EINVAL;
+        }
+    }
+    *(mem ? &e->memory_max : &e->pids_max) = v;
+    *(mem ? &e->has_memory_max : &e->has_pids_max) = true;
+    return 0;
+}
+
 /* The keys whose value is one word of a fixed set, or a number. */
 static int simple_key(struct exec_conf *e, const char *key, const char *value,
                       char *msg, size_t msglen)
@@ -181,6 +209,8 @@ static int simple_key(struct exec_conf *e, const char *key, const char *value,
             return 0;
         }
         snprintf(msg, msglen, "'%s' is not a number from -20 to 19", value);
+    } else if (strcmp(key, "memory_max") == 0 || strcmp(key, "pids_max") == 0) {
+        return cgroup_limit_key(e, key, value, msg, msglen);
     } else if (strcmp(key, "max_instances") == 0) {
         if (parse_long(value, 1, INT_MAX, &e->max_instances) == 0)
             return 0;
@@ -236,7 +266,8 @@ int exec_conf_key(struct conf_service *s, const char *key, const char *value, in
         /* Kept for "needs program": key names are the caller's, copy them. */
         static const char *const known[] = { "args", "wait", "stderr", "env", "pass_env",
             "user", "group", "groups", "chroot", "chdir", "umask", "nice",
-            "rlimit_cpu", "rlimit_as", "rlimit_nofile", "rlimit_nproc", "max_instances" };
+            "rlimit_cpu", "rlimit_as", "rlimit_nofile", "rlimit_nproc", "max_instances",
+            "memory_max", "pids_max" };
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             if (strcmp(key, known[i]) == 0)
                 e->first_key = known[i];
@@ -315,6 +346,18 @@ static int exec_set(struct conf_arg *a)
     return r < 0 ? conf_fail(a, r, "%s", msg) : 0;
 }
 
+/* [superd] cgroup_root: an absolute path (a cgroup directory), copied. */
+static int cgroup_root_set(struct conf_arg *a)
+{
+    char **dst = a->field;
+    if (a->value[0] != '/')
+        return conf_fail(a, -EINVAL, "'%s' is not an absolute path (a cgroup v2 directory, "
+                         "e.g. /sys/fs/cgroup/superd)", a->value);
+    free(*dst);
+    *dst = strdup(a->value);
+    return *dst ? 0 : conf_fail(a, -ENOMEM, "out of memory");
+}
+
 #define EXEC_ROW(name) \
     { name, CONF_SERVICE, exec_set, { 0, offsetof(struct conf_service, exec) }, \
       sizeof(struct exec_conf), 0, 0, NULL, NULL, NULL, { 0, 0 } }
@@ -324,6 +367,9 @@ const struct conf_key exec_conf_keys[] = {
     EXEC_ROW("env"), EXEC_ROW("pass_env"), EXEC_ROW("user"), EXEC_ROW("group"),
     EXEC_ROW("groups"), EXEC_ROW("chroot"), EXEC_ROW("chdir"), EXEC_ROW("umask"),
     EXEC_ROW("nice"), EXEC_ROW("rlimit_cpu"), EXEC_ROW("rlimit_as"), EXEC_ROW("rlimit_nofile"),
-    EXEC_ROW("rlimit_nproc"), EXEC_ROW("max_instances"),
+    EXEC_ROW("rlimit_nproc"), EXEC_ROW("max_instances"), EXEC_ROW("memory_max"),
+    EXEC_ROW("pids_max"),
+    { "cgroup_root", CONF_GLOBAL, cgroup_root_set, { offsetof(struct conf, cgroup_root), 0 },
+      sizeof(char *), 0, 0, NULL, NULL, NULL, { 0, 0 } },
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };

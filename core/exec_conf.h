@@ -1,6 +1,7 @@
 /* exec_conf.h - the keys of a service that runs a program (program, args,
  * wait, stderr, env, pass_env, user, group, groups, chroot, chdir, umask,
- * nice, rlimit_*, max_instances): parsed and checked here, kept in
+ * nice, rlimit_*, max_instances, memory_max, pids_max; cgroup_root in
+ * [superd]): parsed and checked here, kept in
  * struct conf_service's `exec`. */
 #ifndef SUPERD_EXEC_CONF_H
 #define SUPERD_EXEC_CONF_H
@@ -42,6 +43,9 @@ struct exec_conf {
     unsigned long long rlimit[EXEC_NRLIMITS];
     unsigned rlimit_set;        /* bit i: rlimit[i] given */
     long max_instances;         /* children at once; 0: no limit */
+    unsigned long long memory_max;  /* bytes, EXEC_RLIM_UNLIMITED: max (cgroup) */
+    unsigned long long pids_max;    /* processes, EXEC_RLIM_UNLIMITED: max (cgroup) */
+    bool has_memory_max, has_pids_max;
     const char *first_key;      /* the first exec key given, for messages */
     int first_line;
     int user_line, chroot_line;

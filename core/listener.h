@@ -11,7 +11,7 @@
 #include "loop.h"
 
 struct conf;
-struct worker;
+struct serve;
 struct superd_service;
 
 struct listener {
@@ -20,7 +20,7 @@ struct listener {
     size_t svc_index;           /* the service: its index in conf->svcs */
     const char *svc_name;       /* ... and its name, owned by the conf */
     struct superd_service *svc; /* in a worker: the service serving it */
-    struct worker *wk;          /* in a worker: that worker */
+    struct serve *srv;          /* in a worker: its serving context */
     int fd;                     /* -1 when closed */
     bool made_file;             /* we created the socket file (the master) */
     dev_t dev;                  /* ... this one: never unlink or chmod another */

@@ -250,7 +250,7 @@ static void check_child(const struct conf *c, bool print, bool to_log, pid_t par
 /*
  * Fork the check child.  `m` (may be NULL: no master yet) names the
  * descriptors and shared maps the child must let go of before any plugin
- * code runs, so that code can neither touch the master's signalfd or epoll
+ * code runs, so that code can neither touch the master's signalfd or loop
  * nor accept on its listeners.  Returns the pid (> 0) with *trace the read
  * end of the child's progress pipe, or a negative errno.
  */
@@ -401,10 +401,10 @@ static void worker_main(struct master *m, int row)
         worker_fini(&wk);
         _exit(1);
     }
-    wk.sources = m->sources;
+    wk.srv.sources = m->sources;
     __atomic_store_n(&m->stats->worker_ready[row], 1, __ATOMIC_RELEASE);
     if ((r = worker_attach(&wk, &m->lsns)) == 0 && (r = worker_start(&wk)) == 0 &&
-        (r = exec_attach(&wk, m->worker_link, m->gen)) == 0)
+        (r = exec_attach(&wk.srv, m->worker_link, m->gen)) == 0)
         r = worker_run(&wk);
     if (r < 0)
         log_msg(LOG_ERR, "worker %ld: %s", (long)getpid(), strerror(-r));
@@ -917,7 +917,7 @@ static int setup(struct master *m)
     m->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (m->sig_fd < 0)
         return -errno;
-    return loop_add(&m->loop, &m->sig_w, m->sig_fd, EPOLLIN, on_signal);
+    return loop_add(&m->loop, &m->sig_w, m->sig_fd, LOOP_READABLE, on_signal);
 }
 
 static long long earlier(long long a, long long b)

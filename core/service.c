@@ -13,6 +13,7 @@
 #include "conf_keys.h"
 #include "log.h"
 #include "tls.h"
+#include "timer.h"
 
 /* The line a key of this service is on (the section's when unknown). */
 static int key_line(const struct superd_service *s, const char *key)
@@ -85,13 +86,14 @@ static const char *suggest(const struct superd_service *s, const char *key)
 }
 
 static int start(struct superd_service *s, const struct conf *c, struct conf_service *cs,
-                 char *err, size_t errlen)
+                 struct serve *srv, char *err, size_t errlen)
 {
     char msg[768];
     char *path = NULL;
     memset(s, 0, sizeof *s);
     s->conf = c;
     s->cs = cs;
+    s->srv = srv;
     s->stats_slot = -1;
     if (cs->exec.program)
         return 0;   /* no plugin: the spawner runs the program */
@@ -159,9 +161,9 @@ static void forget_asked(struct superd_service *s)
 }
 
 int service_start(struct superd_service *s, const struct conf *c,
-                  struct conf_service *cs, char *err, size_t errlen)
+                  struct conf_service *cs, struct serve *srv, char *err, size_t errlen)
 {
-    int r = start(s, c, cs, err, errlen);
+    int r = start(s, c, cs, srv, err, errlen);
     forget_asked(s);    /* only the unknown-key check needs them */
     if (r == 0 && cs->tls.ncerts) {
         /* From the bytes the master read: a worker opens no key file. */
@@ -176,6 +178,8 @@ int service_start(struct superd_service *s, const struct conf *c,
 
 void service_stop(struct superd_service *s)
 {
+    /* No timer of a service runs after its fini(). */
+    timer_stop_all(s);
     if (s->inited && s->plugin->desc.fini) {
         trace(s->cs, "fini");
         s->plugin->desc.fini(s);

@@ -12,6 +12,8 @@
 #include "stats.h"
 
 struct tls_ctx;
+struct serve;
+struct superd_timer;
 
 struct superd_service {
     const struct conf *conf;
@@ -22,6 +24,8 @@ struct superd_service {
     int stats_slot;         /* its counters in the shared stats, or -1 */
     struct stats_row *row;  /* this worker's row of them, or NULL */
     char *err;              /* first superd_config_error message */
+    struct serve *srv;      /* where it serves (its loop), or NULL */
+    struct superd_timer *timers;    /* its armed timers (timer.c) */
     char **asked;           /* keys init() asked superd_option for, to
                              * suggest one for a typo; freed by service_start */
     size_t nasked;
@@ -30,18 +34,21 @@ struct superd_service {
 
 /*
  * Find and load the plugin of `cs`, run its init() with the service's
- * options, and check that every option was read.  On failure returns a
+ * options, and check that every option was read.  `srv` is the serving
+ * context whose loop runs the service's timers from init() on (NULL: the
+ * service can have none).  On failure returns a
  * negative errno and err holds one line "FILE:LINE: [service] key: why";
  * the service is left stopped (service_stop is still safe).
  */
 int service_start(struct superd_service *s, const struct conf *c,
-                  struct conf_service *cs, char *err, size_t errlen);
+                  struct conf_service *cs, struct serve *srv, char *err, size_t errlen);
 
 /* From now on, write "[service] load|init|fini" to fd before running that
  * plugin code (-1: stop).  The plugin check uses it to name a crash. */
 void service_trace(int fd);
 
-/* Run fini() if init() succeeded, and unload the plugin. */
+/* Stop the service's timers, run fini() if init() succeeded, and unload
+ * the plugin. */
 void service_stop(struct superd_service *s);
 
 /* The plugin's callbacks (the zero-filled copy of its descriptor). */

@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "exec_args.h"
 #include "exec_env.h"
 #include "log.h"
@@ -56,6 +57,8 @@ struct xsvc {
     int ngroups;
     bool stream, dgram;         /* the kinds of its listeners */
     long live;                  /* children now */
+    int cg_fd;                  /* its cgroup's cgroup.procs, or -1 */
+    char *cg_err;               /* its cgroup could not be made: never start */
 };
 
 /* A worker's end of a socketpair. */
@@ -108,6 +111,7 @@ struct spawner {
     size_t nchildren;
     bool stopping, retiring;
     long long stop_at, kill_at;
+    char cg_root[PATH_MAX];     /* where the services' cgroups are; "" not yet */
 };
 
 bool spawner_needed(const struct conf *c)
@@ -209,6 +213,45 @@ int spawner_link(int ctl, int *worker_fd)
 
 /* ---- the table ---- */
 
+/*
+ * The service's cgroup (memory_max, pids_max, or cgroup_root given).  A
+ * failure is logged now and kept: the service's programs are never
+ * started without the limits asked for.  Returns -ENOMEM only.
+ */
+static int cgroup_setup(struct spawner *sp, struct xsvc *x)
+{
+    char err[PATH_MAX + 256] = "";
+    int r = 0;
+    if (!sp->cg_root[0]) {
+        if (sp->c->cgroup_root)
+            snprintf(sp->cg_root, sizeof sp->cg_root, "%s", sp->c->cgroup_root);
+        else
+            r = cgroup_self(sp->cg_root, sizeof sp->cg_root, err, sizeof err);
+    }
+    if (r == 0)
+        r = cgroup_prepare(sp->cg_root, x->cs->name, &x->cs->exec, &x->cg_fd, err, sizeof err);
+    if (r == 0) {
+        log_msg(LOG_DEBUG, "[%s] cgroup %s/superd-%s", x->cs->name, sp->cg_root, x->cs->name);
+        return 0;
+    }
+    log_msg(LOG_ERR, "[%s] cgroup: %s: the program will not be started", x->cs->name, err);
+    x->cg_err = strdup(err);
+    return x->cg_err ? 0 : -ENOMEM;
+}
+
+/* At shutdown: remove the services' cgroups (empty by now). */
+static void cgroup_teardown(struct spawner *sp)
+{
+    for (size_t i = 0; i < sp->c->nsvcs; i++) {
+        struct xsvc *x = &sp->xs[i];
+        if (x->cs && x->cg_fd >= 0) {
+            close(x->cg_fd);
+            x->cg_fd = -1;
+            cgroup_remove(sp->cg_root, x->cs->name);
+        }
+    }
+}
+
 static int table_build(struct spawner *sp, char *err, size_t errlen)
 {
     const struct conf *c = sp->c;
@@ -220,6 +263,7 @@ static int table_build(struct spawner *sp, char *err, size_t errlen)
         const struct conf_service *cs = &c->svcs[i];
         const struct exec_conf *e = &cs->exec;
         struct xsvc *x = &sp->xs[i];
+        x->cg_fd = -1;
         if (!cs->enabled || !e->program)
             continue;
         x->cs = cs;
@@ -256,6 +300,8 @@ static int table_build(struct spawner *sp, char *err, size_t errlen)
             else
                 x->dgram = true;
         }
+        if ((e->has_memory_max || e->has_pids_max || c->cgroup_root) && cgroup_setup(sp, x) < 0)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -277,6 +323,9 @@ static int child_setup(struct start *st)
     const struct xsvc *x = st->xs;
     const struct exec_conf *e = &x->cs->exec;
     static const int res[EXEC_NRLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
+    /* First into its cgroup: whatever it forks is counted there. */
+    if (x->cg_fd >= 0 && (st->step = "cgroup", write(x->cg_fd, "0", 1) < 0))
+        return -1;
     /* Default dispositions: whatever superd ignores, the program must not. */
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
@@ -383,7 +432,7 @@ static void on_child_stderr(struct loop_watch *w, uint32_t events)
     ssize_t n = read(w->fd, buf, sizeof buf);
     if (n > 0)
         err_lines(ch, buf, (size_t)n, false);
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR) || (events & EPOLLHUP)) {
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR) || (events & LOOP_HANGUP)) {
         err_lines(ch, "", 0, true);
         close_stderr(ch);
     }
@@ -411,6 +460,14 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
 {
     const struct exec_conf *e = &x->cs->exec;
     const char *name = x->cs->name;
+    static struct log_limit cg_limit;
+    unsigned long missed;
+    if (x->cg_err) {
+        if (log_limit_pass(&cg_limit, &missed))
+            log_msg(LOG_ERR, "[%s] cannot start %s: cgroup: %s (%lu more)", name, e->program,
+                    x->cg_err, missed);
+        return NULL;
+    }
     struct child *ch = calloc(1, sizeof *ch);
     char **envp = NULL;
     int pipefd[2] = { -1, -1 }, errfd = -1;
@@ -460,7 +517,7 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
         ch->term_at = ch->start_ms + x->cs->max_lifetime_ms;
     if (pipefd[0] >= 0) {
         fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-        if (loop_add(&sp->loop, &ch->errw, pipefd[0], EPOLLIN, on_child_stderr) < 0) {
+        if (loop_add(&sp->loop, &ch->errw, pipefd[0], LOOP_READABLE, on_child_stderr) < 0) {
             close(pipefd[0]);
             ch->errw.fd = -1;
         }
@@ -649,7 +706,7 @@ static void on_ctl(struct loop_watch *w, uint32_t events)
             continue;
         }
         struct peer *p = calloc(1, sizeof *p);
-        if (!p || loop_add(&sp->loop, &p->w, fd, EPOLLIN, on_peer) < 0) {
+        if (!p || loop_add(&sp->loop, &p->w, fd, LOOP_READABLE, on_peer) < 0) {
             log_msg(LOG_ERR, "spawner: cannot serve a new worker");
             free(p);
             close(fd);
@@ -667,7 +724,7 @@ static void on_wait_lsn(struct loop_watch *w, uint32_t events);
 
 static void watch_wait(struct spawner *sp, struct wlsn *wl)
 {
-    if (loop_add(&sp->loop, &wl->w, wl->l->fd, EPOLLIN, on_wait_lsn) < 0)
+    if (loop_add(&sp->loop, &wl->w, wl->l->fd, LOOP_READABLE, on_wait_lsn) < 0)
         log_msg(LOG_ERR, "[%s] %s: cannot watch: the service is stopped", wl->xs->cs->name,
                 wl->l->addr.text);
 }
@@ -916,9 +973,9 @@ void spawner_main(const struct conf *c, unsigned gen, int ctl, struct lsn_set *l
     if (r == 0 && (sp->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
         r = -errno;
     if (r == 0)
-        r = loop_add(&sp->loop, &sp->sig_w, sp->sig_fd, EPOLLIN, on_signal);
+        r = loop_add(&sp->loop, &sp->sig_w, sp->sig_fd, LOOP_READABLE, on_signal);
     if (r == 0)
-        r = loop_add(&sp->loop, &sp->ctl_w, ctl, EPOLLIN, on_ctl);
+        r = loop_add(&sp->loop, &sp->ctl_w, ctl, LOOP_READABLE, on_ctl);
     if (r == 0)
         r = take_listeners(sp, lsns);
     if (r < 0) {
@@ -935,5 +992,8 @@ void spawner_main(const struct conf *c, unsigned gen, int ctl, struct lsn_set *l
             break;
         sweep(sp);
     }
+    /* A retired generation's cgroups are the next one's too. */
+    if (!sp->retiring)
+        cgroup_teardown(sp);
     _exit(0);
 }

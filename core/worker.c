@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "dgram.h"
 #include "exec.h"
 #include "log.h"
@@ -21,11 +22,15 @@ int worker_load(struct worker *wk, const struct conf *c, struct stats *stats, in
 {
     memset(wk, 0, sizeof *wk);
     wk->conf = c;
-    wk->loop.epfd = -1;
-    wk->spare_fd = -1;
     wk->sig_fd = -1;
-    wk->stats = stats;
-    wk->stats_row = row;
+    wk->srv = (struct serve){ .loop = &wk->loop, .conf = c, .stats = stats,
+                              .stats_row = row, .spare_fd = -1 };
+    /* First: a plugin may start timers in its init(). */
+    int r = loop_init(&wk->loop);
+    if (r < 0) {
+        snprintf(err, errlen, "event loop: %s", strerror(-r));
+        return r;
+    }
     wk->svcs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof *wk->svcs);
     if (!wk->svcs)
         return -ENOMEM;
@@ -33,7 +38,7 @@ int worker_load(struct worker *wk, const struct conf *c, struct stats *stats, in
         if (!c->svcs[i].enabled)
             continue;
         struct superd_service *s = &wk->svcs[wk->nsvcs];
-        int r = service_start(s, c, &c->svcs[i], err, errlen);
+        r = service_start(s, c, &c->svcs[i], &wk->srv, err, errlen);
         wk->nsvcs++;    /* counted even on failure: service_stop is owed */
         if (r < 0)
             return r;
@@ -59,7 +64,7 @@ int worker_attach(struct worker *wk, const struct lsn_set *set)
         *l = set->v[i];
         l->made_file = false;   /* the master's file, not ours to remove */
         l->w.fd = -1;
-        l->wk = wk;
+        l->srv = &wk->srv;
         l->svc = NULL;
         if (wk->conf->svcs[l->svc_index].exec.wait) {
             /* The spawner's alone: a worker never accepts on it. */
@@ -72,6 +77,8 @@ int worker_attach(struct worker *wk, const struct lsn_set *set)
         if (l->svc)
             wk->nlsns++;
     }
+    wk->srv.lsns = wk->lsns;
+    wk->srv.nlsns = wk->nlsns;
     return 0;
 }
 
@@ -95,11 +102,22 @@ static void on_signal(struct loop_watch *w, uint32_t events)
         wk->stop_signals++;
         if (!wk->stopping) {
             log_msg(LOG_INFO, "worker %ld: %s: stopping (%zu connections open)", (long)getpid(),
-                    strsignal((int)si.ssi_signo), wk->conns.nlive);
+                    strsignal((int)si.ssi_signo), wk->srv.conns.nlive);
             wk->stopping = true;
             close_listeners(wk);
+            if (loop_timer_start(&wk->loop, &wk->stop_timer, wk->conf->shutdown_timeout_ms) < 0)
+                wk->out_of_time = true;
         }
     }
+}
+
+/* shutdown_timeout is over: the connections left are closed. */
+static void on_stop_timer(struct loop_timer *t)
+{
+    struct worker *wk = (struct worker *)((char *)t - offsetof(struct worker, stop_timer));
+    log_msg(LOG_NOTICE, "worker %ld: shutdown_timeout reached: closing %zu connections",
+            (long)getpid(), wk->srv.conns.nlive);
+    wk->out_of_time = true;
 }
 
 int worker_start(struct worker *wk)
@@ -108,17 +126,22 @@ int worker_start(struct worker *wk)
      * read: give such buffers their own mappings, returned to the system
      * when freed, so memory goes back down after a flood. */
     mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-    int r = loop_init(&wk->loop);
-    if (r < 0)
-        return r;
-    wk->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    wk->srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (size_t i = 0; i < wk->nlsns; i++) {
         struct listener *l = &wk->lsns[i];
         loop_fn fn = addr_socktype(l->addr.kind) == SOCK_STREAM ? conn_accept_ready : dgram_ready;
-        if ((r = loop_add(&wk->loop, &l->w, l->fd, EPOLLIN | EPOLLEXCLUSIVE, fn)) < 0)
+        int r = loop_add(&wk->loop, &l->w, l->fd, LOOP_READABLE | LOOP_EXCLUSIVE, fn);
+        if (r < 0)
             return r;
     }
     return 0;
+}
+
+/* Stopping, and nothing more to wait for. */
+static bool done(const struct worker *wk)
+{
+    return wk->stopping &&
+           (wk->srv.conns.nlive == 0 || wk->stop_signals > 1 || wk->out_of_time);
 }
 
 int worker_run(struct worker *wk)
@@ -130,41 +153,24 @@ int worker_run(struct worker *wk)
     wk->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (wk->sig_fd < 0)
         return -errno;
-    int r = loop_add(&wk->loop, &wk->sig_w, wk->sig_fd, EPOLLIN, on_signal);
+    int r = loop_add(&wk->loop, &wk->sig_w, wk->sig_fd, LOOP_READABLE, on_signal);
     if (r < 0)
         return r;
-    long long deadline = 0, swept = loop_now_ms();
+    loop_timer_init(&wk->stop_timer, on_stop_timer);
     size_t peak = 0;    /* most connections since the heap was last trimmed */
-    for (;;) {
-        /* idle_timeout and max_lifetime are checked four times a second. */
-        int timeout = wk->conns.nlive ? 250 : -1;
-        if (wk->stopping) {
-            if (wk->conns.nlive == 0 || wk->stop_signals > 1)
-                break;
-            if (!deadline)
-                deadline = clock_now_ms() + wk->conf->shutdown_timeout_ms;
-            long long left = deadline - clock_now_ms();
-            if (left <= 0) {
-                log_msg(LOG_NOTICE, "worker %ld: shutdown_timeout reached: closing %zu connections",
-                        (long)getpid(), wk->conns.nlive);
-                break;
-            }
-            if (timeout < 0 || left < timeout)
-                timeout = (int)left;
-        }
-        r = loop_run_once(&wk->loop, timeout);
-        if (loop_now_ms() - swept >= 250) {
-            swept = loop_now_ms();
-            conn_sweep(&wk->conns, swept);
-        }
-        conn_reap(&wk->conns);
-        if (wk->conns.nlive > peak)
-            peak = wk->conns.nlive;
+    struct conn_set *conns = &wk->srv.conns;
+    /* Every deadline (idle_timeout, max_lifetime, shutdown_timeout, the
+     * plugins' timers) is a loop timer: the loop sleeps until the next. */
+    while (!done(wk)) {
+        r = loop_run_once(&wk->loop, -1);
+        conn_reap(conns);
+        if (conns->nlive > peak)
+            peak = conns->nlive;
         /* After a crowd of connections has gone, hand the freed heap back
          * (glibc keeps it otherwise); rare, and cheap next to the crowd. */
-        if (peak >= 64 && wk->conns.nlive <= peak / 4) {
+        if (peak >= 64 && conns->nlive <= peak / 4) {
             malloc_trim(0);
-            peak = wk->conns.nlive;
+            peak = conns->nlive;
         }
         if (r < 0)
             return r;
@@ -174,7 +180,7 @@ int worker_run(struct worker *wk)
 
 void worker_fini(struct worker *wk)
 {
-    conn_close_all(&wk->conns);
+    conn_close_all(&wk->srv.conns);
     exec_detach();
     if (wk->lsns) {
         close_listeners(wk);
@@ -185,9 +191,10 @@ void worker_fini(struct worker *wk)
     free(wk->svcs);
     if (wk->sig_fd >= 0)
         close(wk->sig_fd);
-    if (wk->spare_fd >= 0)
-        close(wk->spare_fd);
+    if (wk->srv.spare_fd >= 0)
+        close(wk->srv.spare_fd);
+    loop_timer_stop(&wk->loop, &wk->stop_timer);
     loop_fini(&wk->loop);
     memset(wk, 0, sizeof *wk);
-    wk->loop.epfd = wk->spare_fd = wk->sig_fd = -1;
+    wk->loop.epfd = wk->srv.spare_fd = wk->sig_fd = -1;
 }

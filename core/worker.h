@@ -8,33 +8,30 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "conn.h"
 #include "listener.h"
 #include "loop.h"
+#include "serve.h"
 #include "service.h"
-#include "sources.h"
-#include "stats.h"
 
 struct worker {
     struct loop loop;
+    struct serve srv;               /* what its connections and datagrams use */
     const struct conf *conf;
     struct superd_service *svcs;    /* one per enabled service */
     size_t nsvcs;
     struct listener *lsns;          /* its own copies of the master's */
     size_t nlsns;
-    struct conn_set conns;
-    struct stats *stats;            /* shared counters, or NULL */
-    struct sources *sources;        /* shared per-source table, or NULL */
-    int stats_row;
-    int spare_fd;                   /* given up to shed a connection on EMFILE */
     int sig_fd;                     /* signalfd: TERM, INT */
     struct loop_watch sig_w;
+    struct loop_timer stop_timer;   /* shutdown_timeout, once stopping */
     bool stopping;
+    bool out_of_time;               /* shutdown_timeout reached */
     int stop_signals;               /* a second TERM/INT ends the wait */
 };
 
 /*
- * Load and initialise every enabled service's plugin.  `stats` may be NULL
+ * Create the loop (so plugins may start timers in init()), then load and
+ * initialise every enabled service's plugin.  `stats` may be NULL
  * (no shared counters, no connection limits); else `row` is this worker's
  * row in it.  On failure returns a negative errno with one line in err;
  * worker_fini is still owed.
@@ -46,14 +43,15 @@ int worker_load(struct worker *wk, const struct conf *c, struct stats *stats, in
  * a worker never removes one).  Returns 0 or -ENOMEM. */
 int worker_attach(struct worker *wk, const struct lsn_set *set);
 
-/* Create the loop and register every listener (EPOLLEXCLUSIVE: one worker
- * is woken per connection).  Returns 0 or a negative errno. */
+/* Register every listener on the loop (LOOP_EXCLUSIVE: one worker is
+ * woken per connection).  Returns 0 or a negative errno. */
 int worker_start(struct worker *wk);
 
 /*
  * Serve until SIGTERM or SIGINT (blocked by the caller; read through a
  * signalfd), then stop accepting, let connections finish for up to
- * shutdown_timeout, and close the rest.  Returns 0 or a negative errno.
+ * shutdown_timeout (a loop timer), and close the rest.  Returns 0 or a
+ * negative errno.
  */
 int worker_run(struct worker *wk);
 

@@ -57,7 +57,29 @@ struct superd_service {
     unsigned sv_conns;             /* live connections */
     struct buf *sv_replies;        /* replies to the last datagram */
     size_t sv_nreplies;
+    struct superd_timer *sv_timers;   /* armed, in start order */
+    uint64_t sv_now;               /* the test's clock (fake_timer_advance) */
 };
+
+/* A timer: it runs when the test advances the service's clock. */
+struct superd_timer {
+    struct superd_service *tm_svc;
+    uint64_t tm_due, tm_every;
+    void (*tm_fn)(struct superd_timer *t, void *arg);
+    void *tm_arg;
+    bool tm_running, tm_stopped;
+    struct superd_timer *tm_next;
+};
+
+static void timer_unlink(struct superd_timer *t)
+{
+    struct superd_timer **pp = &t->tm_svc->sv_timers;
+    while (*pp && *pp != t)
+        pp = &(*pp)->tm_next;
+    if (*pp)
+        *pp = t->tm_next;
+    t->tm_next = NULL;
+}
 
 struct superd_conn {
     struct superd_service *cn_svc;
@@ -411,6 +433,12 @@ int fake_service_free(struct superd_service *svc)
         note("fake_service_free(%s): %u connections not freed: kept",
              svc->sv_name, svc->sv_conns);
         return -EBUSY;
+    }
+    /* As the host does: no timer runs after fini(). */
+    while (svc->sv_timers) {
+        struct superd_timer *t = svc->sv_timers;
+        timer_unlink(t);
+        free(t);
     }
     if (svc->sv_state == SVC_READY && desc_of(svc)->fini != NULL)
         desc_of(svc)->fini(svc);
@@ -1035,6 +1063,39 @@ const char *superd_dgram_peer(const struct superd_dgram *dgram)
 
 /* ---- added in ABI 1.1 ---- */
 
+/*
+ * Advance the service's clock by `ms`, running the timers due on the way,
+ * earliest first.  See fakehost.h.
+ */
+int fake_timer_advance(struct superd_service *svc, uint64_t ms)
+{
+    uint64_t until = svc->sv_now + ms;
+    int ran = 0;
+    for (int guard = 0; guard < 1000000; guard++) {
+        struct superd_timer *next = NULL;
+        for (struct superd_timer *t = svc->sv_timers; t; t = t->tm_next)
+            if (t->tm_due <= until && (next == NULL || t->tm_due < next->tm_due))
+                next = t;
+        if (next == NULL)
+            break;
+        svc->sv_now = next->tm_due;
+        next->tm_running = true;
+        next->tm_fn(next, next->tm_arg);
+        next->tm_running = false;
+        ran++;
+        if (next->tm_stopped) {
+            free(next);
+        } else if (next->tm_every) {
+            next->tm_due += next->tm_every;
+        } else {
+            timer_unlink(next);
+            free(next);
+        }
+    }
+    svc->sv_now = until;
+    return ran;
+}
+
 /* "unix:PATH" ("unix:@NAME": abstract), "A.B.C.D:PORT" or "[V6]:PORT" in
  * binary form; -EAFNOSUPPORT for text that is none of them. */
 static int parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len)
@@ -1155,6 +1216,44 @@ int superd_conn_tls(const struct superd_conn *conn, struct superd_tls_info *info
         return -EPIPE;
     }
     return -ENOTSUP;
+}
+
+/*
+ * A timer on the service's test clock: it runs only in
+ * fake_timer_advance().
+ */
+struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t after_ms,
+                                        uint64_t every_ms,
+                                        void (*fn)(struct superd_timer *t, void *arg), void *arg)
+{
+    if (svc == NULL || fn == NULL) {
+        violation("superd_timer_start() without a service or a callback");
+        errno = EINVAL;
+        return NULL;
+    }
+    struct superd_timer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    *t = (struct superd_timer){ .tm_svc = svc, .tm_due = svc->sv_now + after_ms,
+                                .tm_every = every_ms, .tm_fn = fn, .tm_arg = arg };
+    struct superd_timer **pp = &svc->sv_timers;
+    while (*pp)
+        pp = &(*pp)->tm_next;
+    *pp = t;
+    return t;
+}
+
+/*
+ * Stop a timer; safe from its own callback.
+ */
+void superd_timer_stop(struct superd_timer *t)
+{
+    if (t == NULL || t->tm_stopped)
+        return;
+    t->tm_stopped = true;
+    timer_unlink(t);
+    if (!t->tm_running)
+        free(t);
 }
 
 #endif

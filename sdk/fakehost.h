@@ -269,4 +269,13 @@ const char *fake_error(void);
 /* How many misuses of the plugin API the fake has seen so far. */
 unsigned fake_violations(void);
 
+/*
+ * Timers (superd_timer_start) run on a clock of the service's own that
+ * only this moves: advance it by `ms`, running every timer due on the
+ * way, earliest first (a repeating one as often as it falls due).
+ * Returns how many callbacks ran.  fake_service_free() stops the rest
+ * before fini(), as the host does.
+ */
+int fake_timer_advance(struct superd_service *svc, uint64_t ms);
+
 #endif /* SUPERD_FAKEHOST_H */

@@ -87,7 +87,7 @@ check xinetd-dir "$T/xinetd-dir.expected" "$T/xinetd.d"
 check xinetd-file "$T/xinetd-file.expected" "$T/xinetd.d/echo"
 
 # ---- Debian's shipped files ----
-DEPS=$BUILD/import-deps
+DEPS=$TOP/build-deps/import   # outside BUILD: make scans BUILD for *.d files
 mkdir -p "$DEPS"
 cd "$DEPS" || exit 1
 fetch() { apt-get download openbsd-inetd inetutils-inetd xinetd > apt.log 2>&1; }

@@ -177,7 +177,7 @@ static void start_expect_at(unsigned line, const char *extra, const char *msg)
         return;
     struct superd_service s;
     err[0] = '\0';
-    r = service_start(&s, c, &c->svcs[0], err, sizeof err);
+    r = service_start(&s, c, &c->svcs[0], NULL, err, sizeof err);
     tc_assert_str(err, msg, line, __FILE__, CU_FALSE);
     tc_assert_long(r, -EINVAL, "service_start", line, __FILE__);
     service_stop(&s);

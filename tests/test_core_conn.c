@@ -138,7 +138,7 @@ static void turn(int timeout_ms)
 {
     int r = loop_run_once(&fx.wk.loop, timeout_ms);
     CU_ASSERT(r >= 0);
-    conn_reap(&fx.wk.conns);
+    conn_reap(&fx.wk.srv.conns);
 }
 
 /* Turn the loop until the worker holds `n` connections. */
@@ -146,11 +146,11 @@ static bool wait_nlive(size_t n)
 {
     long long deadline = now_ms() + WAIT_MS;
     for (int i = 0; i < 10000 && now_ms() < deadline; i++) {
-        if (fx.wk.conns.nlive == n)
+        if (fx.wk.srv.conns.nlive == n)
             return true;
         turn(10);
     }
-    return fx.wk.conns.nlive == n;
+    return fx.wk.srv.conns.nlive == n;
 }
 
 /* A connected non-blocking client, accepted by the worker. */
@@ -160,7 +160,7 @@ static int client(void)
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s", fx.sock);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     CU_ASSERT_FATAL(fd >= 0);
-    size_t before = fx.wk.conns.nlive;
+    size_t before = fx.wk.srv.conns.nlive;
     if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
         close(fd);
         CU_FAIL_FATAL("connect to the worker's unix listener failed");
@@ -205,10 +205,10 @@ static size_t flood_until_paused(int fd, struct superd_conn *sc, size_t *max_que
         if (n > 0)
             sent += (size_t)n;
         turn(n > 0 ? 0 : 10);
-        CU_ASSERT_EQUAL_FATAL(fx.wk.conns.nlive, 1);
+        CU_ASSERT_EQUAL_FATAL(fx.wk.srv.conns.nlive, 1);
         if (buf_len(&sc->out) > *max_queued)
             *max_queued = buf_len(&sc->out);
-        if (!(sc->w.events & EPOLLIN))
+        if (!(sc->w.events & LOOP_READABLE))
             break;
     }
     return sent;
@@ -218,12 +218,12 @@ static void test_echo_round_trip(void)
 {
     REQUIRE_READY();
     int fd = client();
-    CU_ASSERT_EQUAL(fx.wk.conns.nlive, 1);
-    struct superd_conn *sc = fx.wk.conns.live;
+    CU_ASSERT_EQUAL(fx.wk.srv.conns.nlive, 1);
+    struct superd_conn *sc = fx.wk.srv.conns.live;
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     /* An unbound unix client has no name. */
     ASSERT_STR(superd_peer(sc), "unix:");
-    CU_ASSERT_EQUAL(sc->w.events, EPOLLIN);
+    CU_ASSERT_EQUAL(sc->w.events, LOOP_READABLE);
     round_trip(fd, "hello, superd\n");
     round_trip(fd, "and again\n");
     /* Nothing is kept between requests: an idle connection holds no buffer. */
@@ -239,7 +239,7 @@ static void test_echo_round_trip(void)
 
 /*
  * A client that writes and never reads: the output queue grows to the
- * high-water mark, then the connection stops reading (EPOLLIN off) and
+ * high-water mark, then the connection stops reading (LOOP_READABLE off) and
  * memory stays bounded.  When the client reads, everything comes back in
  * order, reading resumes and the queue drains to nothing.
  */
@@ -248,15 +248,15 @@ static void test_backpressure(void)
     REQUIRE_READY();
     static char chunk[64 * 1024];
     int fd = client();
-    struct superd_conn *sc = fx.wk.conns.live;
+    struct superd_conn *sc = fx.wk.srv.conns.live;
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     size_t max_q = 0;
     size_t sent = flood_until_paused(fd, sc, &max_q);
-    CU_ASSERT_FATAL(!(sc->w.events & EPOLLIN));
+    CU_ASSERT_FATAL(!(sc->w.events & LOOP_READABLE));
     size_t q = buf_len(&sc->out);
     CU_ASSERT(q >= CONN_OUT_HIGH);
     CU_ASSERT(q < CONN_OUT_HIGH + CONN_IN_MAX);
-    CU_ASSERT(sc->w.events & EPOLLOUT);
+    CU_ASSERT(sc->w.events & LOOP_WRITABLE);
     CU_ASSERT_EQUAL(superd_queued(sc), q);
 
     /* While paused, more input is not read: the queue does not grow. */
@@ -266,7 +266,7 @@ static void test_backpressure(void)
         if (n > 0)
             sent += (size_t)n;
         turn(1);
-        CU_ASSERT_FALSE(sc->w.events & EPOLLIN);
+        CU_ASSERT_FALSE(sc->w.events & LOOP_READABLE);
         if (buf_len(&sc->out) > max_q)
             max_q = buf_len(&sc->out);
     }
@@ -277,7 +277,7 @@ static void test_backpressure(void)
     round_trip(other, "still serving\n");
     close(other);
     CU_ASSERT(wait_nlive(1));
-    CU_ASSERT_PTR_EQUAL(fx.wk.conns.live, sc);
+    CU_ASSERT_PTR_EQUAL(fx.wk.srv.conns.live, sc);
 
     /* The client reads: every byte comes back, in order. */
     size_t got = 0;
@@ -294,21 +294,21 @@ static void test_backpressure(void)
             break;
         }
         turn(n > 0 ? 0 : 10);
-        if (fx.wk.conns.nlive != 1)
+        if (fx.wk.srv.conns.nlive != 1)
             break;
-        if (sc->w.events & EPOLLIN)
+        if (sc->w.events & LOOP_READABLE)
             resumed = true;
         if (buf_len(&sc->out) > max_q)
             max_q = buf_len(&sc->out);
     }
-    CU_ASSERT_EQUAL_FATAL(fx.wk.conns.nlive, 1);
+    CU_ASSERT_EQUAL_FATAL(fx.wk.srv.conns.nlive, 1);
     CU_ASSERT_EQUAL(got, sent);
     CU_ASSERT_EQUAL(bad, -1);
     CU_ASSERT(resumed);
     CU_ASSERT(max_q < CONN_OUT_HIGH + CONN_IN_MAX);
     CU_ASSERT_EQUAL(buf_len(&sc->out), 0);
     CU_ASSERT_PTR_NULL(sc->out.data);
-    CU_ASSERT_EQUAL(sc->w.events, EPOLLIN);
+    CU_ASSERT_EQUAL(sc->w.events, LOOP_READABLE);
     close(fd);
     CU_ASSERT(wait_nlive(0));
 }
@@ -323,7 +323,7 @@ static void test_half_close(void)
     REQUIRE_READY();
     static char chunk[64 * 1024];
     int fd = client();
-    struct superd_conn *sc = fx.wk.conns.live;
+    struct superd_conn *sc = fx.wk.srv.conns.live;
     CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
     size_t sent = 0;
     long long deadline = now_ms() + WAIT_MS;
@@ -369,17 +369,17 @@ static void test_client_close_frees(void)
     round_trip(fd, "bye\n");
     close(fd);
     CU_ASSERT(wait_nlive(0));
-    CU_ASSERT_PTR_NULL(fx.wk.conns.live);
-    CU_ASSERT_PTR_NULL(fx.wk.conns.dead);
+    CU_ASSERT_PTR_NULL(fx.wk.srv.conns.live);
+    CU_ASSERT_PTR_NULL(fx.wk.srv.conns.dead);
 
     fd = client();
     size_t max_q = 0;
-    flood_until_paused(fd, fx.wk.conns.live, &max_q);
+    flood_until_paused(fd, fx.wk.srv.conns.live, &max_q);
     CU_ASSERT(max_q >= CONN_OUT_HIGH);
     close(fd);
     CU_ASSERT(wait_nlive(0));
-    CU_ASSERT_PTR_NULL(fx.wk.conns.live);
-    CU_ASSERT_PTR_NULL(fx.wk.conns.dead);
+    CU_ASSERT_PTR_NULL(fx.wk.srv.conns.live);
+    CU_ASSERT_PTR_NULL(fx.wk.srv.conns.dead);
     /* on_close exactly once for every connection. */
     CU_ASSERT_EQUAL(good()->opens, 2);
     CU_ASSERT_EQUAL(good()->closes, 2);
@@ -390,7 +390,7 @@ static void test_client_close_frees(void)
  * in the socket, so the plugin must still be offered them, as over TCP
  * (where the FIN arrives after the data).
  * Over a unix stream socket the peer's close raises EPOLLHUP together
- * with EPOLLIN.
+ * with LOOP_READABLE.
  */
 static void test_send_then_close(void)
 {

@@ -303,7 +303,7 @@ static void start_expect_at(unsigned line, const char *plugin, const char *liste
     struct conf *c = svc_conf_on(line, plugin, listen, extra);
     struct superd_service s;
     err[0] = '\0';
-    int r = service_start(&s, c, &c->svcs[0], err, sizeof err);
+    int r = service_start(&s, c, &c->svcs[0], NULL, err, sizeof err);
     tc_assert_str(err, msg, line, __FILE__, CU_FALSE);
     tc_assert_long(r, rc, "service_start", line, __FILE__);
     service_stop(&s);
@@ -315,7 +315,7 @@ static void test_start_good(void)
     struct conf *c = svc_conf(TP("good"), "greeting = hello there\n");
     struct superd_service s;
     err[0] = '\0';
-    int r = service_start(&s, c, &c->svcs[0], err, sizeof err);
+    int r = service_start(&s, c, &c->svcs[0], NULL, err, sizeof err);
     ASSERT_STR(err, "");
     CU_ASSERT_EQUAL_FATAL(r, 0);
     CU_ASSERT(s.inited);

@@ -344,6 +344,29 @@ int superd_conn_addr(const struct superd_conn *conn, int which, struct sockaddr 
 int superd_dgram_addr(const struct superd_dgram *dgram, int which, struct sockaddr *sa,
                       socklen_t *len) SUPERD_SINCE(1, 1);
 
+/* ---- timers (valid from init() until stopped or fini()) ---- */
+
+/* One timer of a service, run on the worker's loop. */
+struct superd_timer;
+
+/*
+ * Call fn(timer, arg) after `after_ms` ms, then every `every_ms` ms (0:
+ * once).  It runs on the service's loop like any other callback; a
+ * superd_write() or superd_close() it makes on any connection takes effect
+ * when it returns.  Returns the timer, or NULL (errno set) on failure.
+ * The handle is valid until superd_timer_stop(), or for a one-shot timer
+ * until its callback returns.  Every timer of a service is stopped before
+ * its fini().  O(log n) in the number of timers.
+ */
+struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t after_ms,
+                                        uint64_t every_ms,
+                                        void (*fn)(struct superd_timer *timer, void *arg),
+                                        void *arg) SUPERD_SINCE(1, 1);
+
+/* Stop a timer and release its handle; safe from its own callback and
+ * from on_close(); NULL is ignored. */
+void superd_timer_stop(struct superd_timer *timer) SUPERD_SINCE(1, 1);
+
 /*
  * What superd_conn_tls() tells of a connection on a tls:// listener.  Set
  * `size` to sizeof(struct superd_tls_info) before the call: the host fills
