@@ -14,9 +14,9 @@
 
 int superd_conn_tls(const struct superd_conn *conn, struct superd_tls_info *info)
 {
-    (void)conn;
-    (void)info;
-    return -ENOTSUP;
+    if (!conn->tls)
+        return -ENOTSUP;
+    return tls_conn_info(conn->tls, info);
 }
 
 #endif

@@ -24,6 +24,7 @@
 
 struct listener;
 struct superd_conn;
+struct tls_conn;
 
 /*
  * How a connection's bytes move: plain socket calls, or (later) a TLS
@@ -38,6 +39,9 @@ struct conn_io {
 
 /* recv(2) and send(2) on c->fd. */
 extern const struct conn_io conn_io_plain;
+
+/* SSL_read and SSL_write on c->tls (tls.c), for tls:// listeners. */
+extern const struct conn_io conn_io_tls;
 
 struct superd_conn {
     struct loop_watch w;
@@ -57,6 +61,10 @@ struct superd_conn {
     size_t direct;              /* bytes written straight through since settle() */
     struct loop_timer timer;    /* idle_timeout and max_lifetime */
     struct loop_pending settle; /* touched outside its own callbacks */
+    struct tls_conn *tls;       /* tls:// listeners: the TLS state, or NULL */
+    unsigned tls_want;          /* TLS_WANT_*: what an SSL call waits for
+                                 * besides the connection's own interest */
+    struct loop_pending more;   /* TLS: decrypted bytes are waiting */
     union {                     /* the peer, when max_per_source counts it */
         struct sockaddr sa;
         struct sockaddr_in6 in6;
