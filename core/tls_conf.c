@@ -383,6 +383,13 @@ int tls_conf_check(struct conf_arg *a)
     if (!tls)
         return fail_at(a, t->ncerts ? "tls_cert" : "tls_key", t->line, -EINVAL,
                        "no tls:// listener in this service: the tls_* keys apply to nothing");
+    if (s->exec.program) {
+        /* The program would get the TLS bytes: refused until superd
+         * relays plaintext to programs (docs/tls.md). */
+        snprintf(msg, sizeof msg, "%s: a program cannot be served behind TLS yet (only "
+                 "plugins); use a tcp:// listener", tls->text);
+        return fail_at(a, "listen", tls->line, -ENOTSUP, msg);
+    }
     if (t->ncerts == 0) {
         snprintf(msg, sizeof msg, "%s needs tls_cert and tls_key in [%s]", tls->text, s->name);
         return fail_at(a, "listen", tls->line, -EINVAL, msg);
