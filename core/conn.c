@@ -339,6 +339,8 @@ static void read_some(struct superd_conn *c)
             tls_failed(c, tls_why(c->tls));
             end(c, CONN_ABORT, tls_renegotiating(c->tls) ? "renegotiation refused"
                                                          : "TLS error");
+        } else if (n == -EPIPE && c->tls) {
+            end(c, CONN_ABORT, "closed without close_notify");
         } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
             end(c, CONN_ABORT, n == -ECONNRESET ? "reset by the client" : "read error");
         }
@@ -513,8 +515,10 @@ static void tls_failed(const struct superd_conn *c, const char *what)
     static struct log_limit limit;
     unsigned long missed;
     if (log_limit_pass(&limit, &missed))
-        log_msg(LOG_NOTICE, "[%s] %s: TLS handshake failed with %s: %s (%lu more)",
-                c->svc->cs->name, c->lsn->addr.text, peer_of(c), what, missed);
+        log_msg(LOG_NOTICE, "[%s] %s: %s with %s: %s (%lu more)", c->svc->cs->name,
+                c->lsn->addr.text, c->flags & CONN_HANDSHAKE ? "TLS handshake failed"
+                                                             : "TLS error", peer_of(c),
+                what, missed);
 }
 
 /* One step of the TLS handshake; when it is done, the plugin's turn. */

@@ -468,19 +468,21 @@ static ssize_t result(struct tls_conn *t, int n, unsigned *want)
         int e = errno;
         ERR_clear_error();
         t->failed = true;
-        /* A FIN without close_notify: OpenSSL 3 reports it as a protocol
-         * error; without one and at the handshake it is a bare close. */
-        t->why = e ? strerror(e) : "connection closed without close_notify";
-        return e == ECONNRESET ? -ECONNRESET : -EPROTO;
+        t->why = e ? strerror(e) : "connection closed";
+        return e == ECONNRESET ? -ECONNRESET : e ? -EPROTO : -EPIPE;
     }
     default: {
         t->failed = true;
         unsigned long code = ERR_peek_last_error();
         const char *r = code ? ERR_reason_error_string(code) : NULL;
         t->why = r ? r : "TLS error";
-        if (code && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-            t->why = "connection closed without close_notify";
         ERR_clear_error();
+        /* A FIN without close_notify (OpenSSL 3 reports it as an error):
+         * a truncation, told apart from a protocol error. */
+        if (code && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            t->why = "closed without close_notify";
+            return -EPIPE;
+        }
         return -EPROTO;
     }
     }
@@ -494,7 +496,7 @@ int tls_handshake(struct tls_conn *t, unsigned *want)
         return 1;
     }
     ssize_t r = result(t, n, want);
-    if (r == 0) {
+    if (r == 0 || r == -EPIPE) {
         t->why = "closed during the handshake";
         return -EPROTO;
     }

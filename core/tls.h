@@ -84,9 +84,9 @@ void tls_conn_free(struct tls_conn *t);
  */
 int tls_handshake(struct tls_conn *t, unsigned *want);
 
-/* Read plaintext: bytes read, 0 at the peer's close_notify (or a bare FIN
- * after it: a truncation is an error), or a negative errno: -EAGAIN with
- * *want set when it must wait. */
+/* Read plaintext: bytes read, 0 at the peer's close_notify, or a negative
+ * errno: -EAGAIN with *want set when it must wait, -EPIPE at a FIN without
+ * close_notify (a truncation), -ECONNRESET, -EPROTO (a TLS error). */
 ssize_t tls_recv(struct tls_conn *t, void *buf, size_t len, unsigned *want);
 
 /* Write plaintext: bytes written, or a negative errno (-EAGAIN with *want). */

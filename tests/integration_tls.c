@@ -423,11 +423,16 @@ static void test_tls_resume_across_workers(void)
 static void test_tls_close_notify_half_close(void)
 {
     int port;
-    struct it_daemon *d = serve_tls("", "echo", "", &port);
+    struct it_daemon *d = serve_tls("", "echo", "log_connections = yes\n", &port);
     SSL_CTX *x = client_ctx(0, NULL, NULL);
     struct cli c;
     int err;
     char buf[64];
+    /* A FIN without close_notify: a truncation, said so. */
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    CU_ASSERT(cli_echo(&c, 10));
+    cli_free(&c);
+    CU_ASSERT(wait_log(d, "bytes out: closed without close_notify", 1));
     CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
     /* Half-close: our close_notify after the request; the echo still
      * comes, then the server's close_notify (a clean TLS end, not a bare
@@ -439,6 +444,7 @@ static void test_tls_close_notify_half_close(void)
     CU_ASSERT_EQUAL(err, SSL_ERROR_ZERO_RETURN);
     CU_ASSERT(SSL_get_shutdown(c.ssl) & SSL_RECEIVED_SHUTDOWN);
     cli_free(&c);
+    CU_ASSERT(wait_log(d, "5 bytes in, 5 bytes out: client closed", 1));
     SSL_CTX_free(x);
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
