@@ -714,6 +714,35 @@ static void test_tls_check_lines(void)
                                                  cert("old.pem"))));
 }
 
+static void test_tls_decrypted_bytes_waiting(void)
+{
+    /* linelen (the README's plugin) leaves a partial line unconsumed: with
+     * 50000 bytes waiting, the next 16000-byte record does not fit the
+     * read and part of it stays decrypted inside OpenSSL, with nothing on
+     * the socket to wake the loop.  Both lines must still be answered. */
+    int port;
+    struct it_daemon *d = serve_tls("", test_plugin("readme_example"), "", &port);
+    SSL_CTX *x = client_ctx(0, NULL, NULL);
+    struct cli c;
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    static char req[66000];
+    memset(req, 'a', 50000);
+    memset(req + 50000, 'b', 16000);
+    req[51000] = '\n';
+    req[65999] = '\n';
+    for (size_t at = 0; at < 50000; at += 16384)
+        CU_ASSERT_FATAL(cli_write(&c, req + at, 50000 - at < 16384 ? 50000 - at : 16384) == 0);
+    CU_ASSERT_FATAL(cli_write(&c, req + 50000, 16000) == 0);  /* one record */
+    char buf[64];
+    int err;
+    size_t n = cli_read(&c, buf, sizeof buf - 1, 12, &err);
+    buf[n] = '\0';
+    CU_ASSERT_STRING_EQUAL(buf, "51000\n14998\n");
+    cli_free(&c);
+    SSL_CTX_free(x);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static const struct it_test tls_tests[] = {
     { "tls: superd -t: the listener, a wrong key's line, an expired warning", test_tls_check_lines },
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
@@ -722,6 +751,7 @@ static const struct it_test tls_tests[] = {
     { "tls: resumption across workers", test_tls_resume_across_workers },
     { "tls: close_notify and half-close", test_tls_close_notify_half_close },
     { "tls: 4 MiB echo, every byte", test_tls_echo_4mib },
+    { "tls: decrypted bytes waiting in OpenSSL are read", test_tls_decrypted_bytes_waiting },
     { "tls: reload with a renewed certificate, a bad one refused", test_tls_reload_renewed },
     { "tls: hostile clients", test_tls_hostile },
     { "tls: handshakes count against max_per_source", test_tls_handshakes_counted },
