@@ -743,6 +743,55 @@ static void test_tls_decrypted_bytes_waiting(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+static void test_tls_backpressure(void)
+{
+    /* A client that sends and never reads: the server stops reading at
+     * its high-water mark, so the client's writes stall and superd's
+     * memory stays bounded; reading then brings every byte back. */
+    int port;
+    struct it_daemon *d = serve_tls("", "echo", "", &port);
+    SSL_CTX *x = client_ctx(0, NULL, NULL);
+    struct cli c;
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    long rss0 = it_rss_kb(d->pid);
+    size_t sent = 0;
+    int64_t last = it_now_ms(), deadline = it_now_ms() + IT_TEST_MS;
+    const size_t limit = 16 * (size_t)IT_PATTERN_LEN;   /* 64 MiB: far past every buffer */
+    while (sent < limit && it_now_ms() - last < 500 && it_left_ms(deadline)) {
+        size_t n = 0, at = sent % IT_PATTERN_LEN;
+        size_t chunk = IT_PATTERN_LEN - at > 16384 ? 16384 : IT_PATTERN_LEN - at;
+        if (SSL_write_ex(c.ssl, it_pattern + at, chunk, &n) == 1) {
+            sent += n;
+            last = it_now_ms();
+        } else {
+            ERR_clear_error();
+            it_sleep_ms(10);
+        }
+    }
+    long rss1 = it_rss_kb(d->pid);
+    printf("\n    sent %zu KiB before the writes stalled; superd RSS %ld -> %ld KiB\n    ",
+           sent / 1024, rss0, rss1);
+    CU_ASSERT(sent < limit);                /* it did stall */
+    CU_ASSERT(rss1 - rss0 < 8 * 1024);
+    /* Read back what was sent: every byte, in order. */
+    static char in[65536];
+    size_t rcvd = 0;
+    int err;
+    while (rcvd < sent) {
+        size_t at = rcvd % IT_PATTERN_LEN, want = sent - rcvd > sizeof in ? sizeof in : sent - rcvd;
+        if (want > IT_PATTERN_LEN - at)
+            want = IT_PATTERN_LEN - at;
+        size_t n = cli_read(&c, in, want, want, &err);
+        if (n == 0 || memcmp(in, it_pattern + at, n) != 0)
+            break;
+        rcvd += n;
+    }
+    CU_ASSERT_EQUAL(rcvd, sent);
+    cli_free(&c);
+    SSL_CTX_free(x);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static const struct it_test tls_tests[] = {
     { "tls: superd -t: the listener, a wrong key's line, an expired warning", test_tls_check_lines },
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
@@ -752,6 +801,7 @@ static const struct it_test tls_tests[] = {
     { "tls: close_notify and half-close", test_tls_close_notify_half_close },
     { "tls: 4 MiB echo, every byte", test_tls_echo_4mib },
     { "tls: decrypted bytes waiting in OpenSSL are read", test_tls_decrypted_bytes_waiting },
+    { "tls: a client that never reads: bounded, then every byte", test_tls_backpressure },
     { "tls: reload with a renewed certificate, a bad one refused", test_tls_reload_renewed },
     { "tls: hostile clients", test_tls_hostile },
     { "tls: handshakes count against max_per_source", test_tls_handshakes_counted },
