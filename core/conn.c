@@ -40,6 +40,7 @@
 #include "sources.h"
 #include "stats.h"
 #include "tls.h"
+#include "tls_relay.h"
 
 enum {
     CONN_OPENED = 1 << 0,   /* on_open ran: on_close is owed */
@@ -50,6 +51,7 @@ enum {
     CONN_COUNTED = 1 << 5,  /* admitted against max_connections */
     CONN_SOURCED = 1 << 6,  /* counted against max_per_source */
     CONN_HANDSHAKE = 1 << 7,    /* TLS: the handshake runs; no plugin yet */
+    CONN_PAUSED = 1 << 8,   /* conn_pause: not reading */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -167,7 +169,7 @@ static void kill_conn(struct superd_conn *c)
     }
     close(c->fd);
     c->fd = -1;
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if ((c->flags & CONN_OPENED) && p->on_close)
         p->on_close(c);
     if (c->svc->cs->log_connections)
@@ -203,7 +205,8 @@ static void settle(struct superd_conn *c)
         return;
     }
     uint32_t want = 0;
-    bool reading = !(c->flags & (CONN_EOF | CONN_CLOSING)) && buf_len(&c->out) < CONN_OUT_HIGH;
+    bool reading = !(c->flags & (CONN_EOF | CONN_CLOSING | CONN_PAUSED)) &&
+                   buf_len(&c->out) < CONN_OUT_HIGH;
     if (reading)
         want |= LOOP_READABLE;
     if (buf_len(&c->out) > 0)
@@ -285,7 +288,7 @@ static void flush(struct superd_conn *c)
         return;
     }
     buf_free(&c->out);
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if (!(c->flags & CONN_CLOSING) && p->on_drain)
         p->on_drain(c);
 }
@@ -295,7 +298,7 @@ static void flush(struct superd_conn *c)
  * line-based plugin may take one line a call. */
 static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 {
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if (!p->on_data)
         return len;
     size_t used = 0;
@@ -314,7 +317,7 @@ static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 
 static void on_eof(struct superd_conn *c)
 {
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     c->flags |= CONN_EOF;
     if (!c->why)
         c->why = "client closed";
@@ -501,7 +504,7 @@ static void plugin_open(struct superd_conn *c)
     c->flags |= CONN_OPENED;
     struct superd_conn *outer = c->srv->current;
     c->srv->current = c;
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if (p->on_open && p->on_open(c) < 0)
         end(c, CONN_ABORT, "refused by the plugin");
     if (arm_timer(c) < 0)
@@ -561,7 +564,9 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         close(fd);
         return;
     }
-    if (exec_service(l)) {
+    /* A program behind TLS is served as a connection (the handshake, then
+     * a plaintext relay to the program); others get the socket itself. */
+    if (exec_service(l) && !l->addr.tls) {
         exec_stream(l, fd, ss, sslen, admitted & CONN_COUNTED, admitted & CONN_SOURCED);
         return;
     }
@@ -575,6 +580,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         return;
     }
     c->io = &conn_io_plain;
+    c->plug = exec_service(l) ? &tls_relay_plugin : service_plugin(l->svc);
     c->srv = l->srv;
     c->lsn = l;
     c->svc = l->svc;
@@ -714,6 +720,15 @@ void conn_close_all(struct conn_set *set)
         kill_conn(set->live);
     }
     conn_reap(set);
+}
+
+void conn_pause(struct superd_conn *c, bool on)
+{
+    if (on)
+        c->flags |= CONN_PAUSED;
+    else
+        c->flags &= ~(unsigned)CONN_PAUSED;
+    touch(c);
 }
 
 /* ---- the public API ---- */

@@ -4,6 +4,7 @@
 #ifndef SUPERD_CONN_H
 #define SUPERD_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,6 +50,9 @@ struct superd_conn {
     struct serve *srv;          /* its serving context */
     struct listener *lsn;       /* the listener that accepted it */
     struct superd_service *svc;
+    const struct superd_plugin *plug;   /* its callbacks: the service's
+                                 * plugin, or the relay to a program behind
+                                 * TLS (tls_relay.c) */
     int fd;
     unsigned flags;             /* CONN_* in conn.c */
     struct buf in;              /* bytes the plugin has not consumed */
@@ -72,6 +76,10 @@ struct superd_conn {
     struct superd_conn *prev, *next;
     char peer[ADDR_TEXT_MAX];
 };
+
+/* Stop (on) or resume reading from c, whatever its queue: the relay to a
+ * program holds the client while the program does not read. */
+void conn_pause(struct superd_conn *c, bool on);
 
 /* Listener callback: accept up to CONN_ACCEPT_BATCH connections. */
 void conn_accept_ready(struct loop_watch *w, uint32_t events);

@@ -383,11 +383,10 @@ int tls_conf_check(struct conf_arg *a)
     if (!tls)
         return fail_at(a, t->ncerts ? "tls_cert" : "tls_key", t->line, -EINVAL,
                        "no tls:// listener in this service: the tls_* keys apply to nothing");
-    if (s->exec.program) {
-        /* The program would get the TLS bytes: refused until superd
-         * relays plaintext to programs (docs/tls.md). */
-        snprintf(msg, sizeof msg, "%s: a program cannot be served behind TLS yet (only "
-                 "plugins); use a tcp:// listener", tls->text);
+    if (s->exec.program && s->exec.wait) {
+        /* wait = yes hands the listener itself to the program. */
+        snprintf(msg, sizeof msg, "%s: a wait = yes program cannot be behind TLS (superd "
+                 "relays each connection: use wait = no)", tls->text);
         return fail_at(a, "listen", tls->line, -ENOTSUP, msg);
     }
     if (t->ncerts == 0) {

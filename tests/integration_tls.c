@@ -792,6 +792,65 @@ static void test_tls_backpressure(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+/* BUILD/tests/programs/xprog (tests/programs/xprog.c). */
+static char *xprog(void)
+{
+    return it_printf("%s/../tests/programs/xprog", it_plugin_dir);
+}
+
+static void test_tls_program(void)
+{
+    CU_ASSERT_FATAL(make_certs() == 0);
+    int pe = it_free_port(IT_TCP4), px = it_free_port(IT_TCP4);
+    while (px == pe)
+        px = it_free_port(IT_TCP4);
+    struct it_daemon *d = it_alloc(sizeof *d);
+    char *body = it_printf(
+        "[env]\nprogram = %s\nargs = env\nlisten = tls://127.0.0.1:%d\n"
+        "tls_cert = %s\ntls_key = %s\ntls_ca = %s\ntls_verify_client = optional\n"
+        "[cat]\nprogram = %s\nargs = echo\nlisten = tls://127.0.0.1:%d\n"
+        "tls_cert = %s\ntls_key = %s\n", xprog(), pe, cert("a.pem"), cert("a.key"),
+        cert("ca.pem"), xprog(), px, cert("a.pem"), cert("a.key"));
+    CU_ASSERT_FATAL(it_start(d, it_conf_global("shutdown_timeout = 250ms\n", body)) == 0);
+    /* The environment, then close_notify when the program exits. */
+    SSL_CTX *x = client_ctx(TLS1_2_VERSION, cert("client.pem"), cert("client.key"));
+    struct cli c;
+    CU_ASSERT_FATAL(cli_open(&c, x, pe, "a.test", NULL, NULL) == 1);
+    static char env[16384];
+    int err;
+    size_t n = cli_read(&c, env, sizeof env - 1, sizeof env - 1, &err);
+    env[n] = '\0';
+    CU_ASSERT_EQUAL(err, SSL_ERROR_ZERO_RETURN);
+    static const char *const want[] = {
+        "\nSSL_PROTOCOL=TLSv1.2\n", "\nSSL_CIPHER=ECDHE-", "\nSSL_TLS_SNI_SERVERNAME=a.test\n",
+        "\nSSL_PEER_CERT_SUBJECT=O=superd-tests,CN=client\n",
+        "\nSSL_CLIENT_DN=O=superd-tests,CN=client\n", "\nSSL_CLIENT_I_DN=CN=superd-test-ca\n",
+        "\nTCPREMOTEIP=127.0.0.1\n", "\nPROTO=TCP\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *w = want[i];
+        int found = strstr(env, w) != NULL || strncmp(env, w + 1, strlen(w + 1)) == 0;
+        if (!found)
+            printf("\n    no %s in:\n%s", w + 1, env);
+        CU_ASSERT(found);
+    }
+    cli_free(&c);
+    SSL_CTX_free(x);
+    /* cat: a 4 MiB echo through the program, then half-close: our
+     * close_notify is its EOF, it exits, we get close_notify. */
+    x = client_ctx(0, NULL, NULL);
+    CU_ASSERT_FATAL(cli_open(&c, x, px, NULL, NULL, NULL) == 1);
+    CU_ASSERT(cli_echo(&c, IT_PATTERN_LEN));
+    CU_ASSERT_FATAL(cli_write(&c, "tail", 4) == 0);
+    SSL_shutdown(c.ssl);
+    char buf[16];
+    CU_ASSERT_EQUAL(cli_read(&c, buf, sizeof buf, sizeof buf, &err), 4);
+    CU_ASSERT_EQUAL(err, SSL_ERROR_ZERO_RETURN);
+    cli_free(&c);
+    SSL_CTX_free(x);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static const struct it_test tls_tests[] = {
     { "tls: superd -t: the listener, a wrong key's line, an expired warning", test_tls_check_lines },
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
@@ -807,6 +866,8 @@ static const struct it_test tls_tests[] = {
     { "tls: handshakes count against max_per_source", test_tls_handshakes_counted },
     { "tls: openssl s_client and python3 ssl", test_tls_openssl_python },
     { "tls: a root-only key, workers as nobody", test_tls_key_root_only },
+    { "tls: a program behind TLS: SSL_* environment, 4 MiB through it, half-close",
+      test_tls_program },
 };
 
 IT_REGISTER(tls_tests)

@@ -163,14 +163,15 @@ static void test_keys_errors(void)
         "6: [echo] tls_handshake_timeout: bad duration '0' (examples: 250ms, 10s, 1m; not 0)");
     BAD("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\ntls_ca = %s/ca.pem\n",
         "7: [echo] tls_ca: given twice (first at line 6)");
-    /* A program behind TLS: not yet. */
+    /* A wait = yes program cannot be behind TLS. */
     struct conf *p = NULL;
     char ptext[1024];
-    snprintf(ptext, sizeof ptext, "[echo]\nprogram = /bin/cat\nlisten = tls://127.0.0.1:4433\n"
-             "tls_cert = %s/a.pem\ntls_key = %s/a.key\n", dir, dir);
+    snprintf(ptext, sizeof ptext, "[echo]\nprogram = /bin/cat\nwait = yes\n"
+             "listen = tls://127.0.0.1:4433\ntls_cert = %s/a.pem\ntls_key = %s/a.key\n",
+             dir, dir);
     conf_load_string(ptext, "t.ini", &p, err, sizeof err);
-    ASSERT_STR(err, "t.ini:3: [echo] listen: tls 127.0.0.1:4433: a program cannot be served "
-               "behind TLS yet (only plugins); use a tcp:// listener");
+    ASSERT_STR(err, "t.ini:4: [echo] listen: tls 127.0.0.1:4433: a wait = yes program cannot "
+               "be behind TLS (superd relays each connection: use wait = no)");
     conf_free(p);
     /* tls_* keys with no tls:// listener apply to nothing. */
     struct conf *c = NULL;
