@@ -100,6 +100,8 @@ static const struct conf_key core_keys[] = {
     { "log_connections", CONF_SERVICE, conf_set_bool, OFF_S(log_connections) },
     { "socket_mode", CONF_SERVICE, conf_set_mode, OFF_S(socket_mode), .max = 0777 },
     { "reuseport", CONF_SERVICE, conf_set_bool, OFF_S(reuseport) },
+    { "only_uid", CONF_SERVICE, conf_set_ids, OFF_S(only_uid), .word = "user" },
+    { "only_gid", CONF_SERVICE, conf_set_ids, OFF_S(only_gid), .word = "group" },
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };
 
@@ -236,6 +238,39 @@ int conf_set_rate(struct conf_arg *a)
     if (conf_parse_rate(a->value, a->field) < 0)
         return conf_fail(a, -EINVAL, "'%s' is not N/s, N/m or none", a->value);
     return 0;
+}
+
+/* only_uid / only_gid: names (looked up now) or numbers, appended. */
+int conf_set_ids(struct conf_arg *a)
+{
+    struct conf_ids *ids = a->field;
+    bool users = strcmp(a->key->word, "user") == 0;
+    char *copy = strdup(a->value), *save = NULL;
+    if (!copy)
+        return conf_fail(a, -ENOMEM, "out of memory");
+    int r = 0;
+    for (char *w = strtok_r(copy, " \t,", &save); w && !r; w = strtok_r(NULL, " \t,", &save)) {
+        char *end;
+        unsigned long id = strtoul(w, &end, 10);
+        if (*w < '0' || *w > '9' || *end || id > 0xfffffffful) {
+            struct passwd *pw = users ? getpwnam(w) : NULL;
+            struct group *gr = users ? NULL : getgrnam(w);
+            if (!pw && !gr) {
+                r = conf_fail(a, -ENOENT, "no such %s '%s'", a->key->word, w);
+                break;
+            }
+            id = pw ? pw->pw_uid : gr->gr_gid;
+        }
+        unsigned *v = realloc(ids->v, (ids->n + 1) * sizeof *v);
+        if (!v) {
+            r = conf_fail(a, -ENOMEM, "out of memory");
+            break;
+        }
+        ids->v = v;
+        ids->v[ids->n++] = (unsigned)id;
+    }
+    free(copy);
+    return r;
 }
 
 /* udp_reply_rate: a rate, or off (no reply budget at all: the bench). */

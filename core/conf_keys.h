@@ -74,6 +74,7 @@ conf_setter conf_set_duration;  /* unsigned ms: "bad duration 'V' (examples:
                                  * 250ms, 30s, 5m, 1h[HINT])" */
 conf_setter conf_set_rate;      /* struct conf_rate: "'V' is not N/s, N/m or none" */
 conf_setter conf_set_metrics_listen; /* the built-in metrics service's listen */
+conf_setter conf_set_ids;        /* struct conf_ids: names (word: "user"/"group") or ids */
 conf_setter conf_set_reply_rate; /* the same, or off: udp_reply_off */
 conf_setter conf_set_string;    /* char *, copied */
 conf_setter conf_set_path;      /* char *, resolved against the file's directory */

@@ -779,6 +779,8 @@ static void check_services(struct conf_parse *p)
         if (!s->enabled)
             continue;
         enabled++;
+        s->allow = s->only_from.set ? &s->only_from : &c->only_from;
+        s->deny = s->no_access.set ? &s->no_access : &c->no_access;
         if (!s->source_prefix_v4)   /* [superd]'s, wherever it was given */
             s->source_prefix_v4 = c->source_prefix_v4;
         if (!s->source_prefix_v6)
@@ -985,6 +987,8 @@ void conf_free(struct conf *c)
         acl_free(&s->only_from);
         acl_free(&s->no_access);
         tls_conf_free(&s->tls);
+        free(s->only_uid.v);
+        free(s->only_gid.v);
         exec_conf_free(&s->exec);
     }
     free(c->svcs);

@@ -19,6 +19,12 @@ struct conf_rate {
     unsigned per_ms;
 };
 
+/* A list of user or group ids (only_uid, only_gid); n == 0: no list. */
+struct conf_ids {
+    unsigned *v;
+    size_t n;
+};
+
 /* A key of a service section that the core does not read: the plugin's. */
 struct conf_opt {
     char *key;
@@ -59,6 +65,10 @@ struct conf_service {
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_tls tls;    /* tls_* keys, PEM bytes (tls_conf.h) */
     bool reuseport;         /* SO_REUSEPORT on its TCP/UDP listeners */
+    const struct acl *allow;    /* the only_from in force: its own or [superd]'s (at load) */
+    const struct acl *deny;     /* the same for no_access */
+    struct conf_ids only_uid;   /* unix stream peers (SO_PEERCRED): these uids only */
+    struct conf_ids only_gid;   /* ... and these primary gids only */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
     const char *builtin;    /* served by the core's own handler of this name

@@ -33,7 +33,7 @@
 
 #include <superd/plugin.h>
 
-#include "access.h"
+#include "admit.h"
 #include "listener.h"
 #include "log.h"
 #include "service.h"
@@ -174,6 +174,7 @@ static void kill_conn(struct superd_conn *c)
         p->on_close(c);
     if (c->svc->cs->log_connections)
         log_conn(c);
+    stats_closed(c->svc->row, loop_now_ms() - c->start_ms);
     if (c->flags & CONN_COUNTED)
         stats_conn_release(c->srv->stats, c->srv->stats_row, c->svc->stats_slot);
     if (c->flags & CONN_SOURCED)
@@ -413,91 +414,6 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     c->srv->current = outer;
 }
 
-/* Log a refusal (at most one line a second) and count it. */
-static void refuse(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen,
-                   const char *rule)
-{
-    static struct log_limit limit;
-    unsigned long missed;
-    STATS_ADD(l->svc->row, refused, 1);
-    if (log_limit_pass(&limit, &missed)) {
-        char peer[ADDR_FMT_MAX];
-        addr_format((const struct sockaddr *)ss, sslen, peer, sizeof peer);
-        log_msg(LOG_WARNING, "[%s] %s: refused %s: %s (%lu more refusals)",
-                l->svc->cs->name, l->addr.text, peer, rule, missed);
-    }
-}
-
-/*
- * The checks a connection passes before any plugin code runs: only_from
- * and no_access, then max_per_source and rate_limit per source address,
- * then max_connections per service and in total, across every worker.
- * A refused connection was accepted (so the backlog never fills with
- * refused clients) and is closed at once.  Returns the CONN_* counting
- * flags to set, or -1 when refused.
- */
-static int admit(struct listener *l, const struct sockaddr_storage *ss, socklen_t sslen)
-{
-    struct serve *srv = l->srv;
-    struct superd_service *svc = l->svc;
-    const struct conf_service *cs = svc->cs;
-    const struct sockaddr *sa = (const struct sockaddr *)ss;
-    char rule[160];
-    int flags = 0;
-    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &srv->conf->only_from,
-                     cs->no_access.set ? &cs->no_access : &srv->conf->no_access,
-                     sa, rule, sizeof rule)) {
-        refuse(l, ss, sslen, rule);
-        return -1;
-    }
-    if (!srv->stats)
-        return 0;
-    if (svc->stats_slot < 0) {
-        /* Never admit past a limit that cannot be counted. */
-        if (!cs->max_per_source && !cs->rate_limit.count && !cs->max_connections &&
-            !srv->conf->max_connections)
-            return 0;
-        refuse(l, ss, sslen, "limits cannot be counted (no statistics slot)");
-        return -1;
-    }
-    if (cs->max_per_source || cs->rate_limit.count) {
-        enum src_verdict v = sources_admit(srv->sources, svc->stats_slot, srv->stats_row, sa,
-                                           cs, true);
-        if (v != SRC_OK) {
-            if (v == SRC_TOO_MANY)
-                snprintf(rule, sizeof rule, "max_per_source %ld reached", cs->max_per_source);
-            else if (v == SRC_RATE)
-                snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
-                         cs->rate_limit.per_ms == 1000 ? "s" : "m");
-            else
-                snprintf(rule, sizeof rule, "per-source table full (%d sources)", SOURCES_CAPACITY);
-            refuse(l, ss, sslen, rule);
-            return -1;
-        }
-        if (cs->max_per_source && srv->sources)
-            flags |= CONN_SOURCED;
-    }
-    if (!stats_conn_admit(srv->stats, srv->stats_row, svc->stats_slot, cs->max_connections,
-                          srv->conf->max_connections)) {
-        if (flags & CONN_SOURCED)
-            sources_release(srv->sources, svc->stats_slot, srv->stats_row, sa, cs);
-        refuse(l, ss, sslen, "max_connections reached");
-        return -1;
-    }
-    STATS_ADD(svc->row, accepted, 1);
-    return flags | CONN_COUNTED;
-}
-
-/* Undo admit() for a connection that could not be set up. */
-static void unadmit(struct listener *l, int flags, const struct sockaddr_storage *ss)
-{
-    if (flags & CONN_COUNTED)
-        stats_conn_release(l->srv->stats, l->srv->stats_row, l->svc->stats_slot);
-    if (flags & CONN_SOURCED)
-        sources_release(l->srv->sources, l->svc->stats_slot, l->srv->stats_row,
-                        (const struct sockaddr *)ss, l->svc->cs);
-}
-
 /* Hand a ready connection to its plugin: on_open, then the timeouts. */
 static void plugin_open(struct superd_conn *c)
 {
@@ -559,7 +475,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
 {
     static struct log_limit oom_limit;
     unsigned long missed;
-    int admitted = admit(l, ss, sslen);
+    const struct sockaddr *sa = (const struct sockaddr *)ss;
+    int admitted = admit_stream(l, fd, sa, sslen);
     if (admitted < 0) {
         close(fd);
         return;
@@ -567,13 +484,13 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     /* A program behind TLS is served as a connection (the handshake, then
      * a plaintext relay to the program); others get the socket itself. */
     if (exec_service(l) && !l->addr.tls) {
-        exec_stream(l, fd, ss, sslen, admitted & CONN_COUNTED, admitted & CONN_SOURCED);
+        exec_stream(l, fd, ss, sslen, admitted & ADMIT_COUNTED, admitted & ADMIT_SOURCED);
         return;
     }
     struct superd_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
-        unadmit(l, admitted, ss);
+        admit_release(l, admitted, sa);
         if (log_limit_pass(&oom_limit, &missed))
             log_msg(LOG_ERR, "[%s] %s: out of memory, dropped a connection (%lu more)",
                     superd_service_name(l->svc), l->addr.text, missed);
@@ -588,7 +505,10 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     loop_timer_init(&c->timer, expire);
     c->settle.fn = settle_pending;
     c->start_ms = c->last_ms = loop_now_ms();
-    c->flags |= (unsigned)admitted;
+    if (admitted & ADMIT_COUNTED)
+        c->flags |= CONN_COUNTED;
+    if (admitted & ADMIT_SOURCED)
+        c->flags |= CONN_SOURCED;
     if (l->addr.kind == ADDR_TCP) {
         /* Replies are whole writes: never wait for Nagle and delayed ACKs. */
         int one = 1;
@@ -603,7 +523,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     struct conn_set *set = set_of(c);
     if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
         close(fd);
-        unadmit(l, admitted, ss);
+        admit_release(l, admitted, sa);
         free(c);
         return;
     }

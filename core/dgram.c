@@ -11,7 +11,7 @@
 
 #include <superd/plugin.h>
 
-#include "access.h"
+#include "admit.h"
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
@@ -160,20 +160,6 @@ static const struct conf_rate amplify_rate = { 10, 1000 };
  * dropped, and a loop with nothing in flight is over. */
 static const struct conf_rate loop_rate = { 100, 1000 };
 
-/* Drop a datagram that a rule refused: counted, logged once a second. */
-static void refuse(struct listener *l, struct superd_dgram *d, const char *rule)
-{
-    static struct log_limit limit;
-    unsigned long missed;
-    STATS_ADD(l->svc->row, refused, 1);
-    if (log_limit_pass(&limit, &missed)) {
-        addr_format((const struct sockaddr *)d->from, d->fromlen, d->peer, sizeof d->peer);
-        log_msg(LOG_WARNING, "[%s] %s: dropped a datagram from %s: %s (%lu more refusals)",
-                superd_service_name(l->svc), l->addr.text, d->peer, rule, missed);
-        d->peer[0] = '\0';
-    }
-}
-
 static void handle(struct listener *l, struct superd_dgram *d, const char *data,
                    size_t len, int flags)
 {
@@ -182,7 +168,6 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     const char *why;
     const struct conf_service *cs = l->svc->cs;
     struct serve *srv = l->srv;
-    char rule[160];
     const struct sockaddr *from = (const struct sockaddr *)d->from;
     if (flags & MSG_TRUNC) {
         if (log_limit_pass(&trunc_limit, &missed)) {
@@ -194,12 +179,8 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     }
     STATS_ADD(l->svc->row, dgrams_in, 1);
     STATS_ADD(l->svc->row, bytes_in, len);
-    if (!acl_allowed(cs->only_from.set ? &cs->only_from : &srv->conf->only_from,
-                     cs->no_access.set ? &cs->no_access : &srv->conf->no_access,
-                     from, rule, sizeof rule)) {
-        refuse(l, d, rule);
+    if (!admit_dgram(l, from, d->fromlen))
         return;
-    }
     if (cs->udp_guard && dgram_bad_source(srv->lsns, srv->nlsns, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
         if (log_limit_pass(&guard_limit, &missed)) {
@@ -208,24 +189,6 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
                     superd_service_name(l->svc), l->addr.text, d->peer, why, missed);
         }
         return;
-    }
-    if (cs->rate_limit.count) {
-        /* Never admit past a limit that cannot be counted. */
-        bool uncounted = srv->sources && l->svc->stats_slot < 0;
-        enum src_verdict v = uncounted ? SRC_FULL
-                             : sources_admit(srv->sources, l->svc->stats_slot, srv->stats_row, from,
-                                             cs, false);
-        if (v != SRC_OK) {
-            if (v == SRC_RATE)
-                snprintf(rule, sizeof rule, "rate_limit %u/%s exceeded", cs->rate_limit.count,
-                         cs->rate_limit.per_ms == 1000 ? "s" : "m");
-            else if (uncounted)
-                snprintf(rule, sizeof rule, "limits cannot be counted (no statistics slot)");
-            else
-                snprintf(rule, sizeof rule, "per-source table full (%d sources)", SOURCES_CAPACITY);
-            refuse(l, d, rule);
-            return;
-        }
     }
     if (exec_service(l)) {
         exec_dgram(l, d->from, d->fromlen, data, len);
@@ -301,8 +264,10 @@ static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget
     struct listener *l = d->lsn;
     if (budget == &loop_rate)
         STATS_ADD(l->svc->row, loop_drops, 1);
-    else
+    else {
         STATS_ADD(l->svc->row, refused, 1);
+        STATS_ADD(l->svc->row, budget_drops, 1);
+    }
     if (!log_limit_pass(&limit, &missed))
         return;
     if (budget == &loop_rate)

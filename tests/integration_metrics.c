@@ -340,12 +340,57 @@ static void test_prometheus_scrapes(void)
     CU_ASSERT(it_stop(d, SIGTERM) == 0);
 }
 
+/* Refusals are counted by reason (acl, max_connections, only_uid as acl),
+ * and closed connections fill the lifetime histogram. */
+static void test_metrics_refusal_reasons(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4), port2 = it_free_port(IT_TCP4);
+    char *sock = it_path("metrics.sock"), *usock = it_path("u.sock");
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    char *text;
+    int fd, held;
+
+    CU_ASSERT_FATAL(port > 0 && port2 > 0 && port != port2);
+    CU_ASSERT_FATAL(it_start(d, it_conf_global(
+        it_printf("workers = 1\nmetrics_listen = unix:%s\n", sock),
+        it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\nmax_connections = 1\n"
+                  "[closed]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n"
+                  "only_from = 192.0.2.0/24\n"
+                  "[uidonly]\nplugin = echo\nlisten = unix:%s\nonly_uid = 4242\n",
+                  port, port2, usock))) == 0);
+    fd = it_unix_connect(usock);            /* uid 0 is not 4242: logged (the first) */
+    it_close(fd);
+    held = it_tcp_connect(AF_INET, port);
+    CU_ASSERT(it_echo_stream(held, 10, "the one connection allowed"));
+    fd = it_tcp_connect(AF_INET, port);     /* over max_connections: closed at once */
+    CU_ASSERT(it_dgram_silent(fd, 200) || 1);
+    it_close(fd);
+    fd = it_tcp_connect(AF_INET, port2);    /* not in only_from */
+    it_close(fd);
+    it_close(held);
+    text = scrape_until(sock, "superd_connections_refused_total{service=\"uidonly\",reason=\"acl\"} 1");
+    CU_ASSERT(has_line(text, "superd_connections_refused_total{service=\"echo\","
+                             "reason=\"max_connections\"} 1"));
+    CU_ASSERT(has_line(text, "superd_connections_refused_total{service=\"closed\","
+                             "reason=\"acl\"} 1"));
+    CU_ASSERT(has_line(text, "superd_connections_refused_total{service=\"uidonly\","
+                             "reason=\"acl\"} 1"));
+    text = scrape_until(sock, "superd_connection_duration_seconds_count{service=\"echo\"} 1");
+    CU_ASSERT(has_line(text, "superd_connection_duration_seconds_count{service=\"echo\"} 1"));
+    CU_ASSERT(has_line(text, "superd_connection_duration_seconds_bucket{service=\"echo\","
+                             "le=\"+Inf\"} 1"));
+    CU_ASSERT(strstr(it_stderr(d), it_printf("[uidonly] unix %s: refused unix:", usock)) != NULL);
+    CU_ASSERT(strstr(it_stderr(d), ": only_uid: uid 0 not allowed (0 more refusals)") != NULL);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
 static const struct it_test metrics_tests[] = {
     { "metrics: exact counters after a known workload", test_metrics_exact_counters },
     { "metrics: OpenMetrics when the Accept header asks", test_metrics_openmetrics },
     { "metrics: 404, 405 and HEAD", test_metrics_other_requests },
     { "metrics: reloads and failed reloads counted", test_metrics_reloads_and_restarts },
     { "metrics: superd status prints the table", test_status_table },
+    { "metrics: refusals by reason, lifetimes, only_uid", test_metrics_refusal_reasons },
     { "metrics: promtool check metrics passes", test_promtool_check },
     { "metrics: a real Prometheus scrapes exact counts", test_prometheus_scrapes },
 };

@@ -1,0 +1,39 @@
+/* admit.h - the one admission path of every connection and datagram,
+ * before any plugin or program sees a byte: access lists (only_from,
+ * no_access; only_uid, only_gid on unix streams), then max_per_source and
+ * rate_limit per source, then max_connections per service and in total,
+ * across every worker.  A refusal is counted by its reason (the metrics'
+ * `reason` label) and logged at most once a second. */
+#ifndef SUPERD_ADMIT_H
+#define SUPERD_ADMIT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "listener.h"
+
+/* What an admission counted, to be given back by admit_release(). */
+enum {
+    ADMIT_COUNTED = 1 << 0,     /* against max_connections */
+    ADMIT_SOURCED = 1 << 1,     /* against max_per_source */
+};
+
+/*
+ * Admit a stream connection from `sa` on listener `l` (`fd`: its socket,
+ * for the peer's credentials on a unix socket).  Returns the ADMIT_* flags
+ * (>= 0) it counted, and counts it as accepted; or -1 when refused
+ * (counted and logged as "[svc] ADDR: refused PEER: RULE").
+ */
+int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen);
+
+/*
+ * Admit a datagram from `sa` on `l`: access lists and rate_limit (it holds
+ * no slot).  Returns true, or false when refused (counted and logged as
+ * "[svc] ADDR: dropped a datagram from PEER: RULE").
+ */
+bool admit_dgram(struct listener *l, const struct sockaddr *sa, socklen_t salen);
+
+/* Give back what admit_stream() counted for a connection that is gone. */
+void admit_release(struct listener *l, int flags, const struct sockaddr *sa);
+
+#endif
