@@ -258,7 +258,7 @@ $(FUZZ_DIR)/plugins/%.so: plugins/%.c include/superd/plugin.h
 
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/tests/fuzz/fuzz_config.o $(FUZZ_DIR)/tests/fuzz/shims.o \
                          $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o addr.o access.o log.o \
-                         tls_conf.o tls.o loop.o)
+                         tls_conf.o tls.o loop.o exec_conf.o exec_args.o)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) $(SSL_LIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_addr: $(FUZZ_DIR)/tests/fuzz/fuzz_addr.o $(FUZZ_DIR)/tests/fuzz/shims.o \
