@@ -77,7 +77,7 @@ test:
 # into one tree shared by every build; a test whose program could not be had
 # says it is skipped.
 TEST_DEPS_DIR := build-deps
-TEST_DEPS     := prometheus
+TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1
 export SUPERD_TEST_DEPS := $(CURDIR)/$(TEST_DEPS_DIR)/root
 
 .PHONY: test-deps

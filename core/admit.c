@@ -165,6 +165,12 @@ bool admit_dgram(struct listener *l, const struct sockaddr *sa, socklen_t salen)
     return false;
 }
 
+void admit_refused(struct listener *l, const struct sockaddr *sa, socklen_t salen,
+                   enum stats_refusal why, const char *rule)
+{
+    refuse(l, STREAM, sa, salen, why, rule);
+}
+
 void admit_release(struct listener *l, int flags, const struct sockaddr *sa)
 {
     if (flags & ADMIT_COUNTED)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "listener.h"
+#include "stats.h"
 
 /* What an admission counted, to be given back by admit_release(). */
 enum {
@@ -32,6 +33,11 @@ int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_
  * "[svc] ADDR: dropped a datagram from PEER: RULE").
  */
 bool admit_dgram(struct listener *l, const struct sockaddr *sa, socklen_t salen);
+
+/* Count and log a refusal found elsewhere on the way in (the PROXY
+ * stage, the TLS handshake), the same way: "[svc] ADDR: refused PEER: RULE". */
+void admit_refused(struct listener *l, const struct sockaddr *sa, socklen_t salen,
+                   enum stats_refusal why, const char *rule);
 
 /* Give back what admit_stream() counted for a connection that is gone. */
 void admit_release(struct listener *l, int flags, const struct sockaddr *sa);

@@ -102,6 +102,9 @@ static const struct conf_key core_keys[] = {
     { "reuseport", CONF_SERVICE, conf_set_bool, OFF_S(reuseport) },
     { "only_uid", CONF_SERVICE, conf_set_ids, OFF_S(only_uid), .word = "user" },
     { "only_gid", CONF_SERVICE, conf_set_ids, OFF_S(only_gid), .word = "group" },
+    { "proxy_protocol", CONF_SERVICE, conf_set_bool, OFF_S(proxy_protocol) },
+    { "trusted_proxies", CONF_SERVICE, conf_set_acl, OFF_S(trusted_proxies) },
+    { "proxy_timeout", CONF_SERVICE, conf_set_duration, OFF_S(proxy_timeout_ms) },
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };
 

@@ -779,6 +779,12 @@ static void check_services(struct conf_parse *p)
         if (!s->enabled)
             continue;
         enabled++;
+        if (s->proxy_protocol && !s->trusted_proxies.set) {
+            /* Only a local balancer is believed unless told otherwise. */
+            char msg[128];
+            if (acl_parse("127.0.0.0/8 ::1", &s->trusted_proxies, msg, sizeof msg) < 0)
+                fail(p, -ENOMEM, s->line, s->name, "trusted_proxies", "%s", msg);
+        }
         s->allow = s->only_from.set ? &s->only_from : &c->only_from;
         s->deny = s->no_access.set ? &s->no_access : &c->no_access;
         if (!s->source_prefix_v4)   /* [superd]'s, wherever it was given */
@@ -987,6 +993,7 @@ void conf_free(struct conf *c)
         acl_free(&s->only_from);
         acl_free(&s->no_access);
         tls_conf_free(&s->tls);
+        acl_free(&s->trusted_proxies);
         free(s->only_uid.v);
         free(s->only_gid.v);
         exec_conf_free(&s->exec);

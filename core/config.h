@@ -69,6 +69,9 @@ struct conf_service {
     const struct acl *deny;     /* the same for no_access */
     struct conf_ids only_uid;   /* unix stream peers (SO_PEERCRED): these uids only */
     struct conf_ids only_gid;   /* ... and these primary gids only */
+    bool proxy_protocol;        /* a PROXY v1/v2 header first (proxy_wait.c) */
+    struct acl trusted_proxies; /* who may send one; default loopback */
+    unsigned proxy_timeout_ms;  /* for the whole header; 0: PROXY_TIMEOUT_MS */
     struct conf_opt *opts;  /* the plugin's keys, in file order */
     size_t nopts;
     const char *builtin;    /* served by the core's own handler of this name

@@ -34,6 +34,7 @@
 #include <superd/plugin.h>
 
 #include "admit.h"
+#include "proxy_wait.h"
 #include "listener.h"
 #include "log.h"
 #include "service.h"
@@ -513,7 +514,10 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         /* Replies are whole writes: never wait for Nagle and delayed ACKs. */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        /* The address only: its text is made if someone asks (peer_of). */
+    }
+    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+        /* The address only (a PROXY header's client on any listener): its
+         * text is made if someone asks (peer_of). */
         memcpy(&c->src, ss, sslen < sizeof c->src ? sslen : sizeof c->src);
     } else {
         char path[ADDR_FMT_MAX];
@@ -616,7 +620,10 @@ void conn_accept_ready(struct loop_watch *w, uint32_t events)
                 continue;
             break;
         }
-        conn_open(l, fd, &ss, len);
+        if (l->svc->cs->proxy_protocol)
+            proxy_wait(l, fd, &ss, len, conn_open);
+        else
+            conn_open(l, fd, &ss, len);
     }
 }
 

@@ -76,21 +76,52 @@ static bool ip_text(const struct sockaddr_storage *ss, char *ip, size_t iplen, c
     return false;
 }
 
-/* The path of a unix address ("@name" for an abstract one; "" if none). */
+/* Append bytes [p, p+n) to buf (size > 0, always terminated), with every
+ * control byte (below 0x20, DEL, an abstract name's NULs) as \xHH, as the
+ * log writes them: the client chooses its own unix address, and a
+ * newline in it must not forge a line in a program that prints or parses
+ * its environment. */
+static void escape_into(char *buf, size_t size, size_t *at, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = *at;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)p[k];
+        if (c >= 0x20 && c != 0x7f) {
+            if (i + 1 >= size)
+                break;
+            buf[i++] = (char)c;
+            continue;
+        }
+        if (i + 4 >= size)
+            break;
+        buf[i++] = '\\';
+        buf[i++] = 'x';
+        buf[i++] = hex[c >> 4];
+        buf[i++] = hex[c & 15];
+    }
+    buf[i] = '\0';
+    *at = i;
+}
+
+/* The path of a unix address ("@name" for an abstract one; "" if none),
+ * control bytes escaped. */
 static void unix_text(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t size)
 {
     const struct sockaddr_un *un = (const void *)ss;
-    size_t off = offsetof(struct sockaddr_un, sun_path);
+    size_t off = offsetof(struct sockaddr_un, sun_path), at = 0;
     buf[0] = '\0';
     if (ss->ss_family != AF_UNIX || len <= off)
         return;
     size_t n = len - off;
     if (n > sizeof un->sun_path)
         n = sizeof un->sun_path;
-    if (un->sun_path[0] == '\0')
-        snprintf(buf, size, "@%.*s", (int)(n - 1), un->sun_path + 1);
-    else
-        snprintf(buf, size, "%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+    if (un->sun_path[0] == '\0') {
+        escape_into(buf, size, &at, "@", 1);
+        escape_into(buf, size, &at, un->sun_path + 1, n - 1);
+    } else {
+        escape_into(buf, size, &at, un->sun_path, strnlen(un->sun_path, n));
+    }
 }
 
 static void ip_vars(struct envv *ev, const struct exec_facts *f)
@@ -117,7 +148,7 @@ static void ip_vars(struct envv *ev, const struct exec_facts *f)
 
 static void ipc_vars(struct envv *ev, const struct exec_facts *f)
 {
-    char buf[128];
+    char buf[4 * sizeof ((struct sockaddr_un *)0)->sun_path + 2];
     put(ev, "PROTO", "IPC");
     unix_text(&f->local, f->locallen, buf, sizeof buf);
     put(ev, "IPCLOCALPATH", buf);

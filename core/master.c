@@ -70,6 +70,7 @@ struct sproc {
     pid_t pid;              /* 0: free */
     int ctl;                /* the master's end of its control socket */
     unsigned gen;
+    long long kill_at;      /* stopping: when SIGKILL is due (0: none) */
 };
 #define MAX_SPAWNERS 8
 
@@ -184,7 +185,7 @@ static int spawner_start(struct master *m)
         spawner_main(m->conf, m->gen, sv[1], &m->lsns);
     }
     close(sv[1]);
-    *sp = (struct sproc){ pid, sv[0], m->gen };
+    *sp = (struct sproc){ pid, sv[0], m->gen, 0 };
     log_msg(LOG_INFO, "spawner %ld started", (long)pid);
     return 0;
 }
@@ -364,6 +365,33 @@ int master_check(const struct conf *c, bool print, bool to_log)
 
 static void worker_main(struct master *m, int row) __attribute__((noreturn));
 
+/*
+ * In a new worker, before any plugin code runs: close the listeners of
+ * wait = yes services (the spawner's alone; a plugin's init must never
+ * hold one), and make every other listener non-blocking again.  The flag
+ * belongs to the open file description shared with the master, the
+ * spawner and earlier workers: a spawner clears it on a wait = yes
+ * listener for its program, and when a reload keeps that address for a
+ * wait = no service the description would stay blocking, leaving workers
+ * blocked in accept4.  Setting it here, in each worker, restores it.
+ */
+static void prepare_listeners(struct master *m)
+{
+    for (size_t i = 0; i < m->lsns.n; i++) {
+        struct listener *l = &m->lsns.v[i];
+        if (l->fd < 0)
+            continue;
+        if (l->svc_index < m->conf->nsvcs && m->conf->svcs[l->svc_index].exec.wait) {
+            close(l->fd);
+            l->fd = -1;
+            continue;
+        }
+        int fl = fcntl(l->fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK))
+            fcntl(l->fd, F_SETFL, fl | O_NONBLOCK);
+    }
+}
+
 /* The child side of a fork: become a worker, never return. */
 static void worker_main(struct master *m, int row)
 {
@@ -377,6 +405,7 @@ static void worker_main(struct master *m, int row)
     if (m->check_trace >= 0)
         close(m->check_trace);
     close_spawner_ctls(m);
+    prepare_listeners(m);
     unsetenv("NOTIFY_SOCKET");  /* only the master speaks for the service */
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
@@ -836,9 +865,16 @@ static void stop(struct master *m, int signo)
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
         if (m->procs[i].pid)
             retire(m, &m->procs[i]);
+    /* A spawner stops its children shutdown_timeout + its own grace after
+     * SIGTERM; one still there later is stuck (a child it waits on, a
+     * descriptor that will not close): killed, so the master can exit. */
+    long long sp_kill_at = clock_now_ms() + m->conf->shutdown_timeout_ms + SPAWN_KILL_GRACE_MS +
+                           KILL_GRACE_MS;
     for (int i = 0; i < MAX_SPAWNERS; i++)
-        if (m->sps[i].pid)
+        if (m->sps[i].pid) {
             kill(m->sps[i].pid, SIGTERM);
+            m->sps[i].kill_at = sp_kill_at;
+        }
     /* Stop accepting: workers close their copies as they get SIGTERM. */
     lsn_set_close(&m->lsns);
 }
@@ -938,6 +974,9 @@ static int next_timeout(const struct master *m)
     for (int i = 0; i < STATS_MAX_WORKERS; i++)
         if (m->procs[i].pid && m->procs[i].kill_at)
             at = earlier(at, m->procs[i].kill_at);
+    for (int i = 0; i < MAX_SPAWNERS; i++)
+        if (m->sps[i].pid && m->sps[i].kill_at)
+            at = earlier(at, m->sps[i].kill_at);
     if (m->tickets_due >= 0)
         at = earlier(at, m->tickets_due);
     if (at < 0)
@@ -976,6 +1015,15 @@ static void timers(struct master *m)
         kill(wp->pid, SIGKILL);
         wp->killed = true;
         wp->kill_at = 0;
+    }
+    for (int i = 0; i < MAX_SPAWNERS; i++) {
+        struct sproc *sp = &m->sps[i];
+        if (!sp->pid || !sp->kill_at || now < sp->kill_at)
+            continue;
+        log_msg(LOG_WARNING, "spawner %ld still running %d ms after shutdown_timeout: "
+                "killing it", (long)sp->pid, SPAWN_KILL_GRACE_MS + KILL_GRACE_MS);
+        kill(sp->pid, SIGKILL);
+        sp->kill_at = 0;
     }
 }
 

@@ -9,9 +9,18 @@
  * a datagram sender's address (which a worker could lie about only to the
  * program's environment) and the cookie echoed back to it.
  *
- * Children are started with vfork: the spawner is small, but even so the
- * child does not copy it; everything the child needs (argv, envp, groups)
- * is prepared before, and the child only makes system calls.
+ * Children are started with fork, never vfork: after the child switches
+ * to the program's user (often the workers' own), a worker may SIGSTOP it,
+ * and a vforked child stopped before execve would suspend the spawner
+ * with it.  The spawner is small, so fork is cheap; everything the child
+ * needs (argv, envp, groups) is prepared before.  The child reports a
+ * failure before execve through a CLOEXEC socket the spawner's loop reads
+ * (EOF: the program runs), so the spawner never waits on a child.
+ *
+ * A descriptor received from a worker is closed so that close() cannot
+ * block (SO_LINGER is switched off first, and a connection handed to a
+ * child is closed here before the child may run, so the child holds the
+ * last reference).
  */
 #include "spawner.h"
 
@@ -45,6 +54,8 @@ extern char **environ;
 #define LINE_MAX_LEN 512
 /* A wait = yes child that fails within this long is not restarted sooner. */
 #define WAIT_RESPAWN_MS 1000
+/* With no max_connections, at most this many programs run at once. */
+#define SPAWN_MAX_CHILDREN 1024
 
 /* One exec service, ready to start. */
 struct xsvc {
@@ -59,6 +70,12 @@ struct xsvc {
     long live;                  /* children now */
     int cg_fd;                  /* its cgroup's cgroup.procs, or -1 */
     char *cg_err;               /* its cgroup could not be made: never start */
+    char *chroot_err;           /* its chroot is unsafe: never start */
+    /* Its listeners' own addresses: a stream connection handed over by a
+     * worker must have been accepted on one of them. */
+    struct sockaddr_storage *la;    /* cs->naddrs of them */
+    socklen_t *lalen;
+    size_t nla;
 };
 
 /* A worker's end of a socketpair. */
@@ -90,6 +107,7 @@ struct child {
     struct wlsn *wl;
     long long start_ms, term_at, kill_at;
     struct loop_watch errw;     /* stderr = log: the pipe's read end */
+    struct loop_watch repw;     /* until execve: the child's failure report */
     size_t linelen;
     bool dead;
     char line[LINE_MAX_LEN];
@@ -111,6 +129,7 @@ struct spawner {
     size_t nchildren;
     bool stopping, retiring;
     long long stop_at, kill_at;
+    size_t max_children;        /* every program at once (max_connections or 1024) */
     char cg_root[PATH_MAX];     /* where the services' cgroups are; "" not yet */
 };
 
@@ -145,6 +164,25 @@ int spawn_send_fd(int sock, const void *data, size_t len, int fd)
     return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* Make close(fd) unable to wait: a lingering socket (SO_LINGER with a
+ * timeout and unsent data) would block the spawner in close(). */
+static void unlinger(int fd)
+{
+    struct linger lg = { 0, 0 };
+    socklen_t len = sizeof lg;
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff) {
+        lg = (struct linger){ 0, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+}
+
+/* Close a descriptor a worker sent, never waiting. */
+static void close_received(int fd)
+{
+    unlinger(fd);
+    close(fd);
+}
+
 /*
  * Receive one message of exactly `len` bytes carrying exactly one
  * descriptor.  Every descriptor that arrived is closed unless the message
@@ -154,8 +192,11 @@ int spawn_send_fd(int sock, const void *data, size_t len, int fd)
  */
 static int recv_fd(int sock, void *data, size_t len)
 {
+    /* Room for the most a message can carry (the kernel's SCM_MAX_FD):
+     * descriptors cut off here would be released by the kernel in this
+     * process, where a lingering socket's release could block. */
     union {
-        char buf[CMSG_SPACE(sizeof(int) * 8)];
+        char buf[CMSG_SPACE(sizeof(int) * 253)];
         struct cmsghdr align;
     } u;
     struct iovec iov = { data, len };
@@ -177,7 +218,7 @@ static int recv_fd(int sock, void *data, size_t len)
             if (fd < 0)
                 fd = f;
             else {
-                close(f);
+                close_received(f);
                 extra++;
             }
         }
@@ -185,7 +226,7 @@ static int recv_fd(int sock, void *data, size_t len)
     bool bad = (size_t)n != len || extra || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0;
     if (bad) {
         if (fd >= 0)
-            close(fd);
+            close_received(fd);
         return -EBADMSG;
     }
     return fd;
@@ -252,6 +293,26 @@ static void cgroup_teardown(struct spawner *sp)
     }
 }
 
+static int chroot_safe(const char *path, char *bad, size_t badlen);
+
+/* A chroot the program's user (or anyone but root) could write to is
+ * refused, as sshd refuses such a ChrootDirectory: logged now, and the
+ * program is never started.  Returns -ENOMEM only. */
+static int chroot_check(struct xsvc *x)
+{
+    char bad[PATH_MAX];
+    if (chroot_safe(x->cs->exec.chroot, bad, sizeof bad) == 0)
+        return 0;
+    log_msg(LOG_ERR, "[%s] chroot %s: %s is not owned by root or is writable by group or "
+            "others: the program will not be started", x->cs->name, x->cs->exec.chroot, bad);
+    if (asprintf(&x->chroot_err, "chroot: %s is not owned by root or is writable by group or "
+                 "others", bad) < 0) {
+        x->chroot_err = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static int table_build(struct spawner *sp, char *err, size_t errlen)
 {
     const struct conf *c = sp->c;
@@ -300,6 +361,12 @@ static int table_build(struct spawner *sp, char *err, size_t errlen)
             else
                 x->dgram = true;
         }
+        x->la = calloc(cs->naddrs ? cs->naddrs : 1, sizeof *x->la);
+        x->lalen = calloc(cs->naddrs ? cs->naddrs : 1, sizeof *x->lalen);
+        if (!x->la || !x->lalen)
+            return -ENOMEM;
+        if (e->chroot && root && chroot_check(x) < 0)
+            return -ENOMEM;
         if ((e->has_memory_max || e->has_pids_max || c->cgroup_root) && cgroup_setup(sp, x) < 0)
             return -ENOMEM;
     }
@@ -308,21 +375,63 @@ static int table_build(struct spawner *sp, char *err, size_t errlen)
 
 /* ---- starting a child ---- */
 
-/* What the vforked child needs, prepared by the parent; the child writes
- * back only step and err_no. */
+/* What the forked child needs, prepared by the parent. */
 struct start {
     const struct xsvc *xs;
     char **envp;
     int in, out, errfd;         /* become 0, 1, 2 */
-    const char *volatile step;
-    volatile int err_no;
+    int rep;                    /* the child's end of the report socket */
+    int rep_parent;             /* the spawner's end: closed in the child */
+    pid_t spawner;
+    const char *step;
 };
+
+/* What a child that could not execve says before it exits. */
+struct start_rep {
+    int32_t err_no;
+    char step[28];
+};
+
+/* Is every component of `path` owned by root and writable by root only
+ * (as sshd's ChrootDirectory)?  Otherwise the program's user, or anyone,
+ * could plant files (a libc, /etc/passwd) in the root it gets.  Returns 0
+ * or -EPERM with `bad` naming the component. */
+static int chroot_safe(const char *path, char *bad, size_t badlen)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t n = strlen(buf);
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && buf[i] != '/')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        const char *comp = i ? buf : "/";
+        /* A root-owned sticky directory (/tmp) is fine on the way: nobody
+         * else can rename or remove the root-owned entry below it. */
+        if (stat(comp, &st) < 0 || st.st_uid != 0 ||
+            ((st.st_mode & 022) && !(i < n && (st.st_mode & S_ISVTX)))) {
+            snprintf(bad, badlen, "%s", comp);
+            return -EPERM;
+        }
+        buf[i] = c;
+    }
+    return 0;
+}
 
 static int child_setup(struct start *st)
 {
     const struct xsvc *x = st->xs;
     const struct exec_conf *e = &x->cs->exec;
     static const int res[EXEC_NRLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
+    /* Wait until the spawner has closed its copy of the connection: the
+     * child then holds the last one, and the spawner's close never waits
+     * on a lingering socket.  Still root here: no worker can stop us. */
+    char go;
+    close(st->rep_parent);
+    if ((st->step = "start", read(st->rep, &go, 1) != 1))
+        return -1;
     /* First into its cgroup: whatever it forks is counted there. */
     if (x->cg_fd >= 0 && (st->step = "cgroup", write(x->cg_fd, "0", 1) < 0))
         return -1;
@@ -351,7 +460,6 @@ static int child_setup(struct start *st)
     if ((st->step = "chdir", chdir(e->chdir ? e->chdir : "/") < 0))
         return -1;
     if (x->set_ids) {
-        /* Raw system calls: this child shares the spawner's memory. */
         st->step = "setgroups";
         if (syscall(SYS_setgroups, (size_t)x->ngroups, x->groups) < 0)
             return -1;
@@ -360,9 +468,23 @@ static int child_setup(struct start *st)
         if ((st->step = "setuid", syscall(SYS_setresuid, x->uid, x->uid, x->uid) < 0))
             return -1;
     }
+    /* A program never outlives the spawner that enforces its limits
+     * (max_lifetime, the stop at shutdown): armed after the switch of
+     * user, which clears it, and checked against a spawner already gone. */
+    if ((st->step = "pdeathsig", prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
+        return -1;
+    if (getppid() != st->spawner) {
+        errno = ESRCH;
+        return -1;
+    }
     if ((st->step = "no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
         return -1;
-    if ((st->step = "close_range", syscall(SYS_close_range, 3U, ~0U, 0U) < 0))
+    /* Everything but 0-2 and the report socket, moved to 3 (CLOEXEC:
+     * the spawner reads EOF once execve succeeded). */
+    if (st->rep != 3 && (st->step = "dup3", dup3(st->rep, 3, O_CLOEXEC) < 0))
+        return -1;
+    st->rep = 3;
+    if ((st->step = "close_range", syscall(SYS_close_range, 4U, ~0U, 0U) < 0))
         return -1;
     sigset_t none;
     sigemptyset(&none);
@@ -372,14 +494,18 @@ static int child_setup(struct start *st)
     return -1;
 }
 
-/* vfork and set the child up; in the child, never returns.  A function
- * of its own, so nothing of the caller's frame lives across vfork. */
-static __attribute__((noinline)) pid_t spawn_child(struct start *st)
+/* Fork and set the child up; in the child, never returns (a failure is
+ * reported on st->rep, then _exit(127)). */
+static pid_t spawn_child(struct start *st)
 {
-    pid_t pid = vfork();
+    pid_t pid = fork();
     if (pid == 0) {
-        if (child_setup(st) < 0)
-            st->err_no = errno;
+        if (child_setup(st) < 0) {
+            struct start_rep r = { errno, "" };
+            snprintf(r.step, sizeof r.step, "%s", st->step ? st->step : "?");
+            ssize_t n = send(st->rep, &r, sizeof r, MSG_NOSIGNAL);
+            (void)n;
+        }
         _exit(127);
     }
     return pid;
@@ -409,7 +535,9 @@ static void drain_stderr(struct child *ch, bool flush)
 {
     char buf[4096];
     ssize_t n;
-    while (ch->errw.fd >= 0 && (n = read(ch->errw.fd, buf, sizeof buf)) > 0)
+    /* Bounded: a descendant still holding the pipe could write forever. */
+    for (int i = 0; i < 16 && ch->errw.fd >= 0 && (n = read(ch->errw.fd, buf, sizeof buf)) > 0;
+         i++)
         err_lines(ch, buf, (size_t)n, false);
     if (flush)
         err_lines(ch, "", 0, true);
@@ -451,32 +579,77 @@ static void reply(struct peer *p, uint32_t type, uint64_t cookie, pid_t pid, int
                 (long)pid, strerror(errno), missed);
 }
 
+static void on_child_report(struct loop_watch *w, uint32_t events);
+
+/* Read the child's report, if any: a failure before execve is logged;
+ * EOF (execve closed the socket) or the report ends the watch. */
+static void child_report(struct child *ch)
+{
+    if (ch->repw.fd < 0)
+        return;
+    struct start_rep r;
+    ssize_t n = recv(ch->repw.fd, &r, sizeof r, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n == (ssize_t)sizeof r) {
+        r.step[sizeof r.step - 1] = '\0';
+        log_msg(LOG_ERR, "[%s] cannot start %s: %s: %s", ch->xs->cs->name,
+                ch->xs->cs->exec.program, r.step, strerror(r.err_no));
+    }
+    int fd = ch->repw.fd;
+    loop_del(&ch->sp->loop, &ch->repw);
+    close(fd);
+    ch->repw.fd = -1;
+}
+
+static void on_child_report(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    child_report((struct child *)((char *)w - offsetof(struct child, repw)));
+}
+
 /*
  * Start the program of x on `fd` (the connection, the datagram socket or
- * the wait = yes listener).  Returns the child or NULL (logged).
+ * the wait = yes listener).  With `own`, fd was received from a worker
+ * and is closed here in every case.  Returns the child or NULL (logged).
+ * A failure in the child before execve is logged when it reports it; the
+ * child then exits with status 127.
  */
 static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
-                           const struct exec_facts *f)
+                           const struct exec_facts *f, bool own)
 {
     const struct exec_conf *e = &x->cs->exec;
     const char *name = x->cs->name;
-    static struct log_limit cg_limit;
+    static struct log_limit cg_limit, full_limit;
     unsigned long missed;
-    if (x->cg_err) {
-        if (log_limit_pass(&cg_limit, &missed))
-            log_msg(LOG_ERR, "[%s] cannot start %s: cgroup: %s (%lu more)", name, e->program,
-                    x->cg_err, missed);
-        return NULL;
-    }
-    struct child *ch = calloc(1, sizeof *ch);
+    struct child *ch = NULL;
     char **envp = NULL;
-    int pipefd[2] = { -1, -1 }, errfd = -1;
+    int pipefd[2] = { -1, -1 }, rep[2] = { -1, -1 }, errfd = -1;
+    if (x->cg_err || x->chroot_err) {
+        if (log_limit_pass(&cg_limit, &missed))
+            log_msg(LOG_ERR, "[%s] cannot start %s: %s%s (%lu more)", name, e->program,
+                    x->cg_err ? "cgroup: " : "", x->cg_err ? x->cg_err : x->chroot_err, missed);
+        goto fail;
+    }
+    if (sp->nchildren >= sp->max_children) {
+        if (log_limit_pass(&full_limit, &missed))
+            log_msg(LOG_WARNING, "[%s] cannot start %s: %zu programs run already (the limit "
+                    "is max_connections, or %d without it) (%lu more)", name, e->program,
+                    sp->nchildren, SPAWN_MAX_CHILDREN, missed);
+        goto fail;
+    }
+    ch = calloc(1, sizeof *ch);
     if (!ch || exec_env_build(e, f, environ, &envp) < 0) {
         log_msg(LOG_ERR, "[%s] cannot start %s: out of memory", name, e->program);
-        free(ch);
-        return NULL;
+        goto fail;
     }
     ch->errw.fd = -1;
+    ch->repw.fd = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) < 0) {
+        log_msg(LOG_ERR, "[%s] cannot start %s: socketpair: %s", name, e->program,
+                strerror(errno));
+        goto fail;
+    }
     if (e->stderr_to == EXEC_STDERR_LOG) {
         if (pipe2(pipefd, O_CLOEXEC) == 0)
             errfd = pipefd[1];
@@ -487,34 +660,41 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     }
     if (errfd < 0) {
         log_msg(LOG_ERR, "[%s] cannot start %s: stderr: %s", name, e->program, strerror(errno));
-        exec_args_free(envp);
-        free(ch);
-        return NULL;
+        goto fail;
     }
-    struct start st = { .xs = x, .envp = envp, .in = fd, .out = fd, .errfd = errfd };
+    struct start st = { .xs = x, .envp = envp, .in = fd, .out = fd, .errfd = errfd,
+                        .rep = rep[1], .rep_parent = rep[0], .spawner = getpid() };
     pid_t pid = spawn_child(&st);
-    int e_no = pid < 0 ? errno : st.err_no;
-    const char *step = pid < 0 ? "vfork" : st.step;
+    int e_no = errno;
     if (errfd != fd && errfd != pipefd[1])
         close(errfd);
+    errfd = -1;
     if (pipefd[1] >= 0)
         close(pipefd[1]);
+    pipefd[1] = -1;
+    close(rep[1]);
+    rep[1] = -1;
     exec_args_free(envp);
-    if (pid < 0 || e_no) {
-        log_msg(LOG_ERR, "[%s] cannot start %s: %s: %s", name, e->program, step, strerror(e_no));
-        if (pipefd[0] >= 0)
-            close(pipefd[0]);
-        if (pid > 0)
-            waitpid(pid, NULL, 0);
-        free(ch);
-        return NULL;
+    envp = NULL;
+    if (own)
+        close_received(fd);
+    own = false;
+    if (pid < 0) {
+        log_msg(LOG_ERR, "[%s] cannot start %s: fork: %s", name, e->program, strerror(e_no));
+        goto fail;
     }
+    /* The child may go on now; it holds the only copy of the connection. */
+    if (send(rep[0], "g", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        kill(pid, SIGKILL);     /* never happens: it would wait forever */
     ch->sp = sp;
     ch->pid = pid;
     ch->xs = x;
     ch->start_ms = clock_now_ms();
     if (x->cs->max_lifetime_ms)
         ch->term_at = ch->start_ms + x->cs->max_lifetime_ms;
+    if (loop_add(&sp->loop, &ch->repw, rep[0], LOOP_READABLE, on_child_report) < 0)
+        close(rep[0]);
+    rep[0] = -1;
     if (pipefd[0] >= 0) {
         fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
         if (loop_add(&sp->loop, &ch->errw, pipefd[0], LOOP_READABLE, on_child_stderr) < 0) {
@@ -528,6 +708,20 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     x->live++;
     log_msg(LOG_DEBUG, "[%s] pid %ld started", name, (long)pid);
     return ch;
+fail:
+    if (errfd >= 0 && errfd != fd && errfd != pipefd[1])
+        close(errfd);
+    for (int i = 0; i < 2; i++) {
+        if (pipefd[i] >= 0)
+            close(pipefd[i]);
+        if (rep[i] >= 0)
+            close(rep[i]);
+    }
+    exec_args_free(envp);
+    free(ch);
+    if (own)
+        close_received(fd);
+    return NULL;
 }
 
 /* ---- requests from workers ---- */
@@ -545,8 +739,63 @@ static bool addr_ok(const struct sockaddr_storage *ss, uint32_t len)
     }
 }
 
-/* Check a request against the table and the descriptor it came with.
- * Returns the service or NULL with `why` set. */
+/* Is `a` (a connection's local address) the address of listener `l`?  A
+ * listener on a wildcard IP matches any IP of its family and port. */
+static bool same_listener_addr(const struct sockaddr_storage *l, socklen_t llen,
+                               const struct sockaddr_storage *a, socklen_t alen)
+{
+    if (l->ss_family != a->ss_family)
+        return false;
+    if (l->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)l, *y = (const void *)a;
+        return x->sin_port == y->sin_port &&
+               (x->sin_addr.s_addr == htonl(INADDR_ANY) || x->sin_addr.s_addr == y->sin_addr.s_addr);
+    }
+    if (l->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)l, *y = (const void *)a;
+        return x->sin6_port == y->sin6_port &&
+               (IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+                memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0);
+    }
+    /* unix: the accepted end has the listener's path; the connecting end
+     * has none, and no other socket can be bound to that path. */
+    return l->ss_family == AF_UNIX && llen == alen &&
+           llen > offsetof(struct sockaddr_un, sun_path) && memcmp(l, a, llen) == 0;
+}
+
+/* A stream descriptor must be a connection accepted on one of the
+ * service's own listeners: not the connecting end of a connection to
+ * superd's unix listener (its SO_PEERCRED would say root), not any other
+ * socket a worker made. */
+static bool accepted_by(const struct xsvc *x, int fd)
+{
+    struct sockaddr_storage a;
+    socklen_t alen = sizeof a;
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 || alen > sizeof a)
+        return false;
+    for (size_t i = 0; i < x->nla; i++)
+        if (same_listener_addr(&x->la[i], x->lalen[i], &a, alen))
+            return true;
+    return false;
+}
+
+/* A datagram (or TLS relay) request's descriptor must be one end of an unnamed AF_UNIX
+ * socketpair (SOCK_DGRAM, or SOCK_STREAM for SPAWN_TLS), as a worker makes: never a listener, a bound
+ * UDP socket, or a named unix socket. */
+static bool dgram_pair_end(int fd)
+{
+    int dom = 0;
+    socklen_t len = sizeof dom;
+    struct sockaddr_storage a;
+    socklen_t alen = sizeof a;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) < 0 || dom != AF_UNIX)
+        return false;
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0 || alen != sizeof(sa_family_t))
+        return false;
+    alen = sizeof a;
+    return getpeername(fd, (struct sockaddr *)&a, &alen) == 0 && alen == sizeof(sa_family_t);
+}
+
 /* A printable, NUL-terminated string of a request's fixed-size field. */
 static bool text_ok(const char *s, size_t size)
 {
@@ -569,6 +818,8 @@ static bool tls_req_ok(const struct conf_service *cs, const struct spawn_req *rq
            text_ok(t->subject, sizeof t->subject) && text_ok(t->issuer, sizeof t->issuer);
 }
 
+/* Check a request against the table and the descriptor it came with.
+ * Returns the service or NULL with `why` set. */
 static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, int fd,
                               const char **why)
 {
@@ -598,6 +849,11 @@ static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, in
     else if (len = sizeof listening,
              getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening)
         *why = "a listening socket";
+    else if (rq->type == SPAWN_STREAM && !accepted_by(&sp->xs[rq->svc], fd))
+        *why = "not a connection accepted on the service's listeners";
+    else if (rq->type != SPAWN_STREAM && !dgram_pair_end(fd))
+        *why = rq->type == SPAWN_TLS ? "not an unnamed unix stream socketpair"
+                                     : "not an unnamed unix datagram socketpair";
     else if (rq->type != SPAWN_STREAM && (!addr_ok(&rq->peer, rq->peerlen) ||
                                           !addr_ok(&rq->local, rq->locallen)))
         *why = "bad address";
@@ -648,6 +904,7 @@ static void facts_of(const struct spawn_req *rq, int fd, struct exec_facts *f)
     }
 }
 
+/* Serve one request; `fd` is ours to close, in every case. */
 static void handle_req(struct peer *p, const struct spawn_req *rq, int fd)
 {
     static struct log_limit bad_limit, full_limit;
@@ -655,10 +912,14 @@ static void handle_req(struct peer *p, const struct spawn_req *rq, int fd)
     struct spawner *sp = p->sp;
     const char *why;
     struct xsvc *x = check_req(sp, rq, fd, &why);
+    if (!x && log_limit_pass(&bad_limit, &missed))
+        log_msg(LOG_ERR, "spawner: refused a worker's request: %s (%lu more)", why, missed);
+    /* Retired by a reload or stopping: nothing new starts. */
+    if (x && (sp->stopping || sp->retiring))
+        x = NULL;
     if (!x) {
-        if (log_limit_pass(&bad_limit, &missed))
-            log_msg(LOG_ERR, "spawner: refused a worker's request: %s (%lu more)", why, missed);
         reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
+        close_received(fd);
         return;
     }
     const struct exec_conf *e = &x->cs->exec;
@@ -668,15 +929,17 @@ static void handle_req(struct peer *p, const struct spawn_req *rq, int fd)
                     x->cs->name, e->max_instances,
                     rq->type != SPAWN_DGRAM ? "a connection" : "a datagram", missed);
         reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
+        close_received(fd);
         return;
     }
-    /* The program reads and writes the socket blocking, as from a pipe. */
+    /* The program reads and writes the socket blocking, as from a pipe
+     * (a connection of its own: no other process reads it). */
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK))
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct exec_facts f;
     facts_of(rq, fd, &f);
-    struct child *ch = start(sp, x, fd, &f);
+    struct child *ch = start(sp, x, fd, &f, true);
     if (!ch) {
         reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
         return;
@@ -712,11 +975,14 @@ static void on_peer(struct loop_watch *w, uint32_t events)
             return;
         }
         if (fd < 0) {
-            log_msg(LOG_ERR, "spawner: dropped a malformed message from a worker");
+            static struct log_limit limit;
+            unsigned long missed;
+            if (log_limit_pass(&limit, &missed))
+                log_msg(LOG_ERR, "spawner: dropped a malformed message from a worker (%lu more)",
+                        missed);
             continue;
         }
         handle_req(p, &rq, fd);
-        close(fd);
     }
 }
 
@@ -775,8 +1041,18 @@ static void on_wait_lsn(struct loop_watch *w, uint32_t events)
     (void)events;
     /* Not watched while its child runs: the child owns the socket. */
     loop_del(&sp->loop, &wl->w);
+    /* The child reads it as inetd's children do: blocking.  The flag
+     * belongs to the open file description, which the master and every
+     * worker share: workers set O_NONBLOCK again on each listener they
+     * watch (worker_main), so a reload that gives this address to a
+     * wait = no service never leaves a worker blocked in accept; the only
+     * overlap is a reload that changes the address's wait mode while old
+     * processes still use it, bounded by shutdown_timeout. */
+    int fl = fcntl(wl->l->fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(wl->l->fd, F_SETFL, fl & ~O_NONBLOCK);
     struct exec_facts f = { 0 };
-    struct child *ch = start(sp, wl->xs, wl->l->fd, &f);
+    struct child *ch = start(sp, wl->xs, wl->l->fd, &f, false);
     if (!ch) {
         wl->rewatch_at = clock_now_ms() + WAIT_RESPAWN_MS;
         return;
@@ -799,6 +1075,18 @@ static void describe(int status, char *buf, size_t size)
 static void child_gone(struct spawner *sp, struct child *ch, int status)
 {
     char how[96];
+    child_report(ch);
+    if (ch->repw.fd >= 0) {     /* no report, no EOF: it died before execve */
+        int fd = ch->repw.fd;
+        loop_del(&sp->loop, &ch->repw);
+        close(fd);
+        ch->repw.fd = -1;
+    }
+    /* Whatever it started in its session goes with it: a program's
+     * descendants never outlive its limits (max_lifetime, max_instances)
+     * nor keep its connection or a wait = yes listener.  The session id
+     * cannot be reused while a process of it is alive. */
+    kill(-ch->pid, SIGKILL);
     drain_stderr(ch, true);
     close_stderr(ch);
     describe(status, how, sizeof how);
@@ -967,14 +1255,17 @@ static int take_listeners(struct spawner *sp, struct lsn_set *lsns)
         struct xsvc *x = l->svc_index < sp->c->nsvcs ? &sp->xs[l->svc_index] : NULL;
         if (l->fd < 0)
             continue;
+        if (x && x->cs && !x->cs->exec.wait && x->nla < x->cs->naddrs) {
+            /* Connections handed over must come from these addresses. */
+            x->lalen[x->nla] = sizeof x->la[x->nla];
+            if (getsockname(l->fd, (struct sockaddr *)&x->la[x->nla], &x->lalen[x->nla]) == 0 &&
+                x->lalen[x->nla] <= sizeof x->la[x->nla])
+                x->nla++;
+        }
         if (!x || !x->cs || !x->cs->exec.wait) {
             close(l->fd);
             continue;
         }
-        /* The child reads it as inetd's children do: blocking. */
-        int fl = fcntl(l->fd, F_GETFL);
-        if (fl >= 0)
-            fcntl(l->fd, F_SETFL, fl & ~O_NONBLOCK);
         struct wlsn *wl = &sp->wl[sp->nwl++];
         wl->sp = sp;
         wl->xs = x;
@@ -998,6 +1289,7 @@ void spawner_main(const struct conf *c, unsigned gen, int ctl, struct lsn_set *l
         _exit(1);
     sp->c = c;
     sp->gen = gen;
+    sp->max_children = c->max_connections > 0 ? (size_t)c->max_connections : SPAWN_MAX_CHILDREN;
     sp->ctl = ctl;
     sigset_t set;
     sigemptyset(&set);

@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "dgram.h"
+#include "proxy_wait.h"
 #include "exec.h"
 #include "log.h"
 
@@ -180,6 +181,7 @@ int worker_run(struct worker *wk)
 
 void worker_fini(struct worker *wk)
 {
+    proxy_wait_close_all();
     conn_close_all(&wk->srv.conns);
     exec_detach();
     if (wk->lsns) {
