@@ -34,6 +34,8 @@ INIH_CFLAGS  = $(shell pkg-config --cflags inih)
 INIH_LIBS    = $(shell pkg-config --libs inih)
 CUNIT_CFLAGS = $(shell pkg-config --cflags cunit)
 CUNIT_LIBS   = $(shell pkg-config --libs cunit)
+SSL_CFLAGS   = $(shell pkg-config --cflags openssl)
+SSL_LIBS     = $(shell pkg-config --libs openssl)
 
 PATHS := -DSUPERD_VERSION='"$(VERSION)"' \
          -DSUPERD_BUILD_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/plugins"' \
@@ -113,10 +115,10 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PATHS) $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(PATHS) $(INIH_CFLAGS) $(SSL_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/superd: $(MAIN_OBJ) $(CORE_OBJ) core/exports.list
-	$(CC) $(LDFLAGS) $(EXPORTS) $(MAIN_OBJ) $(CORE_OBJ) $(INIH_LIBS) -ldl -o $@
+	$(CC) $(LDFLAGS) $(EXPORTS) $(MAIN_OBJ) $(CORE_OBJ) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 
 # superd-import (tools/): a separate program, linking nothing of the core.
 IMPORT_OBJ := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/*.c))
@@ -148,14 +150,14 @@ $(BUILD)/tests/plugins/readme_example.so: README.md include/superd/plugin.h
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PATHS) -DTEST_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/tests/plugins"' \
+	$(CC) $(CPPFLAGS) $(PATHS) $(SSL_CFLAGS) -DTEST_PLUGIN_DIR='"$(CURDIR)/$(BUILD)/tests/plugins"' \
 	    $(INIH_CFLAGS) $(CUNIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # Core unit tests link the real core objects (not main.o).
 UNIT_CORE_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,tests/unit_core_main.c $(wildcard tests/test_core_*.c))
 # The test plugins are loaded at run time: built first, never linked.
 $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
-	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(CUNIT_LIBS) -ldl -o $@
+	$(CC) $(LDFLAGS) $(EXPORTS) $^ $(INIH_LIBS) $(SSL_LIBS) $(CUNIT_LIBS) -ldl -o $@
 
 # Plugin unit tests: the fake host (sdk/) stands in for the daemon.
 $(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
@@ -168,14 +170,15 @@ $(BUILD)/sdk/%.o: sdk/%.c
 
 # The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
 # check presents minor 0, and the 1.1 functions are left out.
-ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/timer.o
+ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/timer.o \
+             $(BUILD)/tests/abi1.0/api_tls.o
 $(BUILD)/tests/abi1.0/%.o: core/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(SSL_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o $(BUILD)/core/timer.o,$(CORE_OBJ)) \
-                              $(ABI10_OBJ) core/exports.list
-	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) -ldl -o $@
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o $(BUILD)/core/timer.o \
+                              $(BUILD)/core/api_tls.o,$(CORE_OBJ)) $(ABI10_OBJ) core/exports.list
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 
 # Programs the exec tests run: static (they also run in an empty chroot),
 # never sanitized (a child of the daemon, not the code under test).
@@ -184,8 +187,8 @@ $(BUILD)/tests/programs/%: tests/programs/%.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -std=c11 -O2 $(WARN) -static $< -o $@
 
-$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c)) | $(TPROGS)
-	$(CC) $(LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+$(BUILD)/tests/integration: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/integration*.c)) | $(TPROGS) $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $(CUNIT_LIBS) $(SSL_LIBS) -o $@
 
 # Master/worker tests share the integration helpers.
 $(BUILD)/tests/workers: $(BUILD)/tests/workers.o $(BUILD)/tests/integration_util.o
@@ -239,7 +242,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%) $(FUZZ_PLUGINS)
 
 $(FUZZ_DIR)/core/%.o: core/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) $(INIH_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(INIH_CFLAGS) $(SSL_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
@@ -254,8 +257,9 @@ $(FUZZ_DIR)/plugins/%.so: plugins/%.c include/superd/plugin.h
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
 
 $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/tests/fuzz/fuzz_config.o $(FUZZ_DIR)/tests/fuzz/shims.o \
-                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o exec_conf.o exec_args.o addr.o access.o log.o)
-	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) -o $@
+                         $(addprefix $(FUZZ_DIR)/core/,config.o conf_keys.o addr.o access.o log.o \
+                         tls_conf.o tls.o loop.o exec_conf.o exec_args.o)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) $(FUZZ_WRAP) $^ $(INIH_LIBS) $(SSL_LIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_addr: $(FUZZ_DIR)/tests/fuzz/fuzz_addr.o $(FUZZ_DIR)/tests/fuzz/shims.o \
                        $(FUZZ_DIR)/core/addr.o

@@ -15,6 +15,7 @@
 
 static const struct { const char *prefix; enum addr_kind kind; } schemes[] = {
     { "tcp://", ADDR_TCP },
+    { "tls://", ADDR_TCP },     /* marked .tls by addr_parse */
     { "udp://", ADDR_UDP },
     { "unix-dgram:", ADDR_UNIX_DGRAM },
     { "unix:", ADDR_UNIX },
@@ -281,11 +282,18 @@ int addr_parse(const char *word, const char *basedir, struct laddr **vec,
         enum addr_kind kind = schemes[i].kind;
         if (addr_is_unix(kind))
             return parse_unix(word + plen, kind, basedir, vec, n, err, errlen);
-        return parse_inet(word + plen, kind, vec, n, err, errlen);
+        size_t first = *n;
+        int r = parse_inet(word + plen, kind, vec, n, err, errlen);
+        if (r == 0 && strncmp(word, "tls://", 6) == 0)
+            for (size_t a = first; a < *n; a++) {
+                (*vec)[a].tls = true;
+                memcpy((*vec)[a].text, "tls", 3);     /* was "tcp" */
+            }
+        return r;
     }
     snprintf(err, errlen,
-             "bad address '%s': expected tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unix-dgram:PATH",
-             word);
+             "bad address '%s': expected tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, "
+             "unix:PATH or unix-dgram:PATH", word);
     return -EINVAL;
 }
 

@@ -21,6 +21,8 @@ struct laddr {
     struct sockaddr_storage sa;
     socklen_t salen;
     char text[ADDR_TEXT_MAX];   /* "tcp 127.0.0.1:7", "unix /run/x.sock" */
+    bool tls;                   /* tls://: a TCP listener whose connections
+                                 * speak TLS (kind is ADDR_TCP) */
     int line;                   /* configuration line that named it, or 0 */
 };
 
@@ -28,7 +30,8 @@ struct laddr {
  * Parse one listen word and append every address it names to *vec (grown
  * with realloc; the caller frees it).  `*` names 0.0.0.0 and ::, a host
  * name every address it resolves to (this blocks: call it at start-up
- * only).  Relative unix paths are taken relative to `basedir`.  On error
+ * only).  tls://HOST:PORT is parsed as tcp:// and marked .tls, with
+ * the text "tls HOST:PORT".  Relative unix paths are taken relative to `basedir`.  On error
  * returns a negative errno and writes a message for the user into err.
  */
 int addr_parse(const char *word, const char *basedir, struct laddr **vec,

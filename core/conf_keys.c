@@ -2,6 +2,7 @@
  * per type of value.  config.c does the reading; this file says what each
  * key means. */
 #include "conf_keys.h"
+#include "tls_conf.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -107,12 +108,15 @@ static const struct conf_key core_keys[] = {
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
 };
 
+/* The tls_* keys (tls_conf.c). */
+extern const struct conf_key tls_conf_keys[];
 /* exec_conf.c: program, args, user ... (docs/exec.md). */
 extern const struct conf_key exec_conf_keys[];
 
 /* Every table, looked up in this order (a name may be in one only). */
 static const struct conf_key *const tables[] = {
     core_keys,
+    tls_conf_keys,
     exec_conf_keys,
 };
 

@@ -554,7 +554,10 @@ static int handler(void *user, const char *section, const char *key, const char 
         return 0;
     }
     const struct seen *first = seen_before(p, section, key);
-    if (first && strcmp(key, "listen") != 0) {
+    /* Keys that may repeat: each value adds (tls_cert/tls_key pairs). */
+    bool repeats = strcmp(key, "listen") == 0 || strcmp(key, "tls_cert") == 0 ||
+                   strcmp(key, "tls_key") == 0;
+    if (first && !repeats) {
         if (first->file == p->file)
             fail(p, -EEXIST, p->line, section, key, "given twice (first at line %d)",
                  first->line);
@@ -804,6 +807,11 @@ static void check_services(struct conf_parse *p)
                 fail_clash(p, s, &s->addrs[a], byfile[first[pos]].s, byfile[first[pos]].a);
         if (!p->rc)
             check_socket_mode(p, s);
+        if (!p->rc) {
+            struct conf_arg a = { .p = p, .conf = c, .svc = s, .section = s->name,
+                                  .dir = s->file->dir, .line = s->line };
+            tls_conf_check(&a);
+        }
     }
     if (!p->rc && enabled == 0) {
         p->rc = -ENOENT;
@@ -984,6 +992,7 @@ void conf_free(struct conf *c)
         free(s->opts);
         acl_free(&s->only_from);
         acl_free(&s->no_access);
+        tls_conf_free(&s->tls);
         acl_free(&s->trusted_proxies);
         free(s->only_uid.v);
         free(s->only_gid.v);

@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "exec_conf.h"
 #include "log.h"
+#include "tls_conf.h"
 
 /* A rate: `count` events per `per_ms`; count 0 means no limit. */
 struct conf_rate {
@@ -62,6 +63,7 @@ struct conf_service {
     struct conf_rate udp_reply_rate;    /* replies per source; 0: see docs */
     bool udp_reply_off;                 /* udp_reply_rate = off: no reply budget */
     int socket_mode;        /* permissions of unix socket files; -1: umask */
+    struct conf_tls tls;    /* tls_* keys, PEM bytes (tls_conf.h) */
     bool reuseport;         /* SO_REUSEPORT on its TCP/UDP listeners */
     const struct acl *allow;    /* the only_from in force: its own or [superd]'s (at load) */
     const struct acl *deny;     /* the same for no_access */
@@ -102,6 +104,7 @@ struct conf {
     char *pid_file;         /* resolved against dir; NULL if not set */
     char *cgroup_root;      /* exec services' cgroups go under it; NULL: superd's own */
     unsigned shutdown_timeout_ms;
+    unsigned tls_ticket_rotate_ms;  /* 0: TLS_TICKET_ROTATE_MS */
     struct conf_service *svcs;
     size_t nsvcs;
     struct conf_file **files;   /* [0] is the main file */

@@ -11,8 +11,9 @@
  * another connection's callback, a datagram's or a timer's) is queued on
  * the loop's settle list, drained as soon as that callback returns.  A
  * killed connection goes to the dead list and is freed after the current
- * batch of events.  Bytes move through c->io, so a TLS layer can slide
- * under this file without changing it.
+ * batch of events.  Bytes move through c->io: plain socket calls, or TLS
+ * (tls.c) on a tls:// listener, whose handshake runs between admission and
+ * on_open (CONN_HANDSHAKE) under tls_handshake_timeout.
  */
 #include "conn.h"
 #include "exec.h"
@@ -39,6 +40,8 @@
 #include "service.h"
 #include "sources.h"
 #include "stats.h"
+#include "tls.h"
+#include "tls_relay.h"
 
 enum {
     CONN_OPENED = 1 << 0,   /* on_open ran: on_close is owed */
@@ -48,6 +51,8 @@ enum {
     CONN_DEAD = 1 << 4,     /* closed; on the dead list */
     CONN_COUNTED = 1 << 5,  /* admitted against max_connections */
     CONN_SOURCED = 1 << 6,  /* counted against max_per_source */
+    CONN_HANDSHAKE = 1 << 7,    /* TLS: the handshake runs; no plugin yet */
+    CONN_PAUSED = 1 << 8,   /* conn_pause: not reading */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -82,6 +87,32 @@ static ssize_t plain_send(struct superd_conn *c, const void *buf, size_t len)
 }
 
 const struct conn_io conn_io_plain = { .recv = plain_recv, .send = plain_send };
+
+/* ---- the TLS transport (tls.c) ---- */
+
+/* What an SSL call waits for is remembered in c->tls_want, which settle()
+ * adds to the loop interest: SSL_write may need the socket readable, and
+ * SSL_read writable. */
+static ssize_t tls_io_recv(struct superd_conn *c, void *buf, size_t len)
+{
+    unsigned want = 0;
+    ssize_t n = tls_recv(c->tls, buf, len, &want);
+    c->tls_want |= want;
+    return n;
+}
+
+static ssize_t tls_io_send(struct superd_conn *c, const void *buf, size_t len)
+{
+    unsigned want = 0;
+    ssize_t n = tls_send(c->tls, buf, len, &want);
+    c->tls_want |= want;
+    return n;
+}
+
+const struct conn_io conn_io_tls = { .recv = tls_io_recv, .send = tls_io_send };
+
+/* A TLS failure for the log: at most one line a second per worker. */
+static void tls_failed(const struct superd_conn *c, const char *what);
 
 /* A plugin changed c's state from outside c's own callbacks: have it
  * settled when the running callback returns. */
@@ -130,9 +161,16 @@ static void kill_conn(struct superd_conn *c)
     loop_del(loop_of(c), &c->w);
     loop_timer_stop(loop_of(c), &c->timer);
     loop_pending_del(loop_of(c), &c->settle);
+    if (c->tls) {
+        /* A clean end says so (close_notify; not after a TLS error, and
+         * never waited for).  The state is freed with the connection:
+         * superd_conn_tls works until on_close returns. */
+        loop_pending_del(loop_of(c), &c->more);
+        tls_close_notify(c->tls);
+    }
     close(c->fd);
     c->fd = -1;
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if ((c->flags & CONN_OPENED) && p->on_close)
         p->on_close(c);
     if (c->svc->cs->log_connections)
@@ -169,10 +207,19 @@ static void settle(struct superd_conn *c)
         return;
     }
     uint32_t want = 0;
-    if (!(c->flags & (CONN_EOF | CONN_CLOSING)) && buf_len(&c->out) < CONN_OUT_HIGH)
+    bool reading = !(c->flags & (CONN_EOF | CONN_CLOSING | CONN_PAUSED)) &&
+                   buf_len(&c->out) < CONN_OUT_HIGH;
+    if (reading)
         want |= LOOP_READABLE;
     if (buf_len(&c->out) > 0)
         want |= LOOP_WRITABLE;
+    if (c->tls) {
+        want |= (c->tls_want & TLS_WANT_READ ? LOOP_READABLE : 0) |
+                (c->tls_want & TLS_WANT_WRITE ? LOOP_WRITABLE : 0);
+        /* Decrypted bytes no readiness will announce: read them next. */
+        if (reading && tls_pending(c->tls) > 0)
+            loop_pending_add(loop_of(c), &c->more);
+    }
     if (loop_mod(loop_of(c), &c->w, want) < 0)
         kill_conn(c);
 }
@@ -190,6 +237,9 @@ static int arm_timer(struct superd_conn *c)
 {
     const struct conf_service *cs = c->svc->cs;
     long long due = LLONG_MAX;
+    if (c->flags & CONN_HANDSHAKE)
+        return loop_timer_start(loop_of(c), &c->timer,
+                                c->start_ms + cs->tls.handshake_timeout_ms - loop_now_ms());
     if (cs->idle_timeout_ms)
         due = c->last_ms + cs->idle_timeout_ms;
     if (cs->max_lifetime_ms && c->start_ms + cs->max_lifetime_ms < due)
@@ -205,7 +255,10 @@ static void expire(struct loop_timer *t)
     struct superd_conn *c = member_of(t, struct superd_conn, timer);
     const struct conf_service *cs = c->svc->cs;
     long long now = loop_now_ms();
-    if (cs->idle_timeout_ms && now - c->last_ms >= cs->idle_timeout_ms)
+    if (c->flags & CONN_HANDSHAKE) {
+        tls_failed(c, "handshake not done within tls_handshake_timeout");
+        end(c, CONN_ABORT, "TLS handshake timeout");
+    } else if (cs->idle_timeout_ms && now - c->last_ms >= cs->idle_timeout_ms)
         end(c, CONN_ABORT, "idle_timeout");
     else if (cs->max_lifetime_ms && now - c->start_ms >= cs->max_lifetime_ms)
         end(c, CONN_ABORT, "max_lifetime");
@@ -237,7 +290,7 @@ static void flush(struct superd_conn *c)
         return;
     }
     buf_free(&c->out);
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if (!(c->flags & CONN_CLOSING) && p->on_drain)
         p->on_drain(c);
 }
@@ -247,7 +300,7 @@ static void flush(struct superd_conn *c)
  * line-based plugin may take one line a call. */
 static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 {
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     if (!p->on_data)
         return len;
     size_t used = 0;
@@ -266,7 +319,7 @@ static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 
 static void on_eof(struct superd_conn *c)
 {
-    const struct superd_plugin *p = service_plugin(c->svc);
+    const struct superd_plugin *p = c->plug;
     c->flags |= CONN_EOF;
     if (!c->why)
         c->why = "client closed";
@@ -287,8 +340,15 @@ static void read_some(struct superd_conn *c)
         return;
     }
     if (n < 0) {
-        if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR)
+        if (n == -EPROTO && c->tls) {
+            tls_failed(c, tls_why(c->tls));
+            end(c, CONN_ABORT, tls_renegotiating(c->tls) ? "renegotiation refused"
+                                                         : "TLS error");
+        } else if (n == -EPIPE && c->tls) {
+            end(c, CONN_ABORT, "closed without close_notify");
+        } else if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
             end(c, CONN_ABORT, n == -ECONNRESET ? "reset by the client" : "read error");
+        }
         return;
     }
     STATS_ADD(c->svc->row, bytes_in, (uint64_t)n);
@@ -317,11 +377,27 @@ static void read_some(struct superd_conn *c)
     }
 }
 
+static void handshake_step(struct superd_conn *c);
+
 static void conn_event(struct loop_watch *w, uint32_t events)
 {
     struct superd_conn *c = conn_of(w);
+    if (c->flags & CONN_HANDSHAKE) {
+        handshake_step(c);
+        return;
+    }
     struct superd_conn *outer = c->srv->current;
     c->srv->current = c;
+    if (c->tls && c->tls_want) {
+        /* An SSL call waited for this readiness: run the side that made
+         * it wait, whichever readiness it was. */
+        unsigned tw = c->tls_want;
+        c->tls_want = 0;
+        if (tw & TLS_WANT_READ && (events & LOOP_READABLE) && buf_len(&c->out) > 0)
+            events |= LOOP_WRITABLE;
+        if (tw & TLS_WANT_WRITE && (events & LOOP_WRITABLE))
+            events |= LOOP_READABLE;
+    }
     if ((events & LOOP_ERROR) || ((events & LOOP_HANGUP) && !(events & LOOP_READABLE))) {
         /* Reset, or both directions shut with nothing left to read. */
         end(c, CONN_ABORT, "reset by the client");
@@ -339,6 +415,63 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     c->srv->current = outer;
 }
 
+/* Hand a ready connection to its plugin: on_open, then the timeouts. */
+static void plugin_open(struct superd_conn *c)
+{
+    c->flags |= CONN_OPENED;
+    struct superd_conn *outer = c->srv->current;
+    c->srv->current = c;
+    const struct superd_plugin *p = c->plug;
+    if (p->on_open && p->on_open(c) < 0)
+        end(c, CONN_ABORT, "refused by the plugin");
+    if (arm_timer(c) < 0)
+        end(c, CONN_ABORT, "out of memory");
+    settle(c);
+    c->srv->current = outer;
+}
+
+static void tls_failed(const struct superd_conn *c, const char *what)
+{
+    static struct log_limit limit;
+    unsigned long missed;
+    if (log_limit_pass(&limit, &missed))
+        log_msg(LOG_NOTICE, "[%s] %s: %s with %s: %s (%lu more)", c->svc->cs->name,
+                c->lsn->addr.text, c->flags & CONN_HANDSHAKE ? "TLS handshake failed"
+                                                             : "TLS error", peer_of(c),
+                what, missed);
+}
+
+/* One step of the TLS handshake; when it is done, the plugin's turn. */
+static void handshake_step(struct superd_conn *c)
+{
+    unsigned want = 0;
+    int r = tls_handshake(c->tls, &want);
+    if (r < 0) {
+        tls_failed(c, tls_why(c->tls));
+        end(c, CONN_ABORT, "TLS handshake failed");
+        kill_conn(c);
+        return;
+    }
+    if (r == 0) {
+        uint32_t ev = (want & TLS_WANT_WRITE ? LOOP_WRITABLE : 0) |
+                      (want & TLS_WANT_READ ? LOOP_READABLE : 0);
+        if (loop_mod(loop_of(c), &c->w, ev ? ev : LOOP_READABLE) < 0)
+            kill_conn(c);
+        return;
+    }
+    c->flags &= ~(unsigned)CONN_HANDSHAKE;
+    c->last_ms = loop_now_ms();
+    loop_timer_stop(loop_of(c), &c->timer);
+    plugin_open(c);
+}
+
+/* The `more` entry: decrypted bytes are waiting in the TLS layer. */
+static void read_more(struct loop_pending *p)
+{
+    struct superd_conn *c = member_of(p, struct superd_conn, more);
+    conn_event(&c->w, LOOP_READABLE);
+}
+
 static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
     static struct log_limit oom_limit;
@@ -349,7 +482,9 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         close(fd);
         return;
     }
-    if (exec_service(l)) {
+    /* A program behind TLS is served as a connection (the handshake, then
+     * a plaintext relay to the program); others get the socket itself. */
+    if (exec_service(l) && !l->addr.tls) {
         exec_stream(l, fd, ss, sslen, admitted & ADMIT_COUNTED, admitted & ADMIT_SOURCED);
         return;
     }
@@ -363,6 +498,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         return;
     }
     c->io = &conn_io_plain;
+    c->plug = exec_service(l) ? &tls_relay_plugin : service_plugin(l->svc);
     c->srv = l->srv;
     c->lsn = l;
     c->svc = l->svc;
@@ -400,16 +536,26 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         set->live->prev = c;
     set->live = c;
     set->nlive++;
-    c->flags |= CONN_OPENED;
-    struct superd_conn *outer = c->srv->current;
-    c->srv->current = c;
-    const struct superd_plugin *p = service_plugin(c->svc);
-    if (p->on_open && p->on_open(c) < 0)
-        end(c, CONN_ABORT, "refused by the plugin");
-    if (arm_timer(c) < 0)
-        end(c, CONN_ABORT, "out of memory");
-    settle(c);
-    c->srv->current = outer;
+    if (l->addr.tls) {
+        /* accept -> admission -> TLS handshake -> the plugin */
+        c->more.fn = read_more;
+        c->tls = l->svc->tls ? tls_conn_new(l->svc->tls, fd) : NULL;
+        c->flags |= CONN_HANDSHAKE;
+        if (!c->tls) {
+            end(c, CONN_ABORT, "out of memory");
+            kill_conn(c);
+            return;
+        }
+        c->io = &conn_io_tls;
+        if (arm_timer(c) < 0) {
+            end(c, CONN_ABORT, "out of memory");
+            kill_conn(c);
+            return;
+        }
+        handshake_step(c);
+        return;
+    }
+    plugin_open(c);
 }
 
 /*
@@ -488,6 +634,7 @@ void conn_reap(struct conn_set *set)
         set->dead = c->next;
         buf_free(&c->in);
         buf_free(&c->out);
+        tls_conn_free(c->tls);
         free(c);
     }
 }
@@ -500,6 +647,15 @@ void conn_close_all(struct conn_set *set)
         kill_conn(set->live);
     }
     conn_reap(set);
+}
+
+void conn_pause(struct superd_conn *c, bool on)
+{
+    if (on)
+        c->flags |= CONN_PAUSED;
+    else
+        c->flags &= ~(unsigned)CONN_PAUSED;
+    touch(c);
 }
 
 /* ---- the public API ---- */

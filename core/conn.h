@@ -4,6 +4,7 @@
 #ifndef SUPERD_CONN_H
 #define SUPERD_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,7 @@
 
 struct listener;
 struct superd_conn;
+struct tls_conn;
 
 /*
  * How a connection's bytes move: plain socket calls, or (later) a TLS
@@ -39,12 +41,18 @@ struct conn_io {
 /* recv(2) and send(2) on c->fd. */
 extern const struct conn_io conn_io_plain;
 
+/* SSL_read and SSL_write on c->tls (tls.c), for tls:// listeners. */
+extern const struct conn_io conn_io_tls;
+
 struct superd_conn {
     struct loop_watch w;
     const struct conn_io *io;
     struct serve *srv;          /* its serving context */
     struct listener *lsn;       /* the listener that accepted it */
     struct superd_service *svc;
+    const struct superd_plugin *plug;   /* its callbacks: the service's
+                                 * plugin, or the relay to a program behind
+                                 * TLS (tls_relay.c) */
     int fd;
     unsigned flags;             /* CONN_* in conn.c */
     struct buf in;              /* bytes the plugin has not consumed */
@@ -57,6 +65,10 @@ struct superd_conn {
     size_t direct;              /* bytes written straight through since settle() */
     struct loop_timer timer;    /* idle_timeout and max_lifetime */
     struct loop_pending settle; /* touched outside its own callbacks */
+    struct tls_conn *tls;       /* tls:// listeners: the TLS state, or NULL */
+    unsigned tls_want;          /* TLS_WANT_*: what an SSL call waits for
+                                 * besides the connection's own interest */
+    struct loop_pending more;   /* TLS: decrypted bytes are waiting */
     union {                     /* the peer, when max_per_source counts it */
         struct sockaddr sa;
         struct sockaddr_in6 in6;
@@ -64,6 +76,10 @@ struct superd_conn {
     struct superd_conn *prev, *next;
     char peer[ADDR_TEXT_MAX];
 };
+
+/* Stop (on) or resume reading from c, whatever its queue: the relay to a
+ * program holds the client while the program does not read. */
+void conn_pause(struct superd_conn *c, bool on);
 
 /* Listener callback: accept up to CONN_ACCEPT_BATCH connections. */
 void conn_accept_ready(struct loop_watch *w, uint32_t events);

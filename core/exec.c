@@ -100,7 +100,7 @@ static struct handoff *handoff_new(struct listener *l, const struct sockaddr_sto
 
 /* Send the request; on failure the hand-off is undone (and logged). */
 static int send_req(struct handoff *h, uint32_t type, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peerlen)
+                    socklen_t peerlen, const struct spawn_tls *tls)
 {
     static struct log_limit limit;
     unsigned long missed;
@@ -108,6 +108,8 @@ static int send_req(struct handoff *h, uint32_t type, int fd, const struct socka
     struct spawn_req rq = { .magic = SPAWN_MAGIC, .type = type,
                             .svc = (uint32_t)l->svc_index, .gen = xl.gen,
                             .cookie = (uint64_t)(uintptr_t)h };
+    if (tls)
+        rq.tls = *tls;
     if (peer) {
         memcpy(&rq.peer, peer, peerlen);
         rq.peerlen = peerlen;
@@ -140,8 +142,18 @@ void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
     }
     h->counted = counted;
     h->sourced = sourced;
-    send_req(h, SPAWN_STREAM, fd, NULL, 0);
+    send_req(h, SPAWN_STREAM, fd, NULL, 0, NULL);
     close(fd);      /* the child has its own copy now */
+}
+
+int exec_stream_tls(struct listener *l, int fd, const struct sockaddr_storage *peer,
+                    socklen_t peerlen, const struct spawn_tls *tls)
+{
+    /* The relaying connection holds the admission slots, not this. */
+    struct handoff *h = handoff_new(l, peer, peerlen);
+    if (!h)
+        return -ENOMEM;
+    return send_req(h, SPAWN_TLS, fd, peer, peerlen, tls);
 }
 
 /* What the program wrote: each datagram back to the sender. */
@@ -187,7 +199,7 @@ void exec_dgram(struct listener *l, const struct sockaddr_storage *from, socklen
         return;
     }
     h->reqlen = len;
-    send_req(h, SPAWN_DGRAM, sv[1], from, fromlen);
+    send_req(h, SPAWN_DGRAM, sv[1], from, fromlen, NULL);
     close(sv[1]);
 }
 

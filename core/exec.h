@@ -29,6 +29,17 @@ bool exec_service(const struct listener *l);
 void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
                  socklen_t sslen, bool counted, bool sourced);
 
+/*
+ * A program behind TLS: start it on `fd`, one end of a unix stream
+ * socketpair the caller relays to the TLS client (the caller keeps `fd`'s
+ * copy to close).  The client's address and the session's facts reach the
+ * program's environment (SSL_PROTOCOL ...).  The caller's connection
+ * holds the admission slots.  Returns 0 or a negative errno (logged).
+ */
+struct spawn_tls;
+int exec_stream_tls(struct listener *l, int fd, const struct sockaddr_storage *peer,
+                    socklen_t peerlen, const struct spawn_tls *tls);
+
 /* Start the program for one admitted datagram: it reads the datagram on
  * stdin; what it writes to stdout goes back to the sender. */
 void exec_dgram(struct listener *l, const struct sockaddr_storage *from, socklen_t fromlen,

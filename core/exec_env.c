@@ -171,6 +171,23 @@ static const char *lookup(char *const *from, const char *name)
     return NULL;
 }
 
+/* A program behind TLS: the names s6-tlsserver uses (SSL_PROTOCOL,
+ * SSL_CIPHER, SSL_TLS_SNI_SERVERNAME, SSL_PEER_CERT_SUBJECT) and stunnel's
+ * for the client certificate (SSL_CLIENT_DN, SSL_CLIENT_I_DN). */
+static void tls_vars(struct envv *ev, const struct exec_facts *f)
+{
+    put(ev, "SSL_PROTOCOL", f->ssl_protocol);
+    put(ev, "SSL_CIPHER", f->ssl_cipher);
+    if (f->ssl_sni && *f->ssl_sni)
+        put(ev, "SSL_TLS_SNI_SERVERNAME", f->ssl_sni);
+    if (f->ssl_subject && *f->ssl_subject) {
+        put(ev, "SSL_PEER_CERT_SUBJECT", f->ssl_subject);
+        put(ev, "SSL_CLIENT_DN", f->ssl_subject);
+    }
+    if (f->ssl_issuer && *f->ssl_issuer)
+        put(ev, "SSL_CLIENT_I_DN", f->ssl_issuer);
+}
+
 int exec_env_build(const struct exec_conf *e, const struct exec_facts *f,
                    char *const *from, char ***out)
 {
@@ -183,6 +200,8 @@ int exec_env_build(const struct exec_conf *e, const struct exec_facts *f,
         ipc_vars(&ev, f);
     else if (f->socktype && (fam == AF_INET || fam == AF_INET6))
         ip_vars(&ev, f);
+    if (f->ssl_protocol)
+        tls_vars(&ev, f);
     for (size_t i = 0; i < e->npass_env; i++) {
         const char *v = lookup(from, e->pass_env[i]);
         if (v)

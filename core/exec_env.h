@@ -19,6 +19,11 @@ struct exec_facts {
     struct sockaddr_storage local;
     socklen_t locallen;
     bool has_cred;                  /* unix stream: SO_PEERCRED of the peer */
+    const char *ssl_protocol;       /* behind TLS: the session (NULL: not TLS) */
+    const char *ssl_cipher;
+    const char *ssl_sni;            /* "" when absent, as the two below */
+    const char *ssl_subject;
+    const char *ssl_issuer;
     uid_t uid;
     gid_t gid;
 };

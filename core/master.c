@@ -35,6 +35,7 @@
 #include "sources.h"
 #include "stats.h"
 #include "systemd.h"
+#include "tls.h"
 #include "worker.h"
 
 /* A worker that dies before its plugins run is restarted after a delay
@@ -93,6 +94,7 @@ struct master {
     int pending;            /* workers to start at respawn_at */
     long long respawn_at;
     bool stopping;
+    long long tickets_due;  /* next session-ticket key rotation; -1: none */
 
     enum reload_phase phase;
     bool reload_again;      /* a HUP came during a reload: one more after it */
@@ -412,6 +414,7 @@ static void worker_main(struct master *m, int row)
     die_with_parent(m->pid, SIGTERM);
     /* No set-uid program a plugin runs can regain what was dropped. */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    tls_tickets_readonly();     /* only the master writes ticket keys */
     int r = worker_load(&wk, m->conf, m->stats, row, err, sizeof err);
     if (r < 0) {
         log_msg(LOG_ERR, "worker %ld: %s", (long)getpid(), err);
@@ -965,6 +968,8 @@ static int next_timeout(const struct master *m)
     for (int i = 0; i < MAX_SPAWNERS; i++)
         if (m->sps[i].pid && m->sps[i].kill_at)
             at = earlier(at, m->sps[i].kill_at);
+    if (m->tickets_due >= 0)
+        at = earlier(at, m->tickets_due);
     if (at < 0)
         return 60000;
     long long left = at > now ? at - now : 0;
@@ -975,6 +980,8 @@ static int next_timeout(const struct master *m)
 static void timers(struct master *m)
 {
     long long now = clock_now_ms();
+    if (m->tickets_due >= 0 && now >= m->tickets_due)
+        m->tickets_due = tls_tickets_tick(now, m->conf->tls_ticket_rotate_ms);
     if (m->pending && !m->stopping && now >= m->respawn_at) {
         int n = m->pending;
         m->pending = 0;
@@ -1031,6 +1038,12 @@ int master_run(const char *path, struct conf *c, struct lsn_set *lsns)
         log_msg(LOG_ERR, "cannot start the master: %s", strerror(-r));
         goto out;
     }
+    /* Session-ticket keys in memory every worker maps: a session resumes
+     * on whichever worker the client reaches. */
+    if ((r = tls_tickets_init()) < 0)
+        log_msg(LOG_WARNING, "tls: no shared session-ticket keys (%s): a session resumes "
+                "only on the worker that made it", strerror(-r));
+    m->tickets_due = tls_tickets_tick(clock_now_ms(), c->tls_ticket_rotate_ms);
     m->stats->proc.start_time = (int64_t)time(NULL);
     if (assign_slots(m, c, "") < 0)
         goto out;

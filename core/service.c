@@ -12,6 +12,7 @@
 
 #include "conf_keys.h"
 #include "log.h"
+#include "tls.h"
 #include "timer.h"
 
 /* The line a key of this service is on (the section's when unknown). */
@@ -164,6 +165,14 @@ int service_start(struct superd_service *s, const struct conf *c,
 {
     int r = start(s, c, cs, srv, err, errlen);
     forget_asked(s);    /* only the unknown-key check needs them */
+    if (r == 0 && cs->tls.ncerts) {
+        /* From the bytes the master read: a worker opens no key file. */
+        struct tls_err e = { 0 };
+        r = tls_ctx_new(&cs->tls, cs->name, &s->tls, &e);
+        if (r < 0)
+            snprintf(err, errlen, "%s:%d: [%s] %s: %s", cs->file->path, e.line ? e.line : cs->line,
+                     cs->name, e.key ? e.key : "tls_cert", e.msg);
+    }
     return r;
 }
 
@@ -176,6 +185,8 @@ void service_stop(struct superd_service *s)
         s->plugin->desc.fini(s);
     }
     s->inited = false;
+    tls_ctx_free(s->tls);
+    s->tls = NULL;
     plugin_unload(s->plugin);
     s->plugin = NULL;
     free(s->err);

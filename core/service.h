@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "stats.h"
 
+struct tls_ctx;
 struct serve;
 struct superd_timer;
 
@@ -28,6 +29,7 @@ struct superd_service {
     char **asked;           /* keys init() asked superd_option for, to
                              * suggest one for a typo; freed by service_start */
     size_t nasked;
+    struct tls_ctx *tls;    /* its TLS contexts (a tls:// listener), or NULL */
 };
 
 /*

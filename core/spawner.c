@@ -779,8 +779,8 @@ static bool accepted_by(const struct xsvc *x, int fd)
     return false;
 }
 
-/* A datagram request's descriptor must be one end of an unnamed AF_UNIX
- * SOCK_DGRAM socketpair, as a worker makes: never a listener, a bound
+/* A datagram (or TLS relay) request's descriptor must be one end of an unnamed AF_UNIX
+ * socketpair (SOCK_DGRAM, or SOCK_STREAM for SPAWN_TLS), as a worker makes: never a listener, a bound
  * UDP socket, or a named unix socket. */
 static bool dgram_pair_end(int fd)
 {
@@ -794,6 +794,28 @@ static bool dgram_pair_end(int fd)
         return false;
     alen = sizeof a;
     return getpeername(fd, (struct sockaddr *)&a, &alen) == 0 && alen == sizeof(sa_family_t);
+}
+
+/* A printable, NUL-terminated string of a request's fixed-size field. */
+static bool text_ok(const char *s, size_t size)
+{
+    size_t n = strnlen(s, size);
+    if (n == size)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* SPAWN_TLS: only for a service with a tls:// listener, with facts that
+ * are text (they only reach the program's environment). */
+static bool tls_req_ok(const struct conf_service *cs, const struct spawn_req *rq)
+{
+    const struct spawn_tls *t = &rq->tls;
+    return cs->tls.ncerts > 0 && text_ok(t->protocol, sizeof t->protocol) && t->protocol[0] &&
+           text_ok(t->cipher, sizeof t->cipher) && text_ok(t->sni, sizeof t->sni) &&
+           text_ok(t->subject, sizeof t->subject) && text_ok(t->issuer, sizeof t->issuer);
 }
 
 /* Check a request against the table and the descriptor it came with.
@@ -813,12 +835,14 @@ static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, in
         *why = "not an exec service";
     else if (sp->xs[rq->svc].cs->exec.wait)
         *why = "a wait = yes service (the spawner owns its listeners)";
-    else if (rq->type != SPAWN_STREAM && rq->type != SPAWN_DGRAM)
+    else if (rq->type != SPAWN_STREAM && rq->type != SPAWN_DGRAM && rq->type != SPAWN_TLS)
         *why = "unknown request type";
+    else if (rq->type == SPAWN_TLS && !tls_req_ok(sp->xs[rq->svc].cs, rq))
+        *why = "not a TLS service, or bad TLS facts";
     else if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
              getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
         *why = "not a socket";
-    else if (rq->type == SPAWN_STREAM && (type != SOCK_STREAM || !sp->xs[rq->svc].stream))
+    else if (rq->type != SPAWN_DGRAM && (type != SOCK_STREAM || !sp->xs[rq->svc].stream))
         *why = "not a stream connection of a stream service";
     else if (rq->type == SPAWN_DGRAM && (type != SOCK_DGRAM || !sp->xs[rq->svc].dgram))
         *why = "not a datagram socket of a datagram service";
@@ -827,10 +851,11 @@ static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, in
         *why = "a listening socket";
     else if (rq->type == SPAWN_STREAM && !accepted_by(&sp->xs[rq->svc], fd))
         *why = "not a connection accepted on the service's listeners";
-    else if (rq->type == SPAWN_DGRAM && !dgram_pair_end(fd))
-        *why = "not an unnamed unix datagram socketpair";
-    else if (rq->type == SPAWN_DGRAM && (!addr_ok(&rq->peer, rq->peerlen) ||
-                                         !addr_ok(&rq->local, rq->locallen)))
+    else if (rq->type != SPAWN_STREAM && !dgram_pair_end(fd))
+        *why = rq->type == SPAWN_TLS ? "not an unnamed unix stream socketpair"
+                                     : "not an unnamed unix datagram socketpair";
+    else if (rq->type != SPAWN_STREAM && (!addr_ok(&rq->peer, rq->peerlen) ||
+                                          !addr_ok(&rq->local, rq->locallen)))
         *why = "bad address";
     return *why ? NULL : &sp->xs[rq->svc];
 }
@@ -839,6 +864,21 @@ static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, in
 static void facts_of(const struct spawn_req *rq, int fd, struct exec_facts *f)
 {
     memset(f, 0, sizeof *f);
+    if (rq->type == SPAWN_TLS) {
+        /* The descriptor is the worker's relay: the client is in the
+         * request (environment only, as a datagram's sender). */
+        f->socktype = SOCK_STREAM;
+        memcpy(&f->peer, &rq->peer, rq->peerlen);
+        f->peerlen = rq->peerlen;
+        memcpy(&f->local, &rq->local, rq->locallen);
+        f->locallen = rq->locallen;
+        f->ssl_protocol = rq->tls.protocol;
+        f->ssl_cipher = rq->tls.cipher;
+        f->ssl_sni = rq->tls.sni;
+        f->ssl_subject = rq->tls.subject;
+        f->ssl_issuer = rq->tls.issuer;
+        return;
+    }
     if (rq->type == SPAWN_DGRAM) {
         f->socktype = SOCK_DGRAM;
         memcpy(&f->peer, &rq->peer, rq->peerlen);
@@ -887,7 +927,7 @@ static void handle_req(struct peer *p, const struct spawn_req *rq, int fd)
         if (log_limit_pass(&full_limit, &missed))
             log_msg(LOG_WARNING, "[%s] max_instances %ld reached: %s refused (%lu more)",
                     x->cs->name, e->max_instances,
-                    rq->type == SPAWN_STREAM ? "a connection" : "a datagram", missed);
+                    rq->type != SPAWN_DGRAM ? "a connection" : "a datagram", missed);
         reply(p, SPAWN_REFUSED, rq->cookie, 0, 0);
         close_received(fd);
         return;

@@ -27,6 +27,18 @@
 enum spawn_req_type {
     SPAWN_STREAM = 1,   /* fd: an accepted connection of the service */
     SPAWN_DGRAM = 2,    /* fd: a unix datagram socket holding the datagram */
+    SPAWN_TLS = 3,      /* fd: a unix stream socket the worker relays to a TLS
+                         * client (peer, local and tls: environment only) */
+};
+
+/* SPAWN_TLS: the session, for the program's SSL_* variables.  Each a
+ * NUL-terminated string ("" when absent). */
+struct spawn_tls {
+    char protocol[16];
+    char cipher[64];
+    char sni[256];
+    char subject[512];
+    char issuer[512];
 };
 
 /* A worker's request; every field is checked, nothing else is read. */
@@ -36,10 +48,11 @@ struct spawn_req {
     uint32_t svc;               /* index in the configuration's services */
     uint32_t gen;               /* the configuration generation */
     uint64_t cookie;            /* the worker's, echoed in the reply */
-    uint32_t peerlen;           /* SPAWN_DGRAM: the sender (environment only) */
+    uint32_t peerlen;           /* SPAWN_DGRAM, SPAWN_TLS: the client (environment only) */
     uint32_t locallen;
     struct sockaddr_storage peer;
     struct sockaddr_storage local;
+    struct spawn_tls tls;       /* SPAWN_TLS only */
 };
 
 enum spawn_rep_type {

@@ -5,7 +5,7 @@
 # Usage: scripts/deps.sh [test]   ("test" adds what the tests need)
 set -eu
 
-need="libinih-dev:inih"
+need="libinih-dev:inih libssl-dev:openssl"
 [ "${1:-}" = test ] && need="$need libcunit1-dev:cunit"
 
 missing=""
@@ -40,6 +40,8 @@ if [ "${1:-}" = test ]; then
         missing="$missing libclang-rt-dev"
     fi
     command -v valgrind >/dev/null 2>&1 || optional="valgrind"
+    # The TLS tests make their certificates with the openssl program.
+    command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 fi
 if [ -n "$optional" ] && [ -z "$missing" ] && ! { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }; then
     echo "superd: $optional is not installed: tests/valgrind.sh will be skipped (apt-get install $optional)" >&2

@@ -1205,6 +1205,20 @@ int superd_dgram_addr(const struct superd_dgram *dgram, int which, struct sockad
 }
 
 /*
+ * The fake's connections are never TLS: -ENOTSUP, as the daemon answers
+ * for a tcp:// or unix: connection.
+ */
+int superd_conn_tls(const struct superd_conn *conn, struct superd_tls_info *info)
+{
+    (void)info;
+    if (conn->cn_close_done) {
+        violation("[%s] superd_conn_tls() after on_close()", conn->cn_svc->sv_name);
+        return -EPIPE;
+    }
+    return -ENOTSUP;
+}
+
+/*
  * A timer on the service's test clock: it runs only in
  * fake_timer_advance().
  */

@@ -26,6 +26,7 @@ int test_core_sources_hardening_register(void);
 int test_core_config_checks_register(void);
 int test_core_exec_register(void);
 int test_core_config_keys_register(void);
+int test_core_tls_register(void);
 int test_core_loop_register(void);
 
 /* One test of a suite. */

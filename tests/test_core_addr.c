@@ -217,7 +217,7 @@ static void test_parse_unix_longest(void)
 
 static void test_parse_errors(void)
 {
-    const char *expect = "expected tcp://HOST:PORT, udp://HOST:PORT, unix:PATH or unix-dgram:PATH";
+    const char *expect = "expected tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH or unix-dgram:PATH";
     char want[256];
 
     parse_bad("tcp://127.0.0.1:0", -ERANGE, "port 0 out of range");

@@ -490,7 +490,7 @@ static void test_bad_listen(void)
     load_bad("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:nosuchservice\n", -ENOENT,
              PATH ":3: [echo] listen: unknown service name 'nosuchservice' for tcp (see /etc/services)");
     load_bad("[echo]\nplugin = echo\nlisten = 127.0.0.1:7\n", -EINVAL,
-             PATH ":3: [echo] listen: bad address '127.0.0.1:7': expected tcp://HOST:PORT, "
+             PATH ":3: [echo] listen: bad address '127.0.0.1:7': expected tcp://HOST:PORT, tls://HOST:PORT, "
              "udp://HOST:PORT, unix:PATH or unix-dgram:PATH");
 }
 

@@ -30,6 +30,7 @@ int main(void)
         test_core_config_checks_register,
         test_core_exec_register,
         test_core_config_keys_register,
+        test_core_tls_register,
         test_core_loop_register,
     };
 

@@ -367,6 +367,34 @@ struct superd_timer *superd_timer_start(struct superd_service *svc, uint64_t aft
  * from on_close(); NULL is ignored. */
 void superd_timer_stop(struct superd_timer *timer) SUPERD_SINCE(1, 1);
 
+/*
+ * What superd_conn_tls() tells of a connection on a tls:// listener.  Set
+ * `size` to sizeof(struct superd_tls_info) before the call: the host fills
+ * the fields that size covers (fields are appended, never moved).  The
+ * strings belong to the connection and stay valid until its on_close();
+ * a field the session does not have is NULL.
+ */
+struct superd_tls_info {
+    size_t size;                /* set by the caller */
+    const char *version;        /* "TLSv1.3", "TLSv1.2" */
+    const char *cipher;         /* "TLS_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256" */
+    const char *sni;            /* the server name the client asked for */
+    const char *alpn;           /* the protocol agreed with tls_alpn */
+    const char *peer_subject;   /* the client certificate's subject (RFC 2253),
+                                 * verified against tls_ca */
+    const char *peer_issuer;    /* ... and its issuer */
+    int resumed;                /* 1: the session was resumed (a ticket) */
+};
+
+/*
+ * The TLS facts of a stream connection (after on_open: the handshake is
+ * done before a plugin sees the connection).  Returns 0, or -ENOTSUP when
+ * the connection is not TLS (a tcp:// or unix: listener), -EINVAL when
+ * info->size is too small for its first fields.
+ */
+int superd_conn_tls(const struct superd_conn *conn, struct superd_tls_info *info)
+    SUPERD_SINCE(1, 1);
+
 #ifdef __cplusplus
 }
 #endif
