@@ -161,6 +161,7 @@ $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 
 # Plugin unit tests: the fake host (sdk/) stands in for the daemon.
 $(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
+                             $(BUILD)/tests/test_plugins_api11.o \
                              | $(TPLUGINS)
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(CUNIT_LIBS) -ldl -o $@
 
@@ -170,14 +171,14 @@ $(BUILD)/sdk/%.o: sdk/%.c
 
 # The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
 # check presents minor 0, and the 1.1 functions are left out.
-ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/timer.o \
-             $(BUILD)/tests/abi1.0/api_tls.o
+ABI11_SRC := abi api_addr timer watch outbound api_flow dgram_hold api_tls
+ABI10_OBJ := $(ABI11_SRC:%=$(BUILD)/tests/abi1.0/%.o)
 $(BUILD)/tests/abi1.0/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(SSL_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o $(BUILD)/core/timer.o \
-                              $(BUILD)/core/api_tls.o,$(CORE_OBJ)) $(ABI10_OBJ) core/exports.list
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(ABI11_SRC:%=$(BUILD)/core/%.o),$(CORE_OBJ)) \
+                              $(ABI10_OBJ) core/exports.list
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) $(SSL_LIBS) -ldl -o $@
 
 # Programs the exec tests run: static (they also run in an empty chroot),

@@ -126,7 +126,7 @@ static void push(struct relay *r)
         break;
     }
     buf_free(&r->pend);
-    conn_pause(r->c, false);
+    conn_resume(r->c);
     if (r->client_eof)
         shutdown(r->fd, SHUT_WR);
 }
@@ -170,7 +170,7 @@ static ssize_t relay_data(struct superd_conn *c, const void *data, size_t len)
         len -= (size_t)n;
         if (buf_append(&r->pend, data, len) < 0)
             return -ENOMEM;
-        conn_pause(c, true);
+        conn_pause(c);
         interest(r);
         return (ssize_t)(len + (size_t)n);
     }

@@ -395,6 +395,104 @@ struct superd_tls_info {
 int superd_conn_tls(const struct superd_conn *conn, struct superd_tls_info *info)
     SUPERD_SINCE(1, 1);
 
+/* ---- watches of the plugin's own descriptors ---- */
+
+/* What a watch waits for, and what its callback is told. */
+#define SUPERD_READABLE 0x1u    /* data to read, or the peer closed */
+#define SUPERD_WRITABLE 0x2u    /* room to write */
+#define SUPERD_ERROR 0x4u       /* an error or hang-up (always reported) */
+
+/* One watch of a descriptor the plugin owns. */
+struct superd_watch;
+
+/*
+ * Call fn(watch, fd, events, arg) on the service's loop whenever `fd` (a
+ * descriptor the plugin opened, non-blocking: a pipe to a child, a socket
+ * of a client library) is ready for `events` (SUPERD_READABLE and/or
+ * SUPERD_WRITABLE; 0 pauses the watch).  Level-triggered: it is called
+ * again while the condition holds.  The plugin keeps owning fd: unwatch it
+ * before closing it.  Returns the watch, or NULL (errno set).
+ */
+struct superd_watch *superd_watch(struct superd_service *svc, int fd, unsigned events,
+                                  void (*fn)(struct superd_watch *watch, int fd,
+                                             unsigned events, void *arg),
+                                  void *arg) SUPERD_SINCE(1, 1);
+
+/* Change what a watch waits for.  Returns 0 or a negative errno. */
+int superd_watch_set(struct superd_watch *watch, unsigned events) SUPERD_SINCE(1, 1);
+
+/* Stop watching and release the handle (the descriptor stays open); safe
+ * from the watch's own callback; NULL is ignored.  Every watch of a service
+ * is released before its fini(). */
+void superd_unwatch(struct superd_watch *watch) SUPERD_SINCE(1, 1);
+
+/* ---- outbound stream connections ---- */
+
+/*
+ * The callbacks of a connection the plugin opened with superd_connect().
+ * Define it static const and set `size` to sizeof(struct superd_conn_ops):
+ * fields may be appended in later minors and the host reads only what
+ * `size` covers.  Every callback may be NULL.
+ */
+struct superd_conn_ops {
+    uint32_t size;
+    /* How long the connect may take, in ms; 0: 10 s. */
+    uint32_t connect_timeout_ms;
+    /* The connect finished: status 0, or a negative errno (-ECONNREFUSED,
+     * -ETIMEDOUT ...), after which on_close() follows at once. */
+    void (*on_connect)(struct superd_conn *conn, int status);
+    /* As struct superd_plugin's on_data, on_eof, on_drain and on_close. */
+    ssize_t (*on_data)(struct superd_conn *conn, const void *data, size_t len);
+    void (*on_eof)(struct superd_conn *conn);
+    void (*on_drain)(struct superd_conn *conn);
+    void (*on_close)(struct superd_conn *conn);
+};
+
+/*
+ * Open a non-blocking stream connection to `address`: "tcp://IPv4:PORT",
+ * "tcp://[IPv6]:PORT" or "unix:PATH" (literals only: no name is looked up,
+ * nothing blocks).  It is served like an accepted connection (the same
+ * superd_write(), output queue and high-water mark, superd_close(),
+ * superd_pause() ...) with ops' callbacks; `data` is its
+ * superd_conn_data().  superd_write() before on_connect() queues.  Returns
+ * the connection, or NULL (errno set: EINVAL for a bad address, ENOMEM,
+ * EMFILE ...) with no callback to follow.  The connection belongs to the
+ * service: its callbacks run on the loop of the caller's worker.
+ */
+struct superd_conn *superd_connect(struct superd_service *svc, const char *address,
+                                   const struct superd_conn_ops *ops,
+                                   void *data) SUPERD_SINCE(1, 1);
+
+/* ---- flow control and half-close, on any stream connection ---- */
+
+/* Stop reading from the connection (its bytes wait in the kernel, so the
+ * peer is slowed down by TCP itself).  Returns 0 or -EPIPE when closing. */
+int superd_pause(struct superd_conn *conn) SUPERD_SINCE(1, 1);
+
+/* Read again; bytes kept from before (not consumed by on_data) are offered
+ * again at once, after the current callback returns.  Returns 0 or -EPIPE. */
+int superd_resume(struct superd_conn *conn) SUPERD_SINCE(1, 1);
+
+/* Send FIN once the output queue is written (shutdown(SHUT_WR)) and keep
+ * reading: the peer's own data and EOF still arrive.  Later writes fail
+ * with -EPIPE.  Returns 0 or -EPIPE when already closing. */
+int superd_shutdown(struct superd_conn *conn) SUPERD_SINCE(1, 1);
+
+/* ---- datagrams answered later ---- */
+
+/*
+ * Keep a datagram's sender beyond on_datagram(): returns a handle usable
+ * with superd_reply() (and superd_dgram_peer(), superd_dgram_addr()) until
+ * superd_dgram_release(), or NULL (errno set).  Only the sender and the
+ * listener are kept, not the payload (copy it if needed).  A reply through
+ * a held datagram meets the same loop protection and reply budgets.
+ */
+struct superd_dgram *superd_dgram_hold(struct superd_dgram *dgram) SUPERD_SINCE(1, 1);
+
+/* Release a held datagram; NULL is ignored.  Every held datagram of a
+ * service is released before its fini(). */
+void superd_dgram_release(struct superd_dgram *held) SUPERD_SINCE(1, 1);
+
 #ifdef __cplusplus
 }
 #endif
