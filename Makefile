@@ -168,12 +168,13 @@ $(BUILD)/sdk/%.o: sdk/%.c
 
 # The daemon as a host of plugin ABI 1.0 (tests/abi.sh): the descriptor
 # check presents minor 0, and the 1.1 functions are left out.
-ABI10_OBJ := $(BUILD)/tests/abi1.0/abi.o $(BUILD)/tests/abi1.0/api_addr.o $(BUILD)/tests/abi1.0/timer.o
+ABI11_SRC := abi api_addr timer watch outbound api_flow dgram_hold
+ABI10_OBJ := $(ABI11_SRC:%=$(BUILD)/tests/abi1.0/%.o)
 $(BUILD)/tests/abi1.0/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DSUPERD_HOST_ABI_MINOR=0 $(INIH_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(BUILD)/core/abi.o $(BUILD)/core/api_addr.o $(BUILD)/core/timer.o,$(CORE_OBJ)) \
+$(BUILD)/tests/superd-abi1.0: $(MAIN_OBJ) $(filter-out $(ABI11_SRC:%=$(BUILD)/core/%.o),$(CORE_OBJ)) \
                               $(ABI10_OBJ) core/exports.list
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(INIH_LIBS) -ldl -o $@
 

@@ -47,6 +47,12 @@ enum {
     CONN_DEAD = 1 << 4,     /* closed; on the dead list */
     CONN_COUNTED = 1 << 5,  /* admitted against max_connections */
     CONN_SOURCED = 1 << 6,  /* counted against max_per_source */
+    CONN_PAUSED = 1 << 7,   /* superd_pause: not reading */
+    CONN_REOFFER = 1 << 8,  /* superd_resume: offer kept bytes at settle */
+    CONN_SHUT = 1 << 9,     /* superd_shutdown: FIN once the queue is out */
+    CONN_SHUT_DONE = 1 << 10, /* ... sent */
+    CONN_CONNECTING = 1 << 11, /* outbound: connect() not finished */
+    CONN_OUTBOUND = 1 << 12, /* made by superd_connect */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -64,6 +70,34 @@ static struct conn_set *set_of(const struct superd_conn *c)
 static struct loop *loop_of(const struct superd_conn *c)
 {
     return c->srv->loop;
+}
+
+/* The service's counters: an outbound connection counts in none of them
+ * (its bytes are the service's own business, not client traffic). */
+static struct stats_row *row_of(const struct superd_conn *c)
+{
+    return (c->flags & CONN_OUTBOUND) ? NULL : c->svc->row;
+}
+
+/* The callbacks: an outbound connection's own ops, or the plugin's. */
+static ssize_t (*data_cb(const struct superd_conn *c))(struct superd_conn *, const void *, size_t)
+{
+    return c->ops ? c->ops->on_data : service_plugin(c->svc)->on_data;
+}
+
+static void (*eof_cb(const struct superd_conn *c))(struct superd_conn *)
+{
+    return c->ops ? c->ops->on_eof : service_plugin(c->svc)->on_eof;
+}
+
+static void (*drain_cb(const struct superd_conn *c))(struct superd_conn *)
+{
+    return c->ops ? c->ops->on_drain : service_plugin(c->svc)->on_drain;
+}
+
+static void (*close_cb(const struct superd_conn *c))(struct superd_conn *)
+{
+    return c->ops ? c->ops->on_close : service_plugin(c->svc)->on_close;
 }
 
 /* ---- the plain transport ---- */
@@ -131,10 +165,14 @@ static void kill_conn(struct superd_conn *c)
     loop_pending_del(loop_of(c), &c->settle);
     close(c->fd);
     c->fd = -1;
-    const struct superd_plugin *p = service_plugin(c->svc);
-    if ((c->flags & CONN_OPENED) && p->on_close)
-        p->on_close(c);
-    if (c->svc->cs->log_connections)
+    void (*on_close)(struct superd_conn *) = close_cb(c);
+    if ((c->flags & CONN_OPENED) && on_close) {
+        struct superd_conn *outer = c->srv->current;
+        c->srv->current = c;
+        on_close(c);
+        c->srv->current = outer;
+    }
+    if (c->svc->cs->log_connections && !(c->flags & CONN_OUTBOUND))
         log_conn(c);
     if (c->flags & CONN_COUNTED)
         stats_conn_release(c->srv->stats, c->srv->stats_row, c->svc->stats_slot);
@@ -154,20 +192,42 @@ static void kill_conn(struct superd_conn *c)
     set->dead = c;
 }
 
+static void connect_done(struct superd_conn *c, int status);
+static void reoffer(struct superd_conn *c);
+static void conn_event(struct loop_watch *w, uint32_t events);
+
 /* After any callback: apply what the plugin asked for, and set the loop
  * interest from the connection's state. */
 static void settle(struct superd_conn *c)
 {
     if (c->flags & CONN_DEAD)
         return;
+    if ((c->flags & CONN_CONNECTING) && c->connect_err)
+        connect_done(c, c->connect_err);
+    if (c->flags & CONN_REOFFER)
+        reoffer(c);
     c->direct = 0;
     if ((c->flags & CONN_ABORT) ||
         ((c->flags & CONN_CLOSING) && buf_len(&c->out) == 0)) {
         kill_conn(c);
         return;
     }
+    if ((c->flags & (CONN_SHUT | CONN_SHUT_DONE | CONN_CONNECTING)) == CONN_SHUT &&
+        buf_len(&c->out) == 0) {
+        shutdown(c->fd, SHUT_WR);
+        c->flags |= CONN_SHUT_DONE;
+    }
+    if ((c->flags & (CONN_SHUT_DONE | CONN_EOF)) == (CONN_SHUT_DONE | CONN_EOF)) {
+        /* Both ways shut: nothing can move any more. */
+        end(c, CONN_ABORT, "closed both ways");
+        kill_conn(c);
+        return;
+    }
     uint32_t want = 0;
-    if (!(c->flags & (CONN_EOF | CONN_CLOSING)) && buf_len(&c->out) < CONN_OUT_HIGH)
+    if (c->flags & CONN_CONNECTING)
+        want = LOOP_WRITABLE;   /* writable: the connect is over */
+    else if (!(c->flags & (CONN_EOF | CONN_CLOSING | CONN_PAUSED)) &&
+             buf_len(&c->out) < CONN_OUT_HIGH)
         want |= LOOP_READABLE;
     if (buf_len(&c->out) > 0)
         want |= LOOP_WRITABLE;
@@ -186,6 +246,8 @@ static void settle_pending(struct loop_pending *p)
  * rest, so the hot path pays nothing for timeouts. */
 static int arm_timer(struct superd_conn *c)
 {
+    if (c->flags & CONN_OUTBOUND)
+        return 0;   /* the plugin's to end: no idle_timeout, no max_lifetime */
     const struct conf_service *cs = c->svc->cs;
     long long due = LLONG_MAX;
     if (cs->idle_timeout_ms)
@@ -222,7 +284,7 @@ static void flush(struct superd_conn *c)
         ssize_t n = c->io->send(c, buf_head(&c->out), buf_len(&c->out));
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
-            STATS_ADD(c->svc->row, bytes_out, (uint64_t)n);
+            STATS_ADD(row_of(c), bytes_out, (uint64_t)n);
             c->bytes_out += (uint64_t)n;
             c->last_ms = loop_now_ms();
             continue;
@@ -235,9 +297,9 @@ static void flush(struct superd_conn *c)
         return;
     }
     buf_free(&c->out);
-    const struct superd_plugin *p = service_plugin(c->svc);
-    if (!(c->flags & CONN_CLOSING) && p->on_drain)
-        p->on_drain(c);
+    void (*on_drain)(struct superd_conn *) = drain_cb(c);
+    if (!(c->flags & (CONN_CLOSING | CONN_SHUT)) && on_drain)
+        on_drain(c);
 }
 
 /* Hand bytes to the plugin; returns how many it consumed.  While it
@@ -245,12 +307,13 @@ static void flush(struct superd_conn *c)
  * line-based plugin may take one line a call. */
 static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 {
-    const struct superd_plugin *p = service_plugin(c->svc);
-    if (!p->on_data)
+    ssize_t (*on_data)(struct superd_conn *, const void *, size_t) = data_cb(c);
+    if (!on_data)
         return len;
     size_t used = 0;
-    while (used < len && !(c->flags & (CONN_CLOSING | CONN_ABORT))) {
-        ssize_t r = p->on_data(c, data + used, len - used);
+    /* Paused: the rest is kept, offered again on superd_resume. */
+    while (used < len && !(c->flags & (CONN_CLOSING | CONN_ABORT | CONN_PAUSED))) {
+        ssize_t r = on_data(c, data + used, len - used);
         if (r < 0) {
             end(c, CONN_CLOSING, "closed by the plugin (error)");
             return len;
@@ -264,14 +327,42 @@ static size_t deliver(struct superd_conn *c, const char *data, size_t len)
 
 static void on_eof(struct superd_conn *c)
 {
-    const struct superd_plugin *p = service_plugin(c->svc);
+    void (*eof)(struct superd_conn *) = eof_cb(c);
     c->flags |= CONN_EOF;
     if (!c->why)
-        c->why = "client closed";
-    if (p->on_eof)
-        p->on_eof(c);
+        c->why = (c->flags & CONN_OUTBOUND) ? "peer closed" : "client closed";
+    if (eof)
+        eof(c);
     else
         superd_close(c);
+}
+
+/* A full input buffer that the plugin will not consume: one request is
+ * at most CONN_IN_MAX.  Not while paused: the plugin holds the bytes
+ * back on purpose, and nothing is read meanwhile. */
+static void check_in(struct superd_conn *c)
+{
+    if (buf_len(&c->in) == 0)
+        buf_free(&c->in);
+    else if (buf_len(&c->in) >= CONN_IN_MAX && !(c->flags & CONN_PAUSED)) {
+        superd_log(c->svc, SUPERD_LOG_NOTICE, "%s: request larger than %d KiB, closing",
+                   peer_of(c), CONN_IN_MAX / 1024);
+        end(c, CONN_ABORT, "request too large");
+    }
+}
+
+/* superd_resume: offer the kept bytes again, as the plugin's callback
+ * (c is the current connection meanwhile). */
+static void reoffer(struct superd_conn *c)
+{
+    c->flags &= ~(unsigned)CONN_REOFFER;
+    if ((c->flags & (CONN_PAUSED | CONN_CLOSING | CONN_ABORT)) || buf_len(&c->in) == 0)
+        return;
+    struct superd_conn *outer = c->srv->current;
+    c->srv->current = c;
+    buf_consume(&c->in, deliver(c, buf_head(&c->in), buf_len(&c->in)));
+    check_in(c);
+    c->srv->current = outer;
 }
 
 /* One read per event: the loop is level-triggered and brings us back,
@@ -289,7 +380,7 @@ static void read_some(struct superd_conn *c)
             end(c, CONN_ABORT, n == -ECONNRESET ? "reset by the client" : "read error");
         return;
     }
-    STATS_ADD(c->svc->row, bytes_in, (uint64_t)n);
+    STATS_ADD(row_of(c), bytes_in, (uint64_t)n);
     c->bytes_in += (uint64_t)n;
     c->last_ms = loop_now_ms();
     size_t used;
@@ -306,13 +397,79 @@ static void read_some(struct superd_conn *c)
         used = deliver(c, buf_head(&c->in), buf_len(&c->in));
         buf_consume(&c->in, used);
     }
-    if (buf_len(&c->in) == 0)
-        buf_free(&c->in);
-    else if (buf_len(&c->in) >= CONN_IN_MAX) {
-        superd_log(c->svc, SUPERD_LOG_NOTICE, "%s: request larger than %d KiB, closing",
-                   peer_of(c), CONN_IN_MAX / 1024);
-        end(c, CONN_ABORT, "request too large");
+    check_in(c);
+}
+
+/* ---- outbound connections ---- */
+
+/* The connect is over: tell the plugin (c is the current connection).  A
+ * failure closes the connection, so on_close follows on_connect. */
+static void connect_done(struct superd_conn *c, int status)
+{
+    c->flags &= ~(unsigned)CONN_CONNECTING;
+    c->connect_err = 0;
+    loop_timer_stop(loop_of(c), &c->timer);
+    if (status < 0)
+        end(c, CONN_ABORT, status == -ETIMEDOUT ? "connect timed out" : "connect failed");
+    struct superd_conn *outer = c->srv->current;
+    c->srv->current = c;
+    if (c->ops->on_connect)
+        c->ops->on_connect(c, status);
+    c->srv->current = outer;
+    c->last_ms = loop_now_ms();
+}
+
+/* An event while connecting: writable (or an error) means it is over. */
+static void connect_event(struct superd_conn *c, uint32_t events)
+{
+    if (!(events & (LOOP_WRITABLE | LOOP_ERROR | LOOP_HANGUP)))
+        return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    else if (err == 0 && !(events & LOOP_WRITABLE))
+        err = ECONNREFUSED;
+    connect_done(c, -err);
+    if (!(c->flags & CONN_ABORT) && buf_len(&c->out) > 0)
+        flush(c);
+}
+
+/* The connect timeout. */
+static void connect_expire(struct loop_timer *t)
+{
+    struct superd_conn *c = member_of(t, struct superd_conn, timer);
+    if (c->flags & CONN_CONNECTING)
+        connect_done(c, -ETIMEDOUT);
+    settle(c);
+}
+
+int conn_outbound(struct superd_conn *c, int fd, int err, long long timeout_ms)
+{
+    c->io = &conn_io_plain;
+    c->lsn = NULL;
+    c->fd = fd;
+    c->flags = CONN_OUTBOUND | CONN_CONNECTING | CONN_OPENED;
+    c->connect_err = err;
+    c->settle.fn = settle_pending;
+    c->start_ms = c->last_ms = loop_now_ms();
+    loop_timer_init(&c->timer, connect_expire);
+    int r = loop_add(loop_of(c), &c->w, fd, LOOP_WRITABLE, conn_event);
+    if (r == 0 && err == 0)
+        r = loop_timer_start(loop_of(c), &c->timer, timeout_ms);
+    if (r < 0) {
+        loop_del(loop_of(c), &c->w);
+        return r;
     }
+    struct conn_set *set = set_of(c);
+    c->next = set->live;
+    if (set->live)
+        set->live->prev = c;
+    set->live = c;
+    set->nlive++;
+    if (err)
+        loop_pending_add(loop_of(c), &c->settle);   /* reported after the callback */
+    return 0;
 }
 
 static void conn_event(struct loop_watch *w, uint32_t events)
@@ -320,7 +477,10 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     struct superd_conn *c = conn_of(w);
     struct superd_conn *outer = c->srv->current;
     c->srv->current = c;
-    if ((events & LOOP_ERROR) || ((events & LOOP_HANGUP) && !(events & LOOP_READABLE))) {
+    if (c->flags & CONN_CONNECTING) {
+        connect_event(c, events);
+    } else if ((events & LOOP_ERROR) ||
+               ((events & LOOP_HANGUP) && !(events & LOOP_READABLE))) {
         /* Reset, or both directions shut with nothing left to read. */
         end(c, CONN_ABORT, "reset by the client");
     } else {
@@ -328,9 +488,10 @@ static void conn_event(struct loop_watch *w, uint32_t events)
          * bytes are still to be read. */
         if (events & LOOP_WRITABLE)
             flush(c);
-        if ((events & LOOP_READABLE) && !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF)))
+        if ((events & LOOP_READABLE) &&
+            !(c->flags & (CONN_ABORT | CONN_CLOSING | CONN_EOF | CONN_PAUSED)))
             read_some(c);
-        else if (events & LOOP_HANGUP)
+        else if ((events & LOOP_HANGUP) && !(c->flags & CONN_PAUSED))
             end(c, CONN_ABORT, "client gone");
     }
     settle(c);
@@ -594,7 +755,7 @@ void *superd_conn_data(const struct superd_conn *conn)
 
 int superd_write(struct superd_conn *c, const void *buf, size_t len)
 {
-    if (c->flags & (CONN_DEAD | CONN_ABORT | CONN_CLOSING))
+    if (c->flags & (CONN_DEAD | CONN_ABORT | CONN_CLOSING | CONN_SHUT))
         return -EPIPE;
     if (len == 0)
         return 0;
@@ -603,7 +764,7 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
      * CONN_OUT_HIGH in one callback, queue instead: a generator writing
      * "until superd_queued()" then returns and goes on in on_drain, and
      * other connections get their turn. */
-    if (buf_len(&c->out) == 0 && c->direct < CONN_OUT_HIGH) {
+    if (buf_len(&c->out) == 0 && c->direct < CONN_OUT_HIGH && !(c->flags & CONN_CONNECTING)) {
         ssize_t n = c->io->send(c, buf, len);
         if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR) {
             end(c, CONN_ABORT, "write error");
@@ -612,7 +773,7 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
         }
         done = n > 0 ? (size_t)n : 0;
         c->direct += done;
-        STATS_ADD(c->svc->row, bytes_out, (uint64_t)done);
+        STATS_ADD(row_of(c), bytes_out, (uint64_t)done);
         c->bytes_out += done;
         if (done)
             c->last_ms = loop_now_ms();
@@ -637,4 +798,47 @@ void superd_close(struct superd_conn *conn)
 const char *superd_peer(const struct superd_conn *conn)
 {
     return peer_of(conn);
+}
+
+/* ---- flow control (the superd_* forms are in api_flow.c) ---- */
+
+static bool closing(const struct superd_conn *c)
+{
+    return c->flags & (CONN_DEAD | CONN_ABORT | CONN_CLOSING);
+}
+
+int conn_pause(struct superd_conn *c)
+{
+    if (closing(c))
+        return -EPIPE;
+    c->flags |= CONN_PAUSED;
+    touch(c);
+    return 0;
+}
+
+int conn_resume(struct superd_conn *c)
+{
+    if (closing(c))
+        return -EPIPE;
+    if (c->flags & CONN_PAUSED) {
+        c->flags &= ~(unsigned)CONN_PAUSED;
+        if (buf_len(&c->in) > 0)
+            c->flags |= CONN_REOFFER;
+    }
+    /* Settled even when c's own callback runs: the kept bytes are offered
+     * once it returns. */
+    if (c->flags & CONN_REOFFER)
+        loop_pending_add(loop_of(c), &c->settle);
+    else
+        touch(c);
+    return 0;
+}
+
+int conn_shutdown(struct superd_conn *c)
+{
+    if (closing(c))
+        return -EPIPE;
+    c->flags |= CONN_SHUT;
+    touch(c);
+    return 0;
 }

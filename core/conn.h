@@ -24,6 +24,7 @@
 
 struct listener;
 struct superd_conn;
+struct superd_conn_ops;
 
 /*
  * How a connection's bytes move: plain socket calls, or (later) a TLS
@@ -43,7 +44,9 @@ struct superd_conn {
     struct loop_watch w;
     const struct conn_io *io;
     struct serve *srv;          /* its serving context */
-    struct listener *lsn;       /* the listener that accepted it */
+    struct listener *lsn;       /* the listener that accepted it; NULL: outbound */
+    const struct superd_conn_ops *ops;  /* outbound: its callbacks (all
+                                         * fields); NULL: the plugin's */
     struct superd_service *svc;
     int fd;
     unsigned flags;             /* CONN_* in conn.c */
@@ -55,6 +58,7 @@ struct superd_conn {
     const char *why;            /* first reason it is closing, for the log */
     long long last_ms;          /* last byte in or out, for idle_timeout */
     size_t direct;              /* bytes written straight through since settle() */
+    int connect_err;            /* outbound: connect() failed at once */
     struct loop_timer timer;    /* idle_timeout and max_lifetime */
     struct loop_pending settle; /* touched outside its own callbacks */
     union {                     /* the peer, when max_per_source counts it */
@@ -74,5 +78,23 @@ void conn_reap(struct conn_set *set);
 
 /* Close every live connection now (on_close runs), then reap. */
 void conn_close_all(struct conn_set *set);
+
+/*
+ * Serve an outbound connection (superd_connect): `c` was allocated with
+ * calloc (it may be the first member of a larger allocation: conn_reap
+ * frees c) and has srv, svc, ops, data, src and peer set; `fd` is a
+ * non-blocking socket whose connect() is in progress or done (err 0) or
+ * failed at once (err, a negative errno, then reported through
+ * on_connect when the running callback returns).  The connect is given
+ * timeout_ms.  Takes c and fd on success (on_close will follow); returns
+ * a negative errno otherwise, leaving both to the caller.
+ */
+int conn_outbound(struct superd_conn *c, int fd, int err, long long timeout_ms);
+
+/* Flow control (superd_pause, superd_resume, superd_shutdown): 0, or
+ * -EPIPE when the connection is closing. */
+int conn_pause(struct superd_conn *c);
+int conn_resume(struct superd_conn *c);
+int conn_shutdown(struct superd_conn *c);
 
 #endif

@@ -275,6 +275,8 @@ void dgram_ready(struct loop_watch *w, uint32_t events)
         }
         if (replies.n)
             flush_replies();
+        /* Replies made outside a batch (a held datagram's) go at once. */
+        replies.lsn = NULL;
         if (n < DGRAM_BATCH)
             return;
     }
@@ -320,6 +322,8 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
     const struct sockaddr *to = (const struct sockaddr *)d->from;
     if (to->sa_family == AF_UNIX && d->fromlen <= offsetof(struct sockaddr_un, sun_path))
         return -ENOTCONN;   /* an unbound unix socket has no address */
+    if (d->lsn->fd < 0)
+        return -EPIPE;      /* a held datagram's listener is closed */
     const struct conf_service *cs = d->lsn->svc->cs;
     const struct conf_rate *budget = reply_budget(cs, len, d->len);
     /* The default loop budget is the worker's own (no lock on the reply

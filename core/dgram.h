@@ -13,14 +13,22 @@
 
 struct listener;
 
-/* One received datagram, valid during on_datagram (api_addr.c reads it). */
+struct superd_service;
+
+/* One received datagram, valid during on_datagram (api_addr.c reads it),
+ * or a held one (superd_dgram_hold), valid until released. */
 struct superd_dgram {
     struct listener *lsn;
     const struct sockaddr_storage *from;
     socklen_t fromlen;
     size_t len;             /* of the request: replies larger need budget */
     char peer[ADDR_TEXT_MAX];
+    struct superd_service *held;    /* a held copy: its service, else NULL */
+    struct superd_dgram *hprev, *hnext; /* the service's held datagrams */
 };
+
+/* Release every datagram the service holds (before its fini()). */
+void dgram_release_all(struct superd_service *svc);
 
 /* Listener callback: receive a bounded batch of datagrams. */
 void dgram_ready(struct loop_watch *w, uint32_t events);

@@ -44,8 +44,30 @@ int loop_init(struct loop *l)
     return l->epfd < 0 ? -errno : 0;
 }
 
+static void run_later(struct loop *l)
+{
+    while (l->later) {
+        struct loop_pending *p = l->later;
+        l->later = p->next;
+        p->next = NULL;
+        p->queued = false;
+        p->fn(p);
+    }
+}
+
+void loop_later(struct loop *l, struct loop_pending *p)
+{
+    if (p->queued)
+        return;
+    p->queued = true;
+    p->prev = NULL;
+    p->next = l->later;
+    l->later = p;
+}
+
 void loop_fini(struct loop *l)
 {
+    run_later(l);
     if (l->epfd >= 0)
         close(l->epfd);
     /* Timers still armed are their owners' to stop first: their memory
@@ -254,5 +276,8 @@ int loop_run_once(struct loop *l, int timeout_ms)
         if (l->pending)
             loop_pending_run(l);
     }
-    return n + (l->ntimers ? run_timers(l) : 0);
+    int ran = n + (l->ntimers ? run_timers(l) : 0);
+    if (l->later)
+        run_later(l);
+    return ran;
 }

@@ -68,6 +68,7 @@ struct loop {
     size_t ntimers, cap;
     uint64_t seq;
     struct loop_pending *pending, *pending_tail;
+    struct loop_pending *later;     /* run after the batch (loop_later) */
 };
 
 /* Create the loop.  Returns 0 or a negative errno.  A loop that was
@@ -112,6 +113,12 @@ void loop_pending_del(struct loop *l, struct loop_pending *p);
 
 /* Run every queued settle callback, including those they queue. */
 void loop_pending_run(struct loop *l);
+
+/* Run p->fn once the current batch of events is over (at the end of
+ * loop_run_once, or in loop_fini): where an object a callback let go of
+ * is freed, since no stale event of the batch can point at it then.
+ * p must not be on the settle list, and is not queued twice. */
+void loop_later(struct loop *l, struct loop_pending *p);
 
 /* The monotonic time in ms, now. */
 long long clock_now_ms(void);

@@ -12,7 +12,9 @@
 
 #include "conf_keys.h"
 #include "log.h"
+#include "dgram.h"
 #include "timer.h"
+#include "watch.h"
 
 /* The line a key of this service is on (the section's when unknown). */
 static int key_line(const struct superd_service *s, const char *key)
@@ -171,6 +173,8 @@ void service_stop(struct superd_service *s)
 {
     /* No timer of a service runs after its fini(). */
     timer_stop_all(s);
+    watch_release_all(s);
+    dgram_release_all(s);
     if (s->inited && s->plugin->desc.fini) {
         trace(s->cs, "fini");
         s->plugin->desc.fini(s);

@@ -13,6 +13,8 @@
 
 struct serve;
 struct superd_timer;
+struct superd_watch;
+struct superd_dgram;
 
 struct superd_service {
     const struct conf *conf;
@@ -25,6 +27,8 @@ struct superd_service {
     char *err;              /* first superd_config_error message */
     struct serve *srv;      /* where it serves (its loop), or NULL */
     struct superd_timer *timers;    /* its armed timers (timer.c) */
+    struct superd_watch *watches;   /* its descriptor watches (watch.c) */
+    struct superd_dgram *held;      /* its held datagrams (dgram_hold.c) */
     char **asked;           /* keys init() asked superd_option for, to
                              * suggest one for a typo; freed by service_start */
     size_t nasked;
@@ -45,7 +49,8 @@ int service_start(struct superd_service *s, const struct conf *c,
  * plugin code (-1: stop).  The plugin check uses it to name a crash. */
 void service_trace(int fd);
 
-/* Stop the service's timers, run fini() if init() succeeded, and unload
+/* Stop the service's timers, release its watches and held datagrams,
+ * run fini() if init() succeeded, and unload
  * the plugin. */
 void service_stop(struct superd_service *s);
 

@@ -59,6 +59,21 @@ struct superd_service {
     size_t sv_nreplies;
     struct superd_timer *sv_timers;   /* armed, in start order */
     uint64_t sv_now;               /* the test's clock (fake_timer_advance) */
+    struct superd_conn *sv_conn_list; /* every connection not freed */
+    struct superd_watch *sv_watches;  /* in start order */
+    struct superd_dgram *sv_held;     /* held datagrams */
+    unsigned sv_nheld;
+};
+
+/* A watch: it runs when the test fires it (fake_watch_fire). */
+struct superd_watch {
+    struct superd_service *wt_svc;
+    int wt_fd;
+    unsigned wt_events;
+    void (*wt_fn)(struct superd_watch *w, int fd, unsigned events, void *arg);
+    void *wt_arg;
+    bool wt_running, wt_gone;
+    struct superd_watch *wt_next;
 };
 
 /* A timer: it runs when the test advances the service's clock. */
@@ -96,12 +111,25 @@ struct superd_conn {
     bool cn_eof;                   /* the client sent FIN */
     bool cn_eof_done;              /* ... and the plugin was told */
     bool cn_close_done;            /* on_close() has returned */
+    bool cn_paused;                /* superd_pause() */
+    bool cn_reoffer;               /* superd_resume(): offer cn_in again */
+    bool cn_shut;                  /* superd_shutdown() */
+    bool cn_outbound;              /* made by superd_connect() */
+    bool cn_connecting;            /* ... not yet told of the result */
+    uint64_t cn_connect_due;       /* ... its timeout, on the service's clock */
+    struct superd_conn_ops cn_ops; /* ... its callbacks (zero past `size`) */
+    struct superd_conn *cn_next;   /* the service's connections */
 };
 
 struct superd_dgram {
     struct superd_service *dg_svc;
     const char *dg_peer;
+    char *dg_peer_copy;            /* a held datagram's own copy */
+    bool dg_held;
+    struct superd_dgram *dg_next;  /* the service's held datagrams */
 };
+
+static void dgram_unhold(struct superd_dgram *held);
 
 static FILE *log_out;
 static bool log_out_set;
@@ -202,6 +230,27 @@ static void *copy_exact(const void *data, size_t len)
 static const struct superd_plugin *desc_of(const struct superd_service *svc)
 {
     return &svc->sv_plugin->fp_desc;
+}
+
+/* A connection's callbacks: an outbound one's own ops, or the plugin's. */
+static ssize_t (*data_cb(const struct superd_conn *c))(struct superd_conn *, const void *, size_t)
+{
+    return c->cn_outbound ? c->cn_ops.on_data : desc_of(c->cn_svc)->on_data;
+}
+
+static void (*eof_cb(const struct superd_conn *c))(struct superd_conn *)
+{
+    return c->cn_outbound ? c->cn_ops.on_eof : desc_of(c->cn_svc)->on_eof;
+}
+
+static void (*drain_cb(const struct superd_conn *c))(struct superd_conn *)
+{
+    return c->cn_outbound ? c->cn_ops.on_drain : desc_of(c->cn_svc)->on_drain;
+}
+
+static void (*close_cb(const struct superd_conn *c))(struct superd_conn *)
+{
+    return c->cn_outbound ? c->cn_ops.on_close : desc_of(c->cn_svc)->on_close;
 }
 
 /* ---- plugins ---- */
@@ -428,6 +477,16 @@ int fake_service_free(struct superd_service *svc)
 {
     if (svc == NULL)
         return 0;
+    unsigned accepted = 0;
+
+    for (struct superd_conn *c = svc->sv_conn_list; c != NULL; c = c->cn_next)
+        accepted += !c->cn_outbound;
+    if (accepted == 0) {
+        /* As the host closes every connection before fini(): the outbound
+         * ones the test did not free are closed and freed here. */
+        while (svc->sv_conn_list != NULL)
+            fake_conn_free(svc->sv_conn_list);
+    }
     if (svc->sv_conns > 0) {
         /* fini() would free what those connections' callbacks still use. */
         note("fake_service_free(%s): %u connections not freed: kept",
@@ -440,6 +499,14 @@ int fake_service_free(struct superd_service *svc)
         timer_unlink(t);
         free(t);
     }
+    /* ... and no watch, and no held datagram outlives it. */
+    while (svc->sv_watches) {
+        struct superd_watch *w = svc->sv_watches;
+        svc->sv_watches = w->wt_next;
+        free(w);
+    }
+    while (svc->sv_held)
+        dgram_unhold(svc->sv_held);
     if (svc->sv_state == SVC_READY && desc_of(svc)->fini != NULL)
         desc_of(svc)->fini(svc);
     svc->sv_plugin->fp_services--;
@@ -473,11 +540,11 @@ static void set_error(struct superd_conn *conn, int err)
 /* Hand on_data() what is in the input buffer and act on its answer. */
 static void deliver_once(struct superd_conn *conn)
 {
-    const struct superd_plugin *d = desc_of(conn->cn_svc);
+    ssize_t (*on_data)(struct superd_conn *, const void *, size_t) = data_cb(conn);
     size_t len = conn->cn_in.len;
     ssize_t r = (ssize_t)len;   /* no on_data(): the bytes are dropped */
 
-    if (d->on_data != NULL) {
+    if (on_data != NULL) {
         void *copy = copy_exact(conn->cn_in.data, len);
 
         if (copy == NULL) {
@@ -485,7 +552,7 @@ static void deliver_once(struct superd_conn *conn)
             conn->cn_closed = true;
             return;
         }
-        r = d->on_data(conn, copy, len);
+        r = on_data(conn, copy, len);
         free(copy);
     }
     if (r < 0) {
@@ -499,7 +566,7 @@ static void deliver_once(struct superd_conn *conn)
         return;
     }
     buf_consume(&conn->cn_in, (size_t)r);
-    if (r == 0 && len == FAKE_INPUT_MAX) {
+    if (r == 0 && len == FAKE_INPUT_MAX && !conn->cn_paused) {
         note("[%s] input buffer full (%d bytes) and nothing consumed: closing, as the host does",
              conn->cn_svc->sv_name, FAKE_INPUT_MAX);
         conn->cn_closed = true;
@@ -515,16 +582,17 @@ static void deliver_data(struct superd_conn *conn)
     do {
         before = conn->cn_in.len;
         deliver_once(conn);
-    } while (!conn->cn_closed && conn->cn_in.len > 0 && conn->cn_in.len < before);
+    } while (!conn->cn_closed && !conn->cn_paused && conn->cn_in.len > 0 &&
+             conn->cn_in.len < before);
 }
 
 static void deliver_eof(struct superd_conn *conn)
 {
-    const struct superd_plugin *d = desc_of(conn->cn_svc);
+    void (*on_eof)(struct superd_conn *) = eof_cb(conn);
 
     conn->cn_eof_done = true;
-    if (d->on_eof != NULL)
-        d->on_eof(conn);
+    if (on_eof != NULL)
+        on_eof(conn);
     else
         conn->cn_closed = true;
 }
@@ -553,8 +621,14 @@ static int read_pending(struct superd_conn *conn)
  */
 static void pump(struct superd_conn *conn)
 {
-    while (!conn->cn_closed && conn->cn_queued <= FAKE_HIGH_WATER) {
-        if (conn->cn_pending.len > conn->cn_pending_off) {
+    while (!conn->cn_closed && !conn->cn_paused && !conn->cn_connecting &&
+           conn->cn_queued <= FAKE_HIGH_WATER) {
+        if (conn->cn_reoffer) {
+            /* superd_resume(): the bytes kept are offered again. */
+            conn->cn_reoffer = false;
+            if (conn->cn_in.len > 0)
+                deliver_data(conn);
+        } else if (conn->cn_pending.len > conn->cn_pending_off) {
             if (read_pending(conn) < 0) {
                 note("out of memory: closing the connection");
                 conn->cn_closed = true;
@@ -575,16 +649,60 @@ static void pump(struct superd_conn *conn)
  */
 static void finish(struct superd_conn *conn)
 {
-    const struct superd_plugin *d = desc_of(conn->cn_svc);
+    void (*on_close)(struct superd_conn *) = close_cb(conn);
 
+    /* Shut both ways, with everything written: nothing can move any more. */
+    if (conn->cn_shut && conn->cn_eof_done && conn->cn_queued == 0)
+        conn->cn_closed = true;
     if (!conn->cn_closed || conn->cn_close_done)
         return;
     /* What the client sent and the host never read dies with the socket. */
     buf_clear(&conn->cn_pending);
     conn->cn_pending_off = 0;
-    if (d->on_close != NULL)
-        d->on_close(conn);
+    conn->cn_connecting = false;
+    if (on_close != NULL)
+        on_close(conn);
     conn->cn_close_done = true;
+}
+
+/* After a callback, as the host's settle list: every connection of the
+ * service gets what the callback asked for (bytes kept by a paused
+ * connection offered after superd_resume(), a close carried out). */
+static void settle_all(struct superd_service *svc)
+{
+    for (int round = 0; round < 8; round++) {
+        bool again = false;
+        for (struct superd_conn *c = svc->sv_conn_list; c != NULL; c = c->cn_next) {
+            if (c->cn_close_done)
+                continue;
+            pump(c);
+            finish(c);
+            again = again || c->cn_close_done;
+        }
+        if (!again)
+            break;
+    }
+}
+
+static void link_conn(struct superd_conn *conn)
+{
+    struct superd_conn **pp = &conn->cn_svc->sv_conn_list;
+
+    while (*pp != NULL)
+        pp = &(*pp)->cn_next;
+    *pp = conn;
+    conn->cn_svc->sv_conns++;
+}
+
+static void unlink_conn(struct superd_conn *conn)
+{
+    struct superd_conn **pp = &conn->cn_svc->sv_conn_list;
+
+    while (*pp != NULL && *pp != conn)
+        pp = &(*pp)->cn_next;
+    if (*pp != NULL)
+        *pp = conn->cn_next;
+    conn->cn_svc->sv_conns--;
 }
 
 /*
@@ -608,7 +726,7 @@ struct superd_conn *fake_conn_open(struct superd_service *svc, const char *peer)
         return NULL;
     }
     conn->cn_svc = svc;
-    svc->sv_conns++;
+    link_conn(conn);
     if (d->on_open != NULL) {
         int r = d->on_open(conn);
 
@@ -620,6 +738,7 @@ struct superd_conn *fake_conn_open(struct superd_service *svc, const char *peer)
         }
     }
     finish(conn);
+    settle_all(svc);
     return conn;
 }
 
@@ -634,6 +753,7 @@ int fake_conn_feed(struct superd_conn *conn, const void *data, size_t len)
         return -ENOMEM;
     pump(conn);
     finish(conn);
+    settle_all(conn->cn_svc);
     return 0;
 }
 
@@ -647,6 +767,7 @@ int fake_conn_eof(struct superd_conn *conn)
     conn->cn_eof = true;
     pump(conn);
     finish(conn);
+    settle_all(conn->cn_svc);
     return 0;
 }
 
@@ -655,16 +776,17 @@ int fake_conn_eof(struct superd_conn *conn)
  */
 int fake_conn_drain(struct superd_conn *conn)
 {
-    const struct superd_plugin *d = desc_of(conn->cn_svc);
+    void (*on_drain)(struct superd_conn *) = drain_cb(conn);
     size_t was = conn->cn_queued;
 
     conn->cn_queued = 0;
     if (conn->cn_closed)
         return -EPIPE;
-    if (was > 0 && d->on_drain != NULL)
-        d->on_drain(conn);
+    if (was > 0 && on_drain != NULL && !conn->cn_shut && !conn->cn_connecting)
+        on_drain(conn);
     pump(conn);
     finish(conn);
+    settle_all(conn->cn_svc);
     return 0;
 }
 
@@ -678,6 +800,7 @@ int fake_conn_reset(struct superd_conn *conn)
     conn->cn_closed = true;
     conn->cn_queued = 0;
     finish(conn);
+    settle_all(conn->cn_svc);
     return 0;
 }
 
@@ -748,7 +871,7 @@ void fake_conn_free(struct superd_conn *conn)
         return;
     conn->cn_closed = true;
     finish(conn);
-    conn->cn_svc->sv_conns--;
+    unlink_conn(conn);
     buf_free(&conn->cn_in);
     buf_free(&conn->cn_pending);
     buf_free(&conn->cn_out);
@@ -784,11 +907,13 @@ int fake_dgram_feed(struct superd_service *svc, const void *data, size_t len,
         free(copy);
         return -ENOMEM;
     }
+    memset(dgram, 0, sizeof *dgram);
     dgram->dg_svc = svc;
     dgram->dg_peer = peer != NULL ? peer : FAKE_PEER;
     d->on_datagram(svc, dgram, copy, len);
     free(copy);
     free(dgram);
+    settle_all(svc);
     return (int)svc->sv_nreplies;
 }
 
@@ -985,7 +1110,7 @@ int superd_write(struct superd_conn *conn, const void *buf, size_t len)
         violation("[%s] superd_write() after on_close()", conn->cn_svc->sv_name);
         return -EPIPE;
     }
-    if (conn->cn_closed)
+    if (conn->cn_closed || conn->cn_shut)
         return -EPIPE;
     if (conn->cn_fail_writes < 0)
         return conn->cn_fail_writes;
@@ -1076,12 +1201,24 @@ int fake_timer_advance(struct superd_service *svc, uint64_t ms)
         for (struct superd_timer *t = svc->sv_timers; t; t = t->tm_next)
             if (t->tm_due <= until && (next == NULL || t->tm_due < next->tm_due))
                 next = t;
+        struct superd_conn *late = NULL;
+        for (struct superd_conn *c = svc->sv_conn_list; c; c = c->cn_next)
+            if (c->cn_connecting && !c->cn_closed && c->cn_connect_due <= until &&
+                (late == NULL || c->cn_connect_due < late->cn_connect_due))
+                late = c;
+        if (late != NULL && (next == NULL || late->cn_connect_due < next->tm_due)) {
+            svc->sv_now = late->cn_connect_due;
+            fake_connect_result(late, -ETIMEDOUT);
+            ran++;
+            continue;
+        }
         if (next == NULL)
             break;
         svc->sv_now = next->tm_due;
         next->tm_running = true;
         next->tm_fn(next, next->tm_arg);
         next->tm_running = false;
+        settle_all(svc);
         ran++;
         if (next->tm_stopped) {
             free(next);
@@ -1243,3 +1380,344 @@ void superd_timer_stop(struct superd_timer *t)
 }
 
 #endif
+
+#if SUPERD_HOST_ABI_MINOR >= 1
+
+/* ---- outbound connections ---- */
+
+/* The connect timeout when the ops give none, as the host's. */
+#define FAKE_CONNECT_TIMEOUT_MS 10000
+
+/*
+ * A connection on the service's connection list, as fake_conn_open() makes
+ * one, without calling anything.
+ */
+static struct superd_conn *new_conn(struct superd_service *svc, const char *peer)
+{
+    struct superd_conn *conn = calloc(1, sizeof *conn);
+
+    if (conn == NULL)
+        return NULL;
+    conn->cn_peer = strdup(peer);
+    if (conn->cn_peer == NULL) {
+        free(conn);
+        return NULL;
+    }
+    conn->cn_svc = svc;
+    link_conn(conn);
+    return conn;
+}
+
+/*
+ * Record a connection as the host would open it: nothing is called until
+ * the test gives the result with fake_connect_result().
+ */
+struct superd_conn *superd_connect(struct superd_service *svc, const char *address,
+                                   const struct superd_conn_ops *ops, void *data)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const char *peer;
+    struct superd_conn *conn;
+
+    if (svc == NULL || address == NULL || ops == NULL ||
+        ops->size < offsetof(struct superd_conn_ops, on_connect)) {
+        violation("superd_connect() without a service, an address or valid ops");
+        errno = EINVAL;
+        return NULL;
+    }
+    if (svc->sv_state != SVC_READY && svc->sv_state != SVC_NEW) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Literals only, as the host: "tcp://A:P", "tcp://[V6]:P", "unix:PATH". */
+    peer = strncmp(address, "tcp://", 6) == 0 ? address + 6 : address;
+    if ((peer == address && strncmp(address, "unix:", 5) != 0) ||
+        (peer == address && address[5] == '\0') || parse_addr(peer, &ss, &sslen) < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    conn = new_conn(svc, peer);
+    if (conn == NULL)
+        return NULL;
+    conn->cn_outbound = true;
+    conn->cn_connecting = true;
+    memcpy(&conn->cn_ops, ops, ops->size < sizeof conn->cn_ops ? ops->size
+                                                                : sizeof conn->cn_ops);
+    conn->cn_connect_due = svc->sv_now + (conn->cn_ops.connect_timeout_ms
+                                          ? conn->cn_ops.connect_timeout_ms
+                                          : FAKE_CONNECT_TIMEOUT_MS);
+    conn->cn_data = data;
+    return conn;
+}
+
+/*
+ * The connect of an outbound connection is over.  See fakehost.h.
+ */
+int fake_connect_result(struct superd_conn *conn, int status)
+{
+    if (!conn->cn_outbound || !conn->cn_connecting || conn->cn_closed) {
+        note("fake_connect_result(): not a connection waiting for its connect");
+        return -EINVAL;
+    }
+    conn->cn_connecting = false;
+    if (status < 0) {
+        conn->cn_closed = true;
+        set_error(conn, status);
+    }
+    if (conn->cn_ops.on_connect != NULL)
+        conn->cn_ops.on_connect(conn, status < 0 ? status : 0);
+    pump(conn);
+    finish(conn);
+    settle_all(conn->cn_svc);
+    return 0;
+}
+
+/*
+ * The i-th outbound connection of the service not yet freed.  See
+ * fakehost.h.
+ */
+struct superd_conn *fake_outbound(struct superd_service *svc, size_t i)
+{
+    for (struct superd_conn *c = svc->sv_conn_list; c != NULL; c = c->cn_next)
+        if (c->cn_outbound && i-- == 0)
+            return c;
+    return NULL;
+}
+
+/*
+ * Whether the connect is still waiting for its result.  See fakehost.h.
+ */
+int fake_conn_connecting(const struct superd_conn *conn)
+{
+    return conn->cn_connecting && !conn->cn_closed;
+}
+
+/* ---- flow control ---- */
+
+/*
+ * Whether the plugin paused the connection.  See fakehost.h.
+ */
+int fake_conn_paused(const struct superd_conn *conn)
+{
+    return conn->cn_paused;
+}
+
+/*
+ * Whether the plugin's FIN went out.  See fakehost.h.
+ */
+int fake_conn_shut(const struct superd_conn *conn)
+{
+    return conn->cn_shut && conn->cn_queued == 0;
+}
+
+/*
+ * Stop reading: fed bytes wait (fake_conn_pending()).
+ */
+int superd_pause(struct superd_conn *conn)
+{
+    if (conn->cn_close_done)
+        violation("[%s] superd_pause() after on_close()", conn->cn_svc->sv_name);
+    if (conn->cn_closed)
+        return -EPIPE;
+    conn->cn_paused = true;
+    return 0;
+}
+
+/*
+ * Read again; what was kept is offered when the current callback returns
+ * to the fake.
+ */
+int superd_resume(struct superd_conn *conn)
+{
+    if (conn->cn_close_done)
+        violation("[%s] superd_resume() after on_close()", conn->cn_svc->sv_name);
+    if (conn->cn_closed)
+        return -EPIPE;
+    if (conn->cn_paused) {
+        conn->cn_paused = false;
+        conn->cn_reoffer = conn->cn_in.len > 0;
+    }
+    return 0;
+}
+
+/*
+ * FIN once the queue is drained (fake_conn_shut()); writes fail from now.
+ */
+int superd_shutdown(struct superd_conn *conn)
+{
+    if (conn->cn_close_done)
+        violation("[%s] superd_shutdown() after on_close()", conn->cn_svc->sv_name);
+    if (conn->cn_closed)
+        return -EPIPE;
+    conn->cn_shut = true;
+    return 0;
+}
+
+/* ---- watches ---- */
+
+/*
+ * A watch the test fires with fake_watch_fire().
+ */
+struct superd_watch *superd_watch(struct superd_service *svc, int fd, unsigned events,
+                                  void (*fn)(struct superd_watch *w, int fd, unsigned events,
+                                             void *arg),
+                                  void *arg)
+{
+    struct superd_watch *w, **pp;
+
+    if (svc == NULL || fn == NULL || fd < 0 ||
+        (events & ~(SUPERD_READABLE | SUPERD_WRITABLE | SUPERD_ERROR)) != 0) {
+        violation("superd_watch() without a service, a descriptor or a callback, "
+                  "or with unknown events");
+        errno = EINVAL;
+        return NULL;
+    }
+    w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    *w = (struct superd_watch){ .wt_svc = svc, .wt_fd = fd, .wt_fn = fn, .wt_arg = arg,
+                                .wt_events = events & (SUPERD_READABLE | SUPERD_WRITABLE) };
+    for (pp = &svc->sv_watches; *pp != NULL; pp = &(*pp)->wt_next)
+        ;
+    *pp = w;
+    return w;
+}
+
+/*
+ * Change what the watch waits for.
+ */
+int superd_watch_set(struct superd_watch *w, unsigned events)
+{
+    if (w == NULL || w->wt_gone ||
+        (events & ~(SUPERD_READABLE | SUPERD_WRITABLE | SUPERD_ERROR)) != 0)
+        return -EINVAL;
+    w->wt_events = events & (SUPERD_READABLE | SUPERD_WRITABLE);
+    return 0;
+}
+
+static void watch_unlink(struct superd_watch *w)
+{
+    struct superd_watch **pp = &w->wt_svc->sv_watches;
+
+    while (*pp != NULL && *pp != w)
+        pp = &(*pp)->wt_next;
+    if (*pp != NULL)
+        *pp = w->wt_next;
+}
+
+/*
+ * Release a watch; safe from its own callback.
+ */
+void superd_unwatch(struct superd_watch *w)
+{
+    if (w == NULL || w->wt_gone)
+        return;
+    w->wt_gone = true;
+    watch_unlink(w);
+    if (!w->wt_running)
+        free(w);
+}
+
+/*
+ * The descriptor is ready.  See fakehost.h.
+ */
+int fake_watch_fire(struct superd_service *svc, int fd, unsigned events)
+{
+    for (struct superd_watch *w = svc->sv_watches; w != NULL; w = w->wt_next) {
+        unsigned ev;
+
+        if (w->wt_fd != fd)
+            continue;
+        ev = events & (w->wt_events | SUPERD_ERROR);
+        if (ev == 0)
+            return 0;
+        w->wt_running = true;
+        w->wt_fn(w, fd, ev, w->wt_arg);
+        w->wt_running = false;
+        if (w->wt_gone)
+            free(w);
+        settle_all(svc);
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * What the watch of fd waits for.  See fakehost.h.
+ */
+int fake_watch_events(const struct superd_service *svc, int fd)
+{
+    for (const struct superd_watch *w = svc->sv_watches; w != NULL; w = w->wt_next)
+        if (w->wt_fd == fd)
+            return (int)w->wt_events;
+    return -1;
+}
+
+/* ---- held datagrams ---- */
+
+/*
+ * Keep the sender: replies through it go to the service's replies
+ * (fake_dgram_reply()).
+ */
+struct superd_dgram *superd_dgram_hold(struct superd_dgram *dgram)
+{
+    struct superd_dgram *h;
+
+    if (dgram == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->dg_svc = dgram->dg_svc;
+    h->dg_peer_copy = strdup(dgram->dg_peer);
+    if (h->dg_peer_copy == NULL) {
+        free(h);
+        return NULL;
+    }
+    h->dg_peer = h->dg_peer_copy;
+    h->dg_held = true;
+    h->dg_next = h->dg_svc->sv_held;
+    h->dg_svc->sv_held = h;
+    h->dg_svc->sv_nheld++;
+    return h;
+}
+
+/*
+ * Release a held datagram.
+ */
+void superd_dgram_release(struct superd_dgram *held)
+{
+    if (held == NULL)
+        return;
+    if (!held->dg_held) {
+        violation("superd_dgram_release() of a datagram that is not held");
+        return;
+    }
+    dgram_unhold(held);
+}
+
+/*
+ * How many datagrams the service holds.  See fakehost.h.
+ */
+unsigned fake_dgram_held(const struct superd_service *svc)
+{
+    return svc->sv_nheld;
+}
+
+#endif
+
+static void dgram_unhold(struct superd_dgram *held)
+{
+    struct superd_dgram **pp = &held->dg_svc->sv_held;
+
+    while (*pp != NULL && *pp != held)
+        pp = &(*pp)->dg_next;
+    if (*pp != NULL)
+        *pp = held->dg_next;
+    held->dg_svc->sv_nheld--;
+    free(held->dg_peer_copy);
+    free(held);
+}

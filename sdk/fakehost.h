@@ -278,4 +278,62 @@ unsigned fake_violations(void);
  */
 int fake_timer_advance(struct superd_service *svc, uint64_t ms);
 
+/* ---- outbound connections (superd_connect) ---- */
+
+/*
+ * The i-th (from 0, in the order made) outbound connection of the service
+ * that is not freed yet, or NULL.  superd_connect() only records it: no
+ * callback runs until fake_connect_result().  Drive it then as an
+ * accepted connection (fake_conn_feed(), fake_conn_eof(),
+ * fake_conn_drain(), fake_conn_reset(), fake_conn_output(): what the
+ * plugin wrote to it, also before the connect), and free it with
+ * fake_conn_free(), or leave it to fake_service_free(), which closes and
+ * frees the outbound connections left, as the host does before fini().
+ * superd_peer() gives its address without "tcp://".
+ */
+struct superd_conn *fake_outbound(struct superd_service *svc, size_t i);
+
+/*
+ * The connect of an outbound connection is over: calls on_connect(conn,
+ * status) (0: connected; a negative errno such as -ECONNREFUSED: failed,
+ * and on_close() follows at once).  Returns 0, or -EINVAL when conn is
+ * not waiting for its connect.  fake_timer_advance() past the ops'
+ * connect_timeout_ms (0: 10 s) gives -ETIMEDOUT the same way.
+ */
+int fake_connect_result(struct superd_conn *conn, int status);
+
+/* Nonzero while an outbound connection waits for fake_connect_result(). */
+int fake_conn_connecting(const struct superd_conn *conn);
+
+/* ---- flow control ---- */
+
+/* Nonzero while the plugin has the connection paused (superd_pause()):
+ * fed bytes wait, as fake_conn_pending() shows. */
+int fake_conn_paused(const struct superd_conn *conn);
+
+/* Nonzero once the plugin's superd_shutdown() took effect: it asked, and
+ * the queue is drained (the FIN would be on the wire). */
+int fake_conn_shut(const struct superd_conn *conn);
+
+/* ---- descriptor watches ---- */
+
+/*
+ * The descriptor `fd` is ready for `events` (SUPERD_READABLE,
+ * SUPERD_WRITABLE, SUPERD_ERROR): calls the callback of the service's
+ * watch of fd with the events it waits for (SUPERD_ERROR always).
+ * Returns 1 when it was called, 0 when no watch of fd waits for them.
+ */
+int fake_watch_fire(struct superd_service *svc, int fd, unsigned events);
+
+/* What the service's watch of fd waits for (SUPERD_* flags), or -1 when
+ * fd is not watched. */
+int fake_watch_events(const struct superd_service *svc, int fd);
+
+/* ---- held datagrams ---- */
+
+/* How many datagrams the service holds (superd_dgram_hold() not yet
+ * released).  A reply through a held datagram is collected as a reply
+ * to the last fake_dgram_feed() (fake_dgram_reply()). */
+unsigned fake_dgram_held(const struct superd_service *svc);
+
 #endif /* SUPERD_FAKEHOST_H */

@@ -79,7 +79,7 @@ t_fakehost_exports() {
 # The 1.0 host exports the header's functions but those marked 1.1.
 t_host10_exports() {
     declared_since_1_1 > "$tmp/new"
-    expect "marked SUPERD_SINCE(1, 1)" "$(cat "$tmp/new")" "$(printf 'superd_conn_addr\nsuperd_dgram_addr\nsuperd_timer_start\nsuperd_timer_stop')" || return 1
+    expect "marked SUPERD_SINCE(1, 1)" "$(cat "$tmp/new")" "$(printf 'superd_conn_addr\nsuperd_connect\nsuperd_dgram_addr\nsuperd_dgram_hold\nsuperd_dgram_release\nsuperd_pause\nsuperd_resume\nsuperd_shutdown\nsuperd_timer_start\nsuperd_timer_stop\nsuperd_unwatch\nsuperd_watch\nsuperd_watch_set')" || return 1
     declared | grep -vxF -f "$tmp/new" > "$tmp/want"
     dynamic "$HOST10" > "$tmp/host10"
     diff -u "$tmp/want" "$tmp/host10"
