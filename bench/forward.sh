@@ -89,7 +89,9 @@ EOF
     haproxy | haproxy_splice)
         cat > "$TMP/fwd-$s.cfg" <<EOF
 global
-    maxconn 30000
+    # haproxy raises RLIMIT_NOFILE to 2 maxconn + 14 (and a pipe per 4 for splice):
+    # within a hard limit of 20,000
+    maxconn 7000
     nbthread 1
 defaults
     mode tcp
