@@ -10,7 +10,9 @@
 
 FWD_SERVERS=${BENCH_FORWARD:-direct superd haproxy haproxy_splice rinetd socat}
 [ "$FWD_SERVERS" = none ] && FWD_SERVERS=
-FWD_IDLE=${BENCH_FWD_IDLE:-1000}
+FWD_IDLE=${BENCH_FWD_IDLE:-5000}
+# socat forks a process per connection: as few as the forking anchors get.
+FWD_SOCAT_IDLE=${BENCH_ANCHOR_IDLE:-1000}
 FWD_BACKEND=tcp://127.0.0.1:21107
 FWD_BACKEND_PIDS=()
 
@@ -166,7 +168,7 @@ fwd_idle() {
     [ -n "$FWD_SERVERS" ] || return 0
     fwd_start_backend || { fwd_stop_backend; return 1; }
     for s in $FWD_SERVERS; do
-        measure_idle "fwd_$s" "$FWD_IDLE" 64
+        measure_idle "fwd_$s" "$([ "$s" = socat ] && echo "$FWD_SOCAT_IDLE" || echo "$FWD_IDLE")" 64
     done
     fwd_stop_backend
 }
@@ -181,7 +183,7 @@ fcell() {
     int) out=$(fmt "$v") ;;
     mb) out=$(fmt "$v" 1) ;;
     us) out=$(fmt_us "$v") ;;
-    B) out="$(fmt "$v") B" ;;
+    B) echo "$(fmt "$v") B"; return ;;
     esac
     [ "$s" != direct ] && out="$out$(ratio "$v" "$r")"
     echo "$out"
@@ -197,11 +199,12 @@ fwd_report() {
     echo "Echo 64 B: \`-m echo -c 64 -s 64\` (64 persistent connections); new connections:"
     echo "\`-m connect -c 32 -s 64 -S 64\` (connect, echo 64 B, close); bulk:"
     echo "\`-m stream -c 4 -s 65536\` (both ways at once, every byte checked; MB/s counts"
-    echo "one direction); idle: $FWD_IDLE connections held through the forwarder, each"
-    echo "having echoed one byte (RSS: the forwarder's growth; MemAvailable: the machine's"
-    echo "drop less the load generator's memory, so the kernel's part of all four sockets"
-    echo "and the backend's are in it).  In parentheses: the ratio to the client straight"
-    echo "to the backend."
+    echo "one direction); idle: $FWD_IDLE connections ($FWD_SOCAT_IDLE to socat, a process"
+    echo "each) held through the forwarder, each having echoed one byte (RSS: the"
+    echo "forwarder's growth; MemAvailable: the machine's drop less the load generator's"
+    echo "memory, so the kernel's part of all four sockets and the backend's are in it;"
+    echo "noisy on a busy machine).  In parentheses: the ratio to the client straight to"
+    echo "the backend."
     echo
     echo "| forwarder | echo 64 B, req/s | CPU µs per request | new connections/s | CPU µs per connection | bulk MB/s | CPU µs per MB | idle: RSS per connection | idle: MemAvailable drop per connection |"
     echo "|---|---|---|---|---|---|---|---|---|"
