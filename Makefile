@@ -160,6 +160,7 @@ $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 
 # Plugin unit tests: the fake host (sdk/) stands in for the daemon.
 $(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
+                             $(BUILD)/tests/test_plugins_api11.o \
                              | $(TPLUGINS)
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(CUNIT_LIBS) -ldl -o $@
 

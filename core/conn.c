@@ -53,6 +53,7 @@ enum {
     CONN_SHUT_DONE = 1 << 10, /* ... sent */
     CONN_CONNECTING = 1 << 11, /* outbound: connect() not finished */
     CONN_OUTBOUND = 1 << 12, /* made by superd_connect */
+    CONN_PARKED = 1 << 13,  /* paused and hung up: off the loop until resumed */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -231,6 +232,15 @@ static void settle(struct superd_conn *c)
         want |= LOOP_READABLE;
     if (buf_len(&c->out) > 0)
         want |= LOOP_WRITABLE;
+    if (c->flags & CONN_PARKED) {
+        if (want == 0)
+            return;
+        /* Resumed: back on the loop, where the hang-up shows again. */
+        c->flags &= ~(unsigned)CONN_PARKED;
+        if (loop_add(loop_of(c), &c->w, c->fd, want, conn_event) < 0)
+            kill_conn(c);
+        return;
+    }
     if (loop_mod(loop_of(c), &c->w, want) < 0)
         kill_conn(c);
 }
@@ -479,6 +489,12 @@ static void conn_event(struct loop_watch *w, uint32_t events)
     c->srv->current = c;
     if (c->flags & CONN_CONNECTING) {
         connect_event(c, events);
+    } else if ((events & LOOP_HANGUP) && !(events & LOOP_ERROR) && (c->flags & CONN_PAUSED)) {
+        /* Both ways shut while paused: bytes may still wait to be read,
+         * and the level-triggered hang-up would wake the loop at once,
+         * again and again.  Off the loop until superd_resume. */
+        loop_del(loop_of(c), &c->w);
+        c->flags |= CONN_PARKED;
     } else if ((events & LOOP_ERROR) ||
                ((events & LOOP_HANGUP) && !(events & LOOP_READABLE))) {
         /* Reset, or both directions shut with nothing left to read. */

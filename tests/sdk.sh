@@ -255,11 +255,11 @@ t_guide_commands() {
         echo "+ $cmd $WARN $SANFLAGS"
         (cd "$tmp/ex" && eval "$cmd $WARN $SANFLAGS") || r=1
     done < "$tmp/cc.txt"
-    for so in lineecho.so chargen.so test_lineecho; do
+    for so in lineecho.so chargen.so ticker.so forwarder.so udpfwd.so test_lineecho; do
         [ -e "$tmp/ex/$so" ] || { echo "not built: $so"; r=1; }
     done
     # Hidden visibility: the descriptor is all a plugin exports.
-    for so in lineecho.so chargen.so; do
+    for so in lineecho.so chargen.so ticker.so forwarder.so udpfwd.so; do
         syms=$(nm -D --defined-only "$tmp/ex/$so" 2>/dev/null | awk '$2 != "A" && $3 !~ /^_/ {print $3}')
         expect "exports of $so" "$syms" "superd_plugin" || r=1
     done
@@ -299,6 +299,29 @@ t_chargen_served() {
     got=$("$CLIENT" -t 20000 -c "$port" e) &&
     expect "fast reader" "$got" "$max bytes" ||
         { cat "$tmp/ex/chargen.log"; stop_superd; return 1; }
+    stop_superd
+}
+
+# The guide's ticker, its interval shortened: each client its own count.
+t_ticker_served() {
+    serve "$tmp/ex" ticker "$(block 'config: ticker' | sed 's/^every = .*/every = 50/')" ||
+        return 1
+    got=$("$CLIENT" "$port" r:21) &&
+    expect "three ticks" "$got" "$(printf 'tick 1\ntick 2\ntick 3')" ||
+        { cat "$tmp/ex/ticker.log"; stop_superd; return 1; }
+    stop_superd
+}
+
+# The guide's forwarder in front of the guide's echo backend (on
+# 127.0.0.2, at a free port): bytes through, and back after the client's
+# FIN (the half-close is passed on, the answer still comes).
+t_forwarder_served() {
+    p2=$("$CLIENT" port) || return 1
+    serve "$tmp/ex" forwarder "$(block 'config: forwarder' | sed "s/127\.0\.0\.2:7007/127.0.0.2:$p2/")" ||
+        return 1
+    got=$("$CLIENT" "$port" 'w:through the forwarder\n' h e) &&
+    expect "echoed through the forwarder" "$got" "through the forwarder" ||
+        { cat "$tmp/ex/forwarder.log"; stop_superd; return 1; }
     stop_superd
 }
 
@@ -393,6 +416,8 @@ run "the guide's cc commands build against the installed SDK only" t_guide_comma
 run "test_lineecho passes against the installed fake host" t_lineecho_unit
 run "lineecho, served: lines answered, partial lines kept, long lines refused" t_lineecho_served
 run "chargen, served: the pattern, bounded, kept going by on_drain" t_chargen_served
+run "ticker, served: a line per interval, from a timer" t_ticker_served
+run "forwarder, served: to an echo backend and back, half-close passed on" t_forwarder_served
 run "plugin template: make test against the installed fake host" t_template_test
 run "plugin template, served" t_template_served
 run "make uninstall DESTDIR: nothing left" t_uninstall

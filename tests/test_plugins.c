@@ -1194,6 +1194,8 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
+int api11_register(void);   /* test_plugins_api11.c */
+
 int main(int argc, char **argv)
 {
     unsigned failures, suites_failed;
@@ -1203,7 +1205,8 @@ int main(int argc, char **argv)
         return 2;
     }
     plugin_dir = argv[1];
-    if (CU_initialize_registry() != CUE_SUCCESS || CU_register_suites(suites) != CUE_SUCCESS) {
+    if (CU_initialize_registry() != CUE_SUCCESS || CU_register_suites(suites) != CUE_SUCCESS ||
+        api11_register() < 0) {
         fprintf(stderr, "%s: %s\n", argv[0], CU_get_error_msg());
         CU_cleanup_registry();
         return 1;

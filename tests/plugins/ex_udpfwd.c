@@ -1,0 +1,3 @@
+/* The guide's example docs/examples/udpfwd.c, built as a test plugin
+ * for the integration tests (tests/integration_api11.c). */
+#include "../../docs/examples/udpfwd.c"
