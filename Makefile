@@ -49,7 +49,7 @@ PLUGINS   := $(patsubst plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard plugins/*.c
 TPLUGINS  := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 # The daemon exports the superd_* API to plugins and nothing else.
 EXPORTS   := -Wl,--dynamic-list=core/exports.list
-TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/integration \
+TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests/unit_forward $(BUILD)/tests/integration \
              $(BUILD)/tests/workers $(BUILD)/tests/limits $(BUILD)/tests/listeners \
              $(BUILD)/tests/plugin_api
 
@@ -92,6 +92,7 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/unit_core
 	@echo "== unit tests: sample plugins against the fake host ($(BUILD)) =="
 	$(BUILD)/tests/unit_plugins $(BUILD)/plugins
+	$(BUILD)/tests/unit_forward $(BUILD)/plugins
 	@echo "== integration tests: the real binary on loopback ($(BUILD)) =="
 	$(BUILD)/tests/integration $(BUILD)
 	@echo "== integration tests: master and workers ($(BUILD)) =="
@@ -163,6 +164,11 @@ $(BUILD)/tests/unit_core: $(UNIT_CORE_OBJ) $(CORE_OBJ) | $(TPLUGINS)
 $(BUILD)/tests/unit_plugins: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_plugins.o \
                              $(BUILD)/tests/test_plugins_api11.o \
                              | $(TPLUGINS)
+	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(CUNIT_LIBS) -ldl -o $@
+
+# The forward plugin against the fake host (tests/test_forward.c).
+$(BUILD)/tests/unit_forward: $(BUILD)/sdk/fakehost.o $(BUILD)/core/abi.o $(BUILD)/tests/test_forward.o \
+                             | $(BUILD)/plugins/forward.so
 	$(CC) $(LDFLAGS) $(EXPORTS) $(filter %.o,$^) $(CUNIT_LIBS) -ldl -o $@
 
 $(BUILD)/sdk/%.o: sdk/%.c

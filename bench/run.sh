@@ -25,6 +25,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 IDLE=${BENCH_IDLE:-10000}
 ANCHOR_IDLE=${BENCH_ANCHOR_IDLE:-1000}
 SERVERS=${BENCH_SERVERS:-ref superd1 superd xinetd obsd inetutils tcpserver}
+# BENCH_SERVERS=none: only the forwarding rows (BENCH_FORWARD, bench/forward.sh).
+[ "$SERVERS" = none ] && SERVERS=
 T0=$(date +%s)
 
 setup_loopback || exit 1
@@ -257,7 +259,7 @@ for s in $SERVERS; do
     esac
     if [ -n "$bin" ]; then present="$present $s"; else missing="$missing $s"; fi
 done
-SERVERS=$present
+SERVERS=${present# }
 [ -n "$missing" ] && NOTES+=("Not measured (run \`make bench-deps\` to unpack the anchors):$missing.")
 
 label() {
@@ -301,8 +303,12 @@ start_server() {
     obsd) start_obsd "$b" ;;
     inetutils) start_inetutils "$b" ;;
     tcpserver) start_tcpserver "$b" ;;
+    fwd_*) fwd_start "$s" ;;
     esac
 }
+
+. "$BENCH_DIR/forward.sh"
+fwd_present
 
 # Every server of a round runs at once, each on its own ports; what one
 # needs to be measured is kept here by server name.
@@ -503,10 +509,11 @@ measure_startup() {
 
 # ---- go ----
 
-note "servers:$SERVERS; $ROUNDS rounds of $DUR per measurement"
+note "servers: ${SERVERS:-none}; forwarders: ${FWD_SERVERS:-none}; $ROUNDS rounds of $DUR per measurement"
 for ROUND in $(seq 1 "$ROUNDS"); do
     note "round $ROUND of $ROUNDS (memory: $IDLE idle connections to superd and the ceiling)"
     run_round
+    fwd_round
     for s in $SERVERS; do
         case $s in ref | superd1 | superd) measure_idle "$s" "$IDLE" 256 ;; esac
     done
@@ -520,9 +527,13 @@ for s in $SERVERS; do
     *) measure_idle "$s" "$ANCHOR_IDLE" 8 ;;
     esac
 done
-note "start-up with 1,000 listeners"
-measure_startup
-measure_many
+note "memory: $FWD_IDLE idle connections through each forwarder"
+fwd_idle
+if [ -n "$SERVERS" ]; then
+    note "start-up with 1,000 listeners"
+    measure_startup
+    measure_many
+fi
 ELAPSED=$(($(date +%s) - T0))
 cp "$RAW" "$BIN/bench/raw.txt"
 SUPERD_ID1=$(superd_id)
@@ -542,7 +553,15 @@ NOTES+=("Other work on the machine during the run (CPU not used by the run's own
 
 . "$BENCH_DIR/report.sh"
 OUT=$TMP/report.md
-make_report > "$OUT"
-cat "$OUT"
-put_section bench "$OUT"
+if [ -n "$SERVERS" ]; then
+    make_report > "$OUT"
+    cat "$OUT"
+    put_section bench "$OUT"
+fi
+if [ -n "$FWD_SERVERS" ]; then
+    load_medians
+    fwd_section > "$OUT"
+    cat "$OUT"
+    put_section forward "$OUT"
+fi
 note "done in ${ELAPSED} s; tables written to bench/RESULTS.md, raw lines to $BUILD/bench/raw.txt"
