@@ -102,7 +102,7 @@ static const struct conf_key core_keys[] = {
     { "reuseport", CONF_SERVICE, conf_set_bool, OFF_S(reuseport) },
     { "only_uid", CONF_SERVICE, conf_set_ids, OFF_S(only_uid), .word = "user" },
     { "only_gid", CONF_SERVICE, conf_set_ids, OFF_S(only_gid), .word = "group" },
-    { "proxy_protocol", CONF_SERVICE, conf_set_bool, OFF_S(proxy_protocol) },
+    { "proxy_protocol", CONF_SERVICE, conf_set_proxy_in, OFF_S(proxy_protocol) },
     { "trusted_proxies", CONF_SERVICE, conf_set_acl, OFF_S(trusted_proxies) },
     { "proxy_timeout", CONF_SERVICE, conf_set_duration, OFF_S(proxy_timeout_ms) },
     { NULL, 0, NULL, { 0, 0 }, 0, 0, 0, NULL, NULL, NULL, { 0, 0 } },
@@ -274,6 +274,13 @@ int conf_set_ids(struct conf_arg *a)
     }
     free(copy);
     return r;
+}
+
+/* proxy_protocol: yes/no is the core's (a header in front of every
+ * connection); another word (v1, v2, off) belongs to the plugin. */
+int conf_set_proxy_in(struct conf_arg *a)
+{
+    return conf_parse_bool(a->value, a->field) < 0 ? CONF_PLUGIN_VALUE : 0;
 }
 
 /* udp_reply_rate: a rate, or off (no reply budget at all: the bench). */

@@ -43,6 +43,12 @@ struct conf_arg {
  * reported with conf_fail (the first error is the one the user sees). */
 typedef int conf_setter(struct conf_arg *a);
 
+/* A setter's answer for a value that is not the core's to read: the key is
+ * then the plugin's, as any key the core does not know (proxy_protocol =
+ * yes is the core's PROXY header in; = v1 or v2 is the forward plugin's
+ * header out). */
+#define CONF_PLUGIN_VALUE 1
+
 /* A word of an enumerated key and the value stored for it. */
 struct conf_choice {
     const char *name;
@@ -75,6 +81,7 @@ conf_setter conf_set_duration;  /* unsigned ms: "bad duration 'V' (examples:
 conf_setter conf_set_rate;      /* struct conf_rate: "'V' is not N/s, N/m or none" */
 conf_setter conf_set_metrics_listen; /* the built-in metrics service's listen */
 conf_setter conf_set_ids;        /* struct conf_ids: names (word: "user"/"group") or ids */
+conf_setter conf_set_proxy_in;   /* bool; any other word: CONF_PLUGIN_VALUE */
 conf_setter conf_set_reply_rate; /* the same, or off: udp_reply_off */
 conf_setter conf_set_string;    /* char *, copied */
 conf_setter conf_set_path;      /* char *, resolved against the file's directory */

@@ -540,7 +540,12 @@ static void set_key(struct conf_parse *p, struct conf_service *s, const char *ke
     char *base = s ? (char *)s : (char *)p->conf;
     struct conf_arg a = { p, k, value, base + k->off[in], p->conf, s, s ? s->name : "superd",
                           p->file->dir, p->line };
-    if (k->set(&a) == 0 && k->line_at[in])
+    int r = k->set(&a);
+    if (r == CONF_PLUGIN_VALUE && s) {
+        plugin_key(p, s, key, value);   /* a value the core leaves to the plugin */
+        return;
+    }
+    if (r == 0 && k->line_at[in])
         *(int *)(base + k->line_at[in] - 1) = p->line;
 }
 
