@@ -6,8 +6,9 @@
 #   make fuzz     run each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS=60
 #   make install  install under $(DESTDIR)$(PREFIX); make uninstall removes it
 #
-# `make`, `make run` and `make test` first run scripts/deps.sh, which installs
-# missing Debian packages when run as root (and says so), or names them.
+# `make run`, `make test` and `make deps` first run scripts/deps.sh, which
+# installs missing Debian packages when run as root (and says so), or names
+# them.  Plain `make` has no side effects: it only names what is missing.
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -55,8 +56,11 @@ TESTS     := $(BUILD)/tests/unit_core $(BUILD)/tests/unit_plugins $(BUILD)/tests
 
 .PHONY: all build run test check check-asan clean deps
 all:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh check
 	@$(MAKE) --no-print-directory build
+
+deps:
+	@sh scripts/deps.sh test
 
 build: $(BUILD)/superd $(PLUGINS) $(BUILD)/superd-import
 

@@ -2,11 +2,15 @@
 # Make sure the Debian -dev packages superd builds with are present.
 # As root on Debian/Ubuntu, install what is missing with apt-get and say so;
 # anywhere else, stop with one line that names the packages.
-# Usage: scripts/deps.sh [test]   ("test" adds what the tests need)
+# Usage: scripts/deps.sh [test|check]
+#   test   also what the tests need
+#   check  never install: name what is missing and fail (plain `make`)
 set -eu
 
 need="libinih-dev:inih libssl-dev:openssl"
 [ "${1:-}" = test ] && need="$need libcunit1-dev:cunit"
+install=yes
+[ "${1:-}" = check ] && install=no
 
 missing=""
 for pair in $need; do
@@ -50,7 +54,7 @@ fi
 missing="$missing${optional:+ $optional}"
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$install" = yes ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "superd: installing missing packages with apt-get:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     # The package lists may be absent or stale on a fresh machine.
@@ -59,5 +63,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
     exit 0
 fi
-echo "superd: missing packages:$missing (install them with: apt-get install$missing)" >&2
+echo "superd: missing packages:$missing (install them with: apt-get install$missing, or make deps as root)" >&2
 exit 1
