@@ -42,8 +42,8 @@ static void violated(const char *what, const char *word)
 /* The kind a word's scheme names, as addr_parse() must read it, or -1. */
 static int expected_kind(const char *word)
 {
-    if (strncmp(word, "tcp://", 6) == 0)
-        return ADDR_TCP;
+    if (strncmp(word, "tcp://", 6) == 0 || strncmp(word, "tls://", 6) == 0)
+        return ADDR_TCP;    /* tls:// is a TCP listener marked .tls */
     if (strncmp(word, "udp://", 6) == 0)
         return ADDR_UDP;
     if (strncmp(word, "unix-dgram:", 11) == 0)
@@ -72,11 +72,13 @@ static void check_format(const struct laddr *a, const char *word)
 static void check_addr(const struct laddr *a, const char *word, const char *basedir)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
-    const char *kind = addr_kind_name(a->kind);
+    const char *kind = a->tls ? "tls" : addr_kind_name(a->kind);
     size_t klen = strlen(kind);
 
     if ((int)a->kind != expected_kind(word))
         violated("kind differs from the scheme", word);
+    if (a->tls != (strncmp(word, "tls://", 6) == 0))
+        violated("tls mark differs from the scheme", word);
     if (memchr(a->text, '\0', sizeof a->text) == NULL)
         violated("text not nul-terminated", word);
     if (strncmp(a->text, kind, klen) != 0 || a->text[klen] != ' ')
