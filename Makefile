@@ -77,7 +77,7 @@ test:
 # into one tree shared by every build; a test whose program could not be had
 # says it is skipped.
 TEST_DEPS_DIR := build-deps
-TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1
+TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 sslscan
 export SUPERD_TEST_DEPS := $(CURDIR)/$(TEST_DEPS_DIR)/root
 
 .PHONY: test-deps
@@ -95,6 +95,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/unit_forward $(BUILD)/plugins
 	@echo "== integration tests: the real binary on loopback ($(BUILD)) =="
 	$(BUILD)/tests/integration $(BUILD)
+	@echo "== TLS scan: sslscan against a tls:// listener: protocols, ciphers, renegotiation ($(BUILD)) =="
+	sh tests/tlsscan.sh $(BUILD)
 	@echo "== integration tests: master and workers ($(BUILD)) =="
 	$(BUILD)/tests/workers $(BUILD)
 	@echo "== integration tests: limits and access control ($(BUILD)) =="
