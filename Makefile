@@ -437,7 +437,11 @@ bench-profile:
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) -MMD -MP $< -o $@
+	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) $(BENCH_SSL_CFLAGS) -MMD -MP $< -o $@ $(BENCH_SSL_LIBS)
+
+# The load generator speaks TLS (tls:// addresses) with OpenSSL.
+$(BUILD)/bench/loadgen: BENCH_SSL_CFLAGS = $(SSL_CFLAGS)
+$(BUILD)/bench/loadgen: BENCH_SSL_LIBS = $(SSL_LIBS)
 
 # ---- soak test (issue 4, item 9); never part of `make test` ----
 # make soak   build, then run $(BUILD)/tests/soak: 5,000 idle, 200 never-read,
