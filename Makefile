@@ -81,7 +81,7 @@ test:
 # into one tree shared by every build; a test whose program could not be had
 # says it is skipped.
 TEST_DEPS_DIR := build-deps
-TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1
+TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 sslscan
 export SUPERD_TEST_DEPS := $(CURDIR)/$(TEST_DEPS_DIR)/root
 
 .PHONY: test-deps
@@ -99,6 +99,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	$(BUILD)/tests/unit_forward $(BUILD)/plugins
 	@echo "== integration tests: the real binary on loopback ($(BUILD)) =="
 	$(BUILD)/tests/integration $(BUILD)
+	@echo "== TLS scan: sslscan against a tls:// listener: protocols, ciphers, renegotiation ($(BUILD)) =="
+	sh tests/tlsscan.sh $(BUILD)
 	@echo "== integration tests: master and workers ($(BUILD)) =="
 	$(BUILD)/tests/workers $(BUILD)
 	@echo "== integration tests: limits and access control ($(BUILD)) =="
@@ -439,7 +441,11 @@ bench-profile:
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) -MMD -MP $< -o $@
+	$(CC) -D_GNU_SOURCE -std=c11 $(OPT) -g $(WARN) $(BENCH_SSL_CFLAGS) -MMD -MP $< -o $@ $(BENCH_SSL_LIBS)
+
+# The load generator speaks TLS (tls:// addresses) with OpenSSL.
+$(BUILD)/bench/loadgen: BENCH_SSL_CFLAGS = $(SSL_CFLAGS)
+$(BUILD)/bench/loadgen: BENCH_SSL_LIBS = $(SSL_LIBS)
 
 # ---- soak test (issue 4, item 9); never part of `make test` ----
 # make soak   build, then run $(BUILD)/tests/soak: 5,000 idle, 200 never-read,

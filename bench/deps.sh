@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 # libwrap0: xinetd and openbsd-inetd link against it.
 # haproxy, rinetd, socat: the forwarders compared with the forward plugin;
 # liblua5.3-0, libopentracing*: libraries haproxy links against.
-pkgs="xinetd openbsd-inetd inetutils-inetd ucspi-tcp libwrap0 haproxy rinetd socat liblua5.3-0 libopentracing-c-wrapper0 libopentracing1"
+# stunnel4: a TLS terminator compared with superd's tls:// listeners (bench/tls.sh).
+pkgs="xinetd openbsd-inetd inetutils-inetd ucspi-tcp libwrap0 haproxy rinetd socat liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 stunnel4"
 
 command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 || {
     echo "bench-deps: needs apt-get and dpkg-deb (Debian or Ubuntu)" >&2

@@ -31,6 +31,15 @@
  *   tree     print the number, total RSS and CPU ticks of the -p
  *            processes and their descendants
  *
+ * TLS (OpenSSL): a tls://HOST:PORT address is a TCP one on which every
+ * connection first does a TLS handshake (no certificate check: loopback
+ * only), then the mode's traffic through it, and ends with close_notify.
+ * In connect mode each cycle is a full handshake; with -T the slot keeps
+ * the session the server gave it (a TLS 1.3 ticket, or a TLS 1.2 one) and
+ * offers it on its next connection, so cycles are resumed handshakes
+ * (resumed=N counts those the server accepted).  echo, stream and idle
+ * run on persistent TLS connections.
+ *
  * Every run is bounded by -d (default 3s; 500ms, 2s, 1m) and prints one
  * line of key=value pairs.  -p PID (repeatable) names a server process:
  * the CPU time (utime+stime) of it and every descendant, alive or reaped,
@@ -65,6 +74,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -119,6 +131,8 @@ static struct {
     const char *pattern;
     const char *label;
     char **cmd;
+    bool tls;               /* tls:// address */
+    bool resume;            /* -T: offer each slot's last session again */
 } o;
 
 /* One client socket and its progress. */
@@ -136,6 +150,8 @@ struct sk {
     long long last_rx;
     char line[64];          /* daytime: the end of what came */
     size_t linelen;
+    SSL *ssl;               /* tls:// only */
+    SSL_SESSION *sess;      /* -T: the last session the server gave */
 };
 
 enum { S_DOWN, S_CONNECTING, S_READY, S_BUSY, S_HELD, S_DRAINING };
@@ -150,6 +166,8 @@ static int interrupt_sig;   /* the signal that ended the run, if one did */
 static long long t_start, t_stop, t_end;
 static uint64_t ops, errors, lost, late, bytes_in, bytes_out, nconnects;
 static int nconnected, nheld, nsrc_next;
+static SSL_CTX *tls_ctx;
+static uint64_t nresumed;
 
 /* ---- time, histogram ---- */
 
@@ -355,7 +373,8 @@ static void usage(int status)
             "       loadgen -m spawn [-r PATTERN] [-d DURATION] -- COMMAND [ARG]...\n"
             "       loadgen -m tree -p PID...\n"
             "modes: echo connect daytime udp discard stream idle probe spawn tree\n"
-            "addresses: tcp://127.0.0.1:7 tcp://[::1]:7 udp://... unix:PATH unix-dgram:PATH\n");
+            "addresses: tcp://127.0.0.1:7 tcp://[::1]:7 tls://127.0.0.1:7443 udp://...\n"
+            "           unix:PATH unix-dgram:PATH  (-T: resume TLS sessions)\n");
     exit(status);
 }
 
@@ -392,7 +411,9 @@ static int parse_addr(const char *s)
         o.salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (rest[0] != '@'));
         return 0;
     }
-    if (!strncmp(s, "tcp://", 6))
+    if (!strncmp(s, "tls://", 6))
+        o.tls = true;
+    if (!strncmp(s, "tcp://", 6) || o.tls)
         o.kind = K_TCP;
     else if (!strncmp(s, "udp://", 6))
         o.kind = K_UDP;
@@ -453,6 +474,13 @@ static void set_events(struct sk *s, uint32_t ev)
 
 static void sk_close(struct sk *s)
 {
+    if (s->ssl) {
+        /* close_notify, once and without waiting for the peer's. */
+        if (s->fd >= 0 && !(SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN))
+            SSL_shutdown(s->ssl);
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+    }
     if (s->fd >= 0)
         close(s->fd);   /* also leaves the epoll set: the fd is ours alone */
     if (s->state == S_READY || s->state == S_BUSY || s->state == S_HELD)
@@ -516,16 +544,130 @@ static int sk_connect(struct sk *s, uint32_t ev)
     return 0;
 }
 
+/* The TLS handshake, step by step: true once it is done; false while it
+ * waits (the socket then waits for what OpenSSL wants) or when it failed
+ * (the socket is closed). */
+static bool tls_step(struct sk *s)
+{
+    if (!s->ssl) {
+        s->ssl = SSL_new(tls_ctx);
+        if (!s->ssl || !SSL_set_fd(s->ssl, s->fd))
+            goto fail;
+        SSL_set_app_data(s->ssl, s);
+        /* A copy: offering the same SSL_SESSION object again after it
+         * resumed a TLS 1.3 handshake gives a full one (seen with
+         * OpenSSL 3.0), and a server that issues no new ticket on
+         * resumption (superd) would get every other cycle full. */
+        if (o.resume && s->sess) {
+            SSL_SESSION *copy = SSL_SESSION_dup(s->sess);
+            if (copy) {
+                SSL_set_session(s->ssl, copy);
+                SSL_SESSION_free(copy);
+            }
+        }
+    }
+    ERR_clear_error();
+    int r = SSL_connect(s->ssl);
+    if (r == 1) {
+        if (running && SSL_session_reused(s->ssl))
+            nresumed++;
+        return true;
+    }
+    switch (SSL_get_error(s->ssl, r)) {
+    case SSL_ERROR_WANT_READ: set_events(s, EPOLLIN); return false;
+    case SSL_ERROR_WANT_WRITE: set_events(s, EPOLLOUT); return false;
+    default: break;
+    }
+fail:
+    ERR_clear_error();
+    errors++;
+    sk_close(s);
+    return false;
+}
+
+/* -T: keep the newest session the server gives a slot (TLS 1.3 sends
+ * its tickets after the handshake: they come with the first reads). */
+static int tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct sk *s = SSL_get_app_data(ssl);
+    if (!s || !o.resume)
+        return 0;
+    if (s->sess)
+        SSL_SESSION_free(s->sess);
+    s->sess = sess;
+    return 1;   /* ours now */
+}
+
+static int tls_init(void)
+{
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx)
+        return -1;
+    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+    /* A peer that closes without close_notify reads as an end of file. */
+    SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT |
+                                   SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(tls_ctx, tls_new_session);
+    return 0;
+}
+
+/* send() and recv() for plain and TLS sockets alike: n > 0, 0 at the end
+ * of the stream, or -1 with errno (EAGAIN: try again on the next event;
+ * the socket's epoll interest already says which). */
+static ssize_t io_send(struct sk *s, const void *buf, size_t len)
+{
+    if (!s->ssl)
+        return send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    size_t n = 0;
+    ERR_clear_error();
+    if (SSL_write_ex(s->ssl, buf, len, &n))
+        return (ssize_t)n;
+    int e = SSL_get_error(s->ssl, 0);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        errno = EAGAIN;     /* WANT_READ: rare (a key update); EPOLLIN is asked too */
+        return -1;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+static ssize_t io_recv(struct sk *s, void *buf, size_t len)
+{
+    if (!s->ssl)
+        return recv(s->fd, buf, len, MSG_DONTWAIT);
+    size_t n = 0;
+    ERR_clear_error();
+    if (SSL_read_ex(s->ssl, buf, len, &n))
+        return (ssize_t)n;
+    int e = SSL_get_error(s->ssl, 0);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    errno = ECONNRESET;
+    return -1;
+}
+
 static bool connect_done(struct sk *s, uint32_t events)
 {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err ||
-        (events & (EPOLLERR | EPOLLHUP))) {
+        (events & EPOLLERR) || (!s->ssl && (events & EPOLLHUP))) {
         errors++;
         sk_close(s);
         return false;
     }
+    if (o.tls && !tls_step(s))
+        return false;
     s->state = S_READY;
     nconnected++;
     return true;
@@ -542,8 +684,7 @@ static bool ops_full(void)
 static int send_more(struct sk *s, size_t total)
 {
     while (s->sent < total) {
-        ssize_t n = send(s->fd, pat + s->off + s->sent, total - s->sent,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = io_send(s, pat + s->off + s->sent, total - s->sent);
         if (n > 0) {
             s->sent += (size_t)n;
             bytes_out += (uint64_t)n;
@@ -595,7 +736,7 @@ static void echo_event(struct sk *s, uint32_t events)
     size_t want = s->state == S_BUSY ? o.size - s->got : sizeof rbuf;
     if (want > sizeof rbuf)
         want = sizeof rbuf;
-    ssize_t n = recv(s->fd, rbuf, want, MSG_DONTWAIT);
+    ssize_t n = io_recv(s, rbuf, want);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0 || s->state != S_BUSY ||
@@ -661,7 +802,7 @@ static void connect_event(struct sk *s, uint32_t events)
     }
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
-    ssize_t n = recv(s->fd, rbuf, o.size - s->got, MSG_DONTWAIT);
+    ssize_t n = io_recv(s, rbuf, o.size - s->got);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0 || memcmp(rbuf, pat + s->off + s->got, (size_t)n) != 0) {
@@ -727,7 +868,7 @@ static void bulk_write(struct sk *s)
             if (len > STREAM_AHEAD - (s->sent - s->got))
                 len = STREAM_AHEAD - (s->sent - s->got);
         }
-        ssize_t n = send(s->fd, pat + s->sent % PAT_PERIOD, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = io_send(s, pat + s->sent % PAT_PERIOD, len);
         if (n > 0) {
             s->sent += (size_t)n;
             bytes_out += (uint64_t)n;
@@ -760,7 +901,7 @@ static void bulk_event(struct sk *s, uint32_t events)
         return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        ssize_t n = recv(s->fd, rbuf, sizeof rbuf, MSG_DONTWAIT);
+        ssize_t n = io_recv(s, rbuf, sizeof rbuf);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             goto out;
         if (n == 0 && s->state == S_DRAINING) {
@@ -909,8 +1050,7 @@ static void idle_event(struct sk *s, uint32_t events)
     }
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
-    ssize_t n = recv(s->fd, rbuf, s->state == S_BUSY ? o.size - s->got : sizeof rbuf,
-                     MSG_DONTWAIT);
+    ssize_t n = io_recv(s, rbuf, s->state == S_BUSY ? o.size - s->got : sizeof rbuf);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0 || s->state != S_BUSY || memcmp(rbuf, pat + s->off + s->got, (size_t)n)) {
@@ -1125,7 +1265,7 @@ int main(int argc, char **argv)
     o.nsrc = -1;
     o.nidle = 1000;
     int c;
-    while ((c = getopt(argc, argv, "+m:a:c:s:d:w:S:n:N:p:R:r:l:h")) != -1) {
+    while ((c = getopt(argc, argv, "+m:a:c:s:d:w:S:n:N:p:R:r:l:Th")) != -1) {
         switch (c) {
         case 'm': {
             int m;
@@ -1160,6 +1300,7 @@ int main(int argc, char **argv)
         case 'R': o.ready_file = optarg; break;
         case 'r': o.pattern = optarg; break;
         case 'l': o.label = optarg; break;
+        case 'T': o.resume = true; break;
         case 'h': usage(0); break;
         default: usage(2);
         }
@@ -1188,6 +1329,14 @@ int main(int argc, char **argv)
         usage(2);
     if (o.mode == M_PROBE)
         return run_probe();
+    if (o.tls && (o.mode == M_DAYTIME || o.mode == M_DISCARD)) {
+        fprintf(stderr, "loadgen: mode %s does not speak TLS\n", mode_names[o.mode]);
+        return 2;
+    }
+    if (o.tls && tls_init() < 0) {
+        fprintf(stderr, "loadgen: cannot set up OpenSSL\n");
+        return 1;
+    }
 
     bool dgram = !is_stream();
     if ((o.mode == M_UDP) != dgram) {
@@ -1305,7 +1454,10 @@ int main(int argc, char **argv)
                 if (s->fd < 0)
                     continue;
                 if (o.mode == M_DISCARD || o.mode == M_STREAM) {
-                    shutdown(s->fd, SHUT_WR);
+                    if (s->ssl)
+                        SSL_shutdown(s->ssl);   /* close_notify: TLS's half-close */
+                    else
+                        shutdown(s->fd, SHUT_WR);
                     s->state = S_DRAINING;
                     set_events(s, EPOLLIN);
                 } else if ((o.mode == M_ECHO && s->state != S_BUSY) ||
@@ -1342,6 +1494,11 @@ int main(int argc, char **argv)
             }
             if (s->fd >= 0)
                 dispatch(s, evs[i].events);
+            /* Bytes OpenSSL has decrypted but not handed out yet: epoll
+             * will not report them. */
+            for (int k = 0; k < 64 && s->fd >= 0 && s->ssl && s->state != S_CONNECTING &&
+                            SSL_pending(s->ssl) > 0; k++)
+                dispatch(s, EPOLLIN);
         }
         if (o.mode == M_UDP)
             udp_tick(now_ns());
@@ -1384,6 +1541,8 @@ int main(int argc, char **argv)
                bytes > 0 ? cpu_s * 1e6 / (bytes / 1e6) : 0,
                secs > 0 ? (cli1 - cli0) / secs * 100 : 0);
     }
+    if (o.tls)
+        printf(" tls=1 resumed=%" PRIu64, nresumed);
     printf("\n");
     reraise_sigint();
     return (ops > 0 || o.mode == M_IDLE) ? 0 : 1;

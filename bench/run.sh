@@ -304,11 +304,14 @@ start_server() {
     inetutils) start_inetutils "$b" ;;
     tcpserver) start_tcpserver "$b" ;;
     fwd_*) fwd_start "$s" ;;
+    tls_*) tls_start "$s" ;;
     esac
 }
 
 . "$BENCH_DIR/forward.sh"
 fwd_present
+. "$BENCH_DIR/tls.sh"
+tls_present
 
 # Every server of a round runs at once, each on its own ports; what one
 # needs to be measured is kept here by server name.
@@ -509,11 +512,12 @@ measure_startup() {
 
 # ---- go ----
 
-note "servers: ${SERVERS:-none}; forwarders: ${FWD_SERVERS:-none}; $ROUNDS rounds of $DUR per measurement"
+note "servers: ${SERVERS:-none}; forwarders: ${FWD_SERVERS:-none}; TLS: ${TLS_SERVERS:-none}; $ROUNDS rounds of $DUR per measurement"
 for ROUND in $(seq 1 "$ROUNDS"); do
     note "round $ROUND of $ROUNDS (memory: $IDLE idle connections to superd and the ceiling)"
     run_round
     fwd_round
+    tls_round
     for s in $SERVERS; do
         case $s in ref | superd1 | superd) measure_idle "$s" "$IDLE" 256 ;; esac
     done
@@ -529,6 +533,8 @@ for s in $SERVERS; do
 done
 note "memory: $FWD_IDLE idle connections through each forwarder"
 fwd_idle
+note "memory: $TLS_IDLE idle TLS connections to each TLS terminator"
+tls_idle
 if [ -n "$SERVERS" ]; then
     note "start-up with 1,000 listeners"
     measure_startup
@@ -563,5 +569,11 @@ if [ -n "$FWD_SERVERS" ]; then
     fwd_section > "$OUT"
     cat "$OUT"
     put_section forward "$OUT"
+fi
+if [ -n "$TLS_SERVERS" ]; then
+    load_medians
+    tls_section > "$OUT"
+    cat "$OUT"
+    put_section tls "$OUT"
 fi
 note "done in ${ELAPSED} s; tables written to bench/RESULTS.md, raw lines to $BUILD/bench/raw.txt"
