@@ -105,7 +105,9 @@ int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_
     char rule[160];
     int flags = 0;
     if (!acl_allowed(cs->allow, cs->deny, sa, rule, sizeof rule) ||
-        (sa->sa_family == AF_UNIX && !creds_allowed(cs, fd, rule, sizeof rule))) {
+        /* By the listener, not the peer's address: behind a PROXY header
+         * the carried address is IP, but the credentials are the socket's. */
+        (l->addr.kind == ADDR_UNIX && !creds_allowed(cs, fd, rule, sizeof rule))) {
         refuse(l, STREAM, sa, salen, STATS_REFUSED_ACL, rule);
         return -1;
     }

@@ -789,6 +789,10 @@ static void check_services(struct conf_parse *p)
             char msg[128];
             if (acl_parse("127.0.0.0/8 ::1", &s->trusted_proxies, msg, sizeof msg) < 0)
                 fail(p, -ENOMEM, s->line, s->name, "trusted_proxies", "%s", msg);
+            else
+                warn(p, s->line, s->name, "proxy_protocol", "no trusted_proxies: loopback "
+                     "is trusted, so any local user may claim any client address; name "
+                     "the balancers with trusted_proxies");
         }
         s->allow = s->only_from.set ? &s->only_from : &c->only_from;
         s->deny = s->no_access.set ? &s->no_access : &c->no_access;

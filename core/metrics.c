@@ -15,6 +15,8 @@
 
 /* A request longer than this is refused: a scrape is a few hundred bytes. */
 #define REQUEST_MAX 8192
+/* ... and one that takes longer than this to arrive is dropped. */
+#define REQUEST_MS 10000
 
 struct out {
     FILE *f;
@@ -266,6 +268,11 @@ static ssize_t metrics_data(struct superd_conn *c, const void *data, size_t len)
         llen--;
     bool head = llen >= 5 && memcmp(req, "HEAD ", 5) == 0;
     bool get = llen >= 4 && memcmp(req, "GET ", 4) == 0;
+    if (!get && !head) {
+        /* Before anything else: a shorter line has no path to look at. */
+        respond_text(c, "405 Method Not Allowed", "only GET /metrics\n");
+        return (ssize_t)len;
+    }
     const char *path = req + (head ? 5 : 4);
     size_t plen = llen - (size_t)(path - req);
     const char *sp = memchr(path, ' ', plen);
@@ -275,9 +282,7 @@ static ssize_t metrics_data(struct superd_conn *c, const void *data, size_t len)
     const char *q = memchr(path, '?', plen);
     if (q)
         plen = (size_t)(q - path);
-    if (!get && !head) {
-        respond_text(c, "405 Method Not Allowed", "only GET /metrics\n");
-    } else if (!(plen == 8 && memcmp(path, "/metrics", 8) == 0)) {
+    if (!(plen == 8 && memcmp(path, "/metrics", 8) == 0)) {
         respond_text(c, "404 Not Found", "superd serves /metrics only\n");
     } else {
         bool om = wants_openmetrics(req + llen, hlen - llen);
@@ -294,9 +299,36 @@ static ssize_t metrics_data(struct superd_conn *c, const void *data, size_t len)
     return (ssize_t)len;
 }
 
+/* A scrape is one small request: a client gets REQUEST_MS for all of it,
+ * however slowly it trickles bytes (idle_timeout restarts on each one). */
+static void request_late(struct superd_timer *t, void *arg)
+{
+    (void)t;
+    struct superd_conn *c = arg;
+    superd_conn_set_data(c, NULL);  /* a one-shot timer's handle dies now */
+    superd_close(c);
+}
+
+static int metrics_open(struct superd_conn *c)
+{
+    struct superd_timer *t = superd_timer_start(superd_conn_service(c), REQUEST_MS, 0,
+                                                request_late, c);
+    if (!t)
+        return -ENOMEM;
+    superd_conn_set_data(c, t);
+    return 0;
+}
+
+static void metrics_close(struct superd_conn *c)
+{
+    superd_timer_stop(superd_conn_data(c));
+}
+
 const struct superd_plugin metrics_plugin = {
     SUPERD_PLUGIN_HEADER,
     .name = "metrics",
     .version = SUPERD_VERSION,
+    .on_open = metrics_open,
     .on_data = metrics_data,
+    .on_close = metrics_close,
 };

@@ -71,6 +71,10 @@ static char *fetch(int fd, const struct laddr *a, char *err, size_t errlen)
     }
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
+    /* One deadline for the whole answer: a server that trickles a byte at
+     * a time cannot hold `superd status` longer. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (buf) {
         if (len + 1 >= cap) {
             char *nb = cap >= STATUS_MAX_BYTES ? NULL : realloc(buf, cap * 2);
@@ -83,8 +87,12 @@ static char *fetch(int fd, const struct laddr *a, char *err, size_t errlen)
             buf = nb;
             cap *= 2;
         }
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long long spent = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000;
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, STATUS_TIMEOUT_MS) != 1) {
+        if (spent >= STATUS_TIMEOUT_MS ||
+            poll(&p, 1, (int)(STATUS_TIMEOUT_MS - spent)) != 1) {
             free(buf);
             buf = NULL;
             snprintf(err, errlen, "no answer from %s", a->text);
@@ -120,6 +128,15 @@ static void label(const char *labels, const char *key, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* What the server sent is printed on the operator's terminal: no control
+ * byte of it reaches the terminal (escape sequences). */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static struct svc_row *row_of(struct figures *f, const char *name)
 {
     for (size_t i = 0; i < f->nsvcs; i++)
@@ -130,6 +147,7 @@ static struct svc_row *row_of(struct figures *f, const char *name)
     struct svc_row *r = &f->svcs[f->nsvcs++];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", name);
+    printable(r->name);
     return r;
 }
 
@@ -159,8 +177,10 @@ static void take(struct figures *f, char *line)
         f->reloads = v;
     else if (strcmp(line, "superd_reload_failures_total") == 0)
         f->reload_failures = v;
-    else if (strcmp(line, "superd_build_info") == 0)
+    else if (strcmp(line, "superd_build_info") == 0) {
         label(labels, "version", f->version, sizeof f->version);
+        printable(f->version);
+    }
     else if (strcmp(line, "superd_worker_start_time_seconds") == 0 && f->nworkers < MAX_ROWS) {
         label(labels, "pid", pid, sizeof pid);
         f->pids[f->nworkers] = atoi(pid);
@@ -237,8 +257,10 @@ int status_main(const char *path)
     if (fd >= 0)
         close(fd);
     if (!text || strncmp(text, "HTTP/1.1 200 ", 13) != 0) {
-        if (text)
+        if (text) {
             snprintf(err, sizeof err, "%s answered: %.60s", a->text, text);
+            printable(err);
+        }
         fprintf(stderr, "superd: status: %s\n", err);
         free(text);
         conf_free(c);

@@ -151,6 +151,10 @@ static void test_metrics_other_requests(void)
     CU_ASSERT(strncmp(ask(sock, "GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 404 Not Found\r\n", 24) == 0);
     CU_ASSERT(strncmp(ask(sock, "POST /metrics HTTP/1.1\r\n\r\n"),
                       "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+    /* Request lines shorter than a method: 405, and the worker lives on. */
+    CU_ASSERT(strncmp(ask(sock, "\n\n"), "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+    CU_ASSERT(strncmp(ask(sock, "GET\r\n\r\n"), "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+    CU_ASSERT(strstr(it_stderr(d), "killed by signal") == NULL);
     {
         char *head = ask(sock, "HEAD /metrics HTTP/1.0\r\n\r\n");
         char *end = strstr(head, "\r\n\r\n");

@@ -314,6 +314,32 @@ static void test_haproxy_send_proxy_v2(void)
     CU_ASSERT(it_stop(b, SIGTERM) == 0);
 }
 
+/* only_uid holds behind a PROXY header on a unix listener: the carried
+ * address is IP, but the credentials are the socket's own; and without
+ * trusted_proxies the start says loopback is trusted. */
+static void test_proxy_unix_only_uid(void)
+{
+    char *sock = it_path("p.sock");
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    const char *h = "PROXY TCP4 192.0.2.9 127.0.0.1 1111 2222\r\n";
+    uint8_t buf[8];
+    struct it_xfer x;
+    int fd;
+
+    CU_ASSERT_FATAL(it_start(d, it_conf_global("workers = 1\n", it_printf(
+        "[echo]\nplugin = echo\nlisten = unix:%s\nproxy_protocol = yes\nonly_uid = 4242\n",
+        sock))) == 0);
+    fd = it_unix_connect(sock);     /* we are uid 0, not 4242 */
+    CU_ASSERT_FATAL(fd >= 0);
+    it_xfer(fd, (const uint8_t *)h, strlen(h), 0, NULL, 0, buf, sizeof(buf), 0, 1, IT_OP_MS, &x);
+    CU_ASSERT(x.rcvd == 0 && !x.timeout);
+    it_close(fd);
+    CU_ASSERT(log_has(d, ": only_uid: uid 0 not allowed"));
+    CU_ASSERT(strstr(it_stderr(d), "[echo] proxy_protocol: no trusted_proxies: loopback is "
+                                   "trusted") != NULL);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
 static const struct it_test proxy_tests[] = {
     { "proxy: v1 TCP4, TCP6, UNKNOWN: the carried peer", test_proxy_v1 },
     { "proxy: v2 PROXY with a TLV, and LOCAL", test_proxy_v2 },
@@ -322,6 +348,7 @@ static const struct it_test proxy_tests[] = {
       test_proxy_refusals },
     { "proxy: only_from acts on the carried address", test_proxy_admission },
     { "proxy: two instances behind haproxy send-proxy-v2", test_haproxy_send_proxy_v2 },
+    { "proxy: only_uid holds behind a header on a unix listener", test_proxy_unix_only_uid },
 };
 
 IT_REGISTER(proxy_tests)
