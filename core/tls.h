@@ -62,8 +62,16 @@ int tls_tickets_init(void);
  * when there is no ring. */
 long long tls_tickets_tick(long long now_ms, unsigned period_ms);
 
-/* In a worker: map the ring read-only (a worker never writes keys). */
+/* In a worker, before any plugin runs: drop the inherited writable
+ * mapping, map the sealed ring read-only (the kernel refuses write access
+ * from then on) and close its memfd.  Without a ring: nothing. */
 void tls_tickets_readonly(void);
+
+/* In a child that needs no keys (the spawner): unmap the ring, close it. */
+void tls_tickets_drop(void);
+
+/* The ring's mapping in this process and its size (tests); NULL: none. */
+const void *tls_tickets_page(size_t *len);
 
 /* How many rotations the ring has seen (tests, logs); -1 without ring. */
 long tls_tickets_generation(void);

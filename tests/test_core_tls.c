@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -363,6 +365,53 @@ static void test_tickets_shared(void)
     conf_free(c);
 }
 
+/* A compromised worker cannot write the shared ticket keys: after
+ * tls_tickets_readonly, mprotect and a writable mmap of the page fail. And
+ * the master never trusts the page: garbage in it (an odd seq, a huge
+ * generation) does not stop its rotation. */
+static void test_tickets_sealed(void)
+{
+    CU_ASSERT_EQUAL_FATAL(tls_tickets_init(), 0);
+    size_t len;
+    const void *page = tls_tickets_page(&len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(page);
+    long gen = tls_tickets_generation();
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        tls_tickets_readonly();
+        void *p = (void *)tls_tickets_page(&len);
+        int bad = 0;
+        if (!p || tls_tickets_generation() != gen)
+            bad |= 1;
+        else if (mprotect(p, len, PROT_READ | PROT_WRITE) == 0)
+            bad |= 2;
+        /* Every fd of the process: none maps the ring writable now. */
+        for (int fd = 3; fd < 256; fd++) {
+            void *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (w != MAP_FAILED && memcmp(w, p, len) == 0)
+                bad |= 4;
+        }
+        _exit(bad);
+    }
+    int st = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT_TRUE(WIFEXITED(st));
+    CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+    /* What a worker could once write: the master's mapping stands in. */
+    struct { uint32_t seq, n; long generation; } *w = (void *)page;
+    w->seq = 1;
+    w->n = 0;
+    w->generation = 0x7fffffffffffffffL;
+    long long t = clock_now_ms() + 1000LL * TLS_TICKET_ROTATE_MS;
+    CU_ASSERT_EQUAL(tls_tickets_tick(t, 0), t + TLS_TICKET_ROTATE_MS);
+    CU_ASSERT_EQUAL(tls_tickets_generation(), gen + 1);
+    CU_ASSERT_EQUAL(w->seq % 2, 0);
+    CU_ASSERT(w->n >= 1);
+    CU_ASSERT_EQUAL(w->generation, gen + 1);
+}
+
 static void test_client_certs(void)
 {
     struct conf *c = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n"
@@ -440,6 +489,8 @@ int test_core_tls_register(void)
         { "tls: SNI picks by names, ALPN in our order, the facts", test_sni_alpn_facts },
         { "tls: a ticket resumes on another worker's context, not after rotation",
           test_tickets_shared },
+        { "tls: a worker cannot write the ticket keys; the master ignores the page",
+          test_tickets_sealed },
         { "tls: client certificate required, missing, other CA, good", test_client_certs },
         { "tls: renegotiation refused", test_renegotiation_refused },
     };
