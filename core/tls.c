@@ -364,6 +364,39 @@ static int load_ca(SSL_CTX *ctx, const struct tls_pem *ca, struct tls_err *e)
 }
 
 /* One context with every setting of t and the certificate pair i. */
+/* Add one field to the digest, its length first (no two settings hash alike). */
+static int sid_add(EVP_MD_CTX *md, const void *p, size_t len)
+{
+    uint64_t n = len;
+    return EVP_DigestUpdate(md, &n, sizeof n) == 1 && EVP_DigestUpdate(md, p, len) == 1
+           ? 0 : -EIO;
+}
+
+/* The session id context: sha256 of what makes a session's checks hold -
+ * the service, tls_verify_client, the CA bytes and every certificate.  A
+ * reload that changes any of them makes old sessions (tickets) useless: a
+ * session of a removed CA, or one without a client certificate made before
+ * `require`, gets a full handshake. */
+static int sid_context(const struct conf_tls *t, const char *service, unsigned char *out,
+                       unsigned *len)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int32_t verify = t->verify_client;
+    int r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+    if (!r)
+        r = sid_add(md, service, strlen(service));
+    if (!r)
+        r = sid_add(md, &verify, sizeof verify);
+    if (!r)
+        r = sid_add(md, t->ca.data ? t->ca.data : "", t->ca.data ? t->ca.len : 0);
+    for (size_t i = 0; !r && i < t->ncerts; i++)
+        r = sid_add(md, t->certs[i].data, t->certs[i].len);
+    if (!r && EVP_DigestFinal_ex(md, out, len) != 1)
+        r = -EIO;
+    EVP_MD_CTX_free(md);
+    return r;
+}
+
 static int ctx_one(struct tls_ctx *x, size_t i, const char *service, struct tls_err *e)
 {
     const struct conf_tls *t = x->conf;
@@ -394,11 +427,13 @@ static int ctx_one(struct tls_ctx *x, size_t i, const char *service, struct tls_
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (t->verify_client == TLS_VERIFY_REQUIRE
                                                    ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                            NULL);
-    /* A session (ticket) belongs to its service. */
-    unsigned char sid[32];
+    /* A session (ticket) belongs to its service as configured: OpenSSL
+     * refuses to resume one made under another context. */
+    unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
     unsigned len = 0;
-    EVP_Digest(service, strlen(service), sid, &len, EVP_sha256(), NULL);
-    SSL_CTX_set_session_id_context(ctx, sid, len > 32 ? 32 : len);
+    if (sid_context(t, service, sid, &len) < 0 ||
+        SSL_CTX_set_session_id_context(ctx, sid, len) != 1)
+        return ssl_fail(e, "tls_cert", t->certs[0].line, "cannot set the session id context");
     /* Tickets only: no per-worker cache (a resumption may land on any
      * worker), one ticket per handshake. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

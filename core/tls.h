@@ -43,8 +43,9 @@ struct tls_ctx;
  * server cipher order, SNI choosing among the certificates by their names,
  * ALPN, client certificates per tls_verify_client, session tickets with
  * the shared keys (when tls_tickets_init ran in this process or its
- * parent) and a session id context of `service` (a ticket of one service
- * never resumes on another).  On failure returns a negative errno with
+ * parent) and a session id context hashing `service`, tls_verify_client,
+ * the CA and the certificates (a ticket never resumes on another service,
+ * nor after a reload changed how clients are checked).  On failure returns a negative errno with
  * *e naming the key.  `t` must outlive the context.
  */
 int tls_ctx_new(const struct conf_tls *t, const char *service, struct tls_ctx **out,

@@ -412,6 +412,52 @@ static void test_tickets_sealed(void)
     CU_ASSERT_EQUAL(w->generation, gen + 1);
 }
 
+/* A reload that turns tls_verify_client on: a session made before it
+ * (no client certificate) must not resume into the new context. */
+static void test_tickets_context(void)
+{
+    CU_ASSERT_EQUAL_FATAL(tls_tickets_init(), 0);
+    struct conf *c1 = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n");
+    struct conf *c2 = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n"
+                           "tls_verify_client = require\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+    struct tls_ctx *before = ctx_of(c1), *again = ctx_of(c1), *after = ctx_of(c2);
+    SSL_CTX *cx = client_ctx();
+    for (int version = TLS1_2_VERSION; version <= TLS1_3_VERSION; version++) {
+        SSL_CTX_set_max_proto_version(cx, version);
+        struct pair p;
+        CU_ASSERT_EQUAL_FATAL(handshake(&p, before, cx, NULL, NULL, 0, NULL), 1);
+        char buf[8];
+        SSL_read(p.cli, buf, sizeof buf);
+        ERR_clear_error();
+        SSL_SESSION *s = SSL_get1_session(p.cli);
+        CU_ASSERT_FATAL(s != NULL);
+        pair_free(&p);
+        /* The same settings (a reload that changed nothing): resumed. */
+        CU_ASSERT_EQUAL_FATAL(handshake(&p, again, cx, NULL, NULL, 0, s), 1);
+        CU_ASSERT_TRUE(SSL_session_reused(p.cli));
+        pair_free(&p);
+        /* require now: a full handshake, refused for want of a certificate. */
+        int r = handshake(&p, after, cx, NULL, NULL, 0, s);
+        CU_ASSERT_FALSE(SSL_session_reused(p.cli));
+        if (r == 1) {
+            unsigned want;
+            r = (int)tls_recv(p.srv, buf, sizeof buf, &want);
+        }
+        CU_ASSERT(r < 0);
+        ASSERT_STR(tls_why(p.srv), "peer did not return a certificate");
+        pair_free(&p);
+        SSL_SESSION_free(s);
+    }
+    SSL_CTX_free(cx);
+    tls_ctx_free(before);
+    tls_ctx_free(again);
+    tls_ctx_free(after);
+    conf_free(c1);
+    conf_free(c2);
+}
+
 static void test_client_certs(void)
 {
     struct conf *c = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n"
@@ -491,6 +537,8 @@ int test_core_tls_register(void)
           test_tickets_shared },
         { "tls: a worker cannot write the ticket keys; the master ignores the page",
           test_tickets_sealed },
+        { "tls: a session made before tls_verify_client = require does not resume",
+          test_tickets_context },
         { "tls: client certificate required, missing, other CA, good", test_client_certs },
         { "tls: renegotiation refused", test_renegotiation_refused },
     };
