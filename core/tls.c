@@ -500,6 +500,7 @@ struct tls_conn {
     bool done;                  /* handshake finished */
     bool reneg;                 /* a handshake started after that */
     bool failed;                /* a fatal error: no SSL_shutdown now */
+    bool notify_blocked;        /* close_notify waits for the socket */
     const char *why;
     char alpn[256];
     char *subject, *issuer;
@@ -631,9 +632,10 @@ size_t tls_pending(const struct tls_conn *t)
 int tls_close_notify(struct tls_conn *t)
 {
     if (!t || !t->done || t->failed || t->reneg ||
-        (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
+        ((SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) && !t->notify_blocked))
         return 0;
-    int n = SSL_shutdown(t->ssl);
+    int n = SSL_shutdown(t->ssl);   /* again: sends what a full socket held back */
+    t->notify_blocked = false;
     if (n >= 0) {
         ERR_clear_error();
         return 0;
@@ -642,7 +644,8 @@ int tls_close_notify(struct tls_conn *t)
     ERR_clear_error();
     if (err != SSL_ERROR_WANT_WRITE)
         t->failed = true;
-    return err == SSL_ERROR_WANT_WRITE ? -EAGAIN : 0;
+    t->notify_blocked = err == SSL_ERROR_WANT_WRITE;
+    return t->notify_blocked ? -EAGAIN : 0;
 }
 
 const char *tls_why(const struct tls_conn *t)

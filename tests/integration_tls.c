@@ -449,6 +449,33 @@ static void test_tls_close_notify_half_close(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+/* A plugin's superd_shutdown on a TLS connection: close_notify, then the
+ * FIN.  The forward plugin in front of a plain daytime, which writes its
+ * line and closes: forward passes that on as a half-close of the client
+ * side, while the client still has its side open. */
+static void test_tls_plugin_shutdown_close_notify(void)
+{
+    int port, pb = it_free_port(IT_TCP4);
+    CU_ASSERT_FATAL(pb > 0);
+    struct it_daemon *d = serve_tls("", "forward",
+                                    it_printf("to = tcp://127.0.0.1:%d\n[day]\nplugin = daytime\n"
+                                              "listen = tcp://127.0.0.1:%d\n", pb, pb),
+                                    &port);
+    SSL_CTX *x = client_ctx(0, NULL, NULL);
+    struct cli c;
+    int err;
+    char buf[256];
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    size_t n = cli_read(&c, buf, sizeof buf, sizeof buf, &err);
+    CU_ASSERT(n > 0 && buf[n - 1] == '\n');
+    /* Not SSL_ERROR_SSL ("unexpected eof while reading"): a clean end. */
+    CU_ASSERT_EQUAL(err, SSL_ERROR_ZERO_RETURN);
+    CU_ASSERT(SSL_get_shutdown(c.ssl) & SSL_RECEIVED_SHUTDOWN);
+    cli_free(&c);
+    SSL_CTX_free(x);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static void test_tls_echo_4mib(void)
 {
     int port;
@@ -858,6 +885,8 @@ static const struct it_test tls_tests[] = {
     { "tls: client certificate required, missing, other CA", test_tls_client_certs },
     { "tls: resumption across workers", test_tls_resume_across_workers },
     { "tls: close_notify and half-close", test_tls_close_notify_half_close },
+    { "tls: a plugin's superd_shutdown sends close_notify before the FIN",
+      test_tls_plugin_shutdown_close_notify },
     { "tls: 4 MiB echo, every byte", test_tls_echo_4mib },
     { "tls: decrypted bytes waiting in OpenSSL are read", test_tls_decrypted_bytes_waiting },
     { "tls: a client that never reads: bounded, then every byte", test_tls_backpressure },
