@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -741,6 +742,35 @@ static void test_tls_check_lines(void)
                                                  cert("old.pem"))));
 }
 
+/* A FIFO at a tls_* path: superd -t refuses it at once with its line (it
+ * once blocked in open); a symlinked certificate and key still work. */
+static void test_tls_fifo_refused_symlink_ok(void)
+{
+    CU_ASSERT_FATAL(make_certs() == 0);
+    int port = it_free_port(IT_TCP4);
+    char *fifo = it_path("fifo.key");
+    CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+    char *conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                                   "tls_cert = %s\ntls_key = %s\n", port, cert("a.pem"), fifo));
+    const char *args[] = { "-t", "-c", conf, NULL };
+    char *out, *err;
+    int st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 1));
+    char *want = it_printf("superd: %s:%d: [s] tls_key: %s: not a regular file\n", conf,
+                           it_line_of(it_read_file(conf), "tls_key"), fifo);
+    if (strcmp(err, want) != 0)
+        printf("\n    wanted: %s    got: %s", want, err);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    /* Let's Encrypt's layout: live/ links to archive/. */
+    char *lc = it_path("live.pem"), *lk = it_path("live.key");
+    CU_ASSERT_FATAL(symlink(cert("a.pem"), lc) == 0 && symlink(cert("a.key"), lk) == 0);
+    conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                             "tls_cert = %s\ntls_key = %s\n", port, lc, lk));
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 0));
+    CU_ASSERT_STRING_EQUAL(err, "");
+}
+
 static void test_tls_decrypted_bytes_waiting(void)
 {
     /* linelen (the README's plugin) leaves a partial line unconsumed: with
@@ -879,6 +909,8 @@ static void test_tls_program(void)
 }
 
 static const struct it_test tls_tests[] = {
+    { "tls: a FIFO as tls_key refused by -t with its line; symlinks followed",
+      test_tls_fifo_refused_symlink_ok },
     { "tls: superd -t: the listener, a wrong key's line, an expired warning", test_tls_check_lines },
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
     { "tls: SNI, ALPN and superd_conn_tls", test_tls_sni_alpn_facts },
