@@ -421,6 +421,53 @@ static void test_tls_resume_across_workers(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+/* A reload that turns tls_verify_client = require on: a session made
+ * before it (no client certificate) does not resume; the client gets a
+ * full handshake, refused, and the plugin never sees it. */
+static void test_tls_reload_require_no_resume(void)
+{
+    int port;
+    char *ca = it_printf("tls_ca = %s\n", cert("ca.pem"));
+    struct it_daemon *d = serve_tls("", test_plugin("tlsinfo"), ca, &port);
+    SSL_SESSION *s[2];
+    SSL_CTX *x[2];
+    for (int i = 0; i < 2; i++) {
+        x[i] = client_ctx(TLS1_2_VERSION + i, NULL, NULL);
+        struct cli c;
+        CU_ASSERT_FATAL(cli_open(&c, x[i], port, NULL, NULL, NULL) == 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(cli_line(&c), " resumed=0 "));
+        s[i] = SSL_get1_session(c.ssl);
+        SSL_shutdown(c.ssl);
+        cli_free(&c);
+        /* Before the reload it resumes. */
+        CU_ASSERT_FATAL(cli_open(&c, x[i], port, NULL, NULL, s[i]) == 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(cli_line(&c), " resumed=1 "));
+        SSL_shutdown(c.ssl);
+        cli_free(&c);
+    }
+    char *text = it_read_file(d->conf), *at = strstr(text, ca);
+    CU_ASSERT_FATAL(at != NULL);
+    char *next = it_printf("%.*s%stls_verify_client = require\n%s", (int)(at - text), text, ca,
+                           at + strlen(ca));
+    CU_ASSERT_FATAL(it_write_file(d->conf, next) == 0);
+    kill(d->pid, SIGHUP);
+    CU_ASSERT_FATAL(wait_log(d, "superd: reload done:", 1));
+    for (int i = 0; i < 2; i++) {
+        struct cli c;
+        int err;
+        char buf[256];
+        if (cli_open(&c, x[i], port, NULL, NULL, s[i]) == 1) {
+            CU_ASSERT_FALSE(SSL_session_reused(c.ssl));
+            CU_ASSERT_EQUAL(cli_read(&c, buf, sizeof buf, 1, &err), 0);
+        }
+        cli_free(&c);
+        SSL_SESSION_free(s[i]);
+        SSL_CTX_free(x[i]);
+    }
+    CU_ASSERT(wait_log(d, "peer did not return a certificate", 1));
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static void test_tls_close_notify_half_close(void)
 {
     int port;
@@ -938,6 +985,8 @@ static const struct it_test tls_tests[] = {
     { "tls: SNI, ALPN and superd_conn_tls", test_tls_sni_alpn_facts },
     { "tls: client certificate required, missing, other CA", test_tls_client_certs },
     { "tls: resumption across workers", test_tls_resume_across_workers },
+    { "tls: a reload to tls_verify_client = require: old sessions do not resume",
+      test_tls_reload_require_no_resume },
     { "tls: close_notify and half-close", test_tls_close_notify_half_close },
     { "tls: a plugin's superd_shutdown sends close_notify before the FIN",
       test_tls_plugin_shutdown_close_notify },
