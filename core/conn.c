@@ -254,8 +254,14 @@ static void settle(struct superd_conn *c)
     }
     if ((c->flags & (CONN_SHUT | CONN_SHUT_DONE | CONN_CONNECTING)) == CONN_SHUT &&
         buf_len(&c->out) == 0) {
-        shutdown(c->fd, SHUT_WR);
-        c->flags |= CONN_SHUT_DONE;
+        /* TLS: close_notify before the FIN, or the peer sees a truncation.
+         * A full socket: again when it is writable. */
+        if (c->tls && tls_close_notify(c->tls) == -EAGAIN) {
+            c->tls_want |= TLS_WANT_WRITE;
+        } else {
+            shutdown(c->fd, SHUT_WR);
+            c->flags |= CONN_SHUT_DONE;
+        }
     }
     if ((c->flags & (CONN_SHUT_DONE | CONN_EOF)) == (CONN_SHUT_DONE | CONN_EOF)) {
         /* Both ways shut: nothing can move any more. */

@@ -172,6 +172,7 @@ static int spawner_start(struct master *m)
             close(m->check_trace);
         close_spawner_ctls(m);
         close(sv[0]);
+        tls_tickets_drop();     /* programs never need ticket keys */
         unsetenv("NOTIFY_SOCKET");
         spawner_main(m->conf, m->gen, sv[1], &m->lsns);
     }

@@ -125,8 +125,14 @@ static int parse_v2(const uint8_t *buf, size_t len, struct proxy_hdr *out)
     if (len < V2_HEAD)
         return 0;
     uint8_t ver = buf[12] >> 4, cmd = buf[12] & 0x0f, fam = buf[13] >> 4;
+    uint8_t transport = buf[13] & 0x0f;
     size_t body = ((size_t)buf[14] << 8) | buf[15];
     if (ver != 2 || cmd > 1 || V2_HEAD + body > PROXY_MAX)
+        return -EPROTO;
+    /* Headers are read on stream connections only: a PROXY command for a
+     * datagram (2) or an undefined transport is not this connection's.
+     * UNSPEC (0) stays accepted; LOCAL's block is ignored, as the spec says. */
+    if (cmd == 1 && transport > 1)
         return -EPROTO;
     if (len < V2_HEAD + body)
         return 0;

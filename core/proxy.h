@@ -32,7 +32,8 @@ struct proxy_hdr {
  * once it is complete and valid (the bytes after it are the stream's own),
  * 0 when more bytes are needed, or -EPROTO when it is not a valid PROXY
  * header (wrong signature, a malformed line or address, a header longer
- * than PROXY_MAX).  TLVs of v2 are skipped.  Fills *out only on success.
+ * than PROXY_MAX, a v2 PROXY command whose transport is not UNSPEC or
+ * STREAM: headers come on stream connections only).  TLVs of v2 are skipped.  Fills *out only on success.
  */
 int proxy_parse(const uint8_t *buf, size_t len, struct proxy_hdr *out);
 

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -44,33 +46,61 @@ struct ticket_key {
 
 /* One page shared by the master (the only writer) and the workers.  A
  * sequence lock: the writer makes seq odd, writes, makes it even; readers
- * copy and retry when seq moved.  The master never waits for a worker. */
+ * copy and retry when seq moved.  The master never waits for a worker.
+ * The page is a sealed memfd (F_SEAL_FUTURE_WRITE): the master's mapping,
+ * made before the seal, stays writable; a worker maps it anew read-only
+ * and the kernel then refuses it write access for good (mprotect, mmap,
+ * write(2)), so a compromised worker cannot plant a key the others use. */
 struct ticket_ring {
     uint32_t seq;
     uint32_t n;                 /* keys in use, up to TICKET_KEYS */
     long generation;            /* rotations so far */
-    long long rotated_ms;       /* monotonic ms of the last one */
     struct ticket_key keys[TICKET_KEYS];   /* [0] is the current key */
 };
 
 static struct ticket_ring *ring;
+static int ring_fd = -1;        /* the memfd; the master keeps it for new workers */
+
+/* The master's own copy of what it acts on: it never reads back the
+ * shared page, which it alone writes but trusts no one to have kept. */
+static struct {
+    uint32_t seq, n;
+    long generation;
+    long long rotated_ms;
+} mine;
 
 int tls_tickets_init(void)
 {
     if (ring)
         return 0;
-    void *m = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-    if (m == MAP_FAILED)
+    int fd = memfd_create("superd-tickets", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
         return -errno;
+    int e;
+    void *m = MAP_FAILED;
+    if (ftruncate(fd, sizeof *ring) < 0 ||
+        (m = mmap(NULL, sizeof *ring, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+            MAP_FAILED ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+                                   F_SEAL_SEAL) < 0) {
+        e = errno;
+        goto fail;
+    }
     ring = m;
-    memset(ring, 0, sizeof *ring);
-    if (tls_tickets_tick(clock_now_ms(), 0) < 0 || ring->n == 0) {
-        munmap(m, sizeof *ring);
+    ring_fd = fd;
+    memset(&mine, 0, sizeof mine);
+    if (tls_tickets_tick(clock_now_ms(), 0) < 0 || mine.n == 0) {
+        e = EIO;
         ring = NULL;
-        return -EIO;
+        ring_fd = -1;
+        goto fail;
     }
     return 0;
+fail:
+    if (m != MAP_FAILED)
+        munmap(m, sizeof *ring);
+    close(fd);
+    return -e;
 }
 
 long long tls_tickets_tick(long long now_ms, unsigned period_ms)
@@ -79,35 +109,68 @@ long long tls_tickets_tick(long long now_ms, unsigned period_ms)
         return -1;
     if (!period_ms)
         period_ms = TLS_TICKET_ROTATE_MS;
-    if (ring->n && now_ms - ring->rotated_ms < (long long)period_ms)
-        return ring->rotated_ms + period_ms;
+    if (mine.n && now_ms - mine.rotated_ms < (long long)period_ms)
+        return mine.rotated_ms + period_ms;
     struct ticket_key k;
     if (RAND_bytes((unsigned char *)&k, sizeof k) != 1) {
         log_msg(LOG_ERR, "tls: cannot make a session-ticket key: no randomness; "
                 "keeping the old key");
         return now_ms + 1000;
     }
-    __atomic_add_fetch(&ring->seq, 1, __ATOMIC_ACQ_REL);
-    memmove(&ring->keys[1], &ring->keys[0], (TICKET_KEYS - 1) * sizeof k);
-    ring->keys[0] = k;
-    if (ring->n < TICKET_KEYS)
-        ring->n++;
-    ring->generation++;
-    ring->rotated_ms = now_ms;
-    __atomic_add_fetch(&ring->seq, 1, __ATOMIC_RELEASE);
+    /* Keys shift in the master's view too: the page is only ever a copy. */
+    static struct ticket_key keys[TICKET_KEYS];
+    memmove(&keys[1], &keys[0], (TICKET_KEYS - 1) * sizeof k);
+    keys[0] = k;
+    if (mine.n < TICKET_KEYS)
+        mine.n++;
+    mine.generation++;
+    mine.rotated_ms = now_ms;
+    mine.seq |= 1;
+    __atomic_store_n(&ring->seq, mine.seq, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    memcpy(ring->keys, keys, sizeof keys);
+    ring->n = mine.n;
+    ring->generation = mine.generation;
+    mine.seq++;
+    __atomic_store_n(&ring->seq, mine.seq, __ATOMIC_RELEASE);
     OPENSSL_cleanse(&k, sizeof k);
     return now_ms + period_ms;
 }
 
 void tls_tickets_readonly(void)
 {
-    if (ring)
-        mprotect(ring, sizeof *ring, PROT_READ);
+    if (!ring)
+        return;
+    munmap(ring, sizeof *ring);
+    void *m = mmap(NULL, sizeof *ring, PROT_READ, MAP_SHARED, ring_fd, 0);
+    ring = m == MAP_FAILED ? NULL : m;  /* none: full handshakes, never a writable page */
+    close(ring_fd);
+    ring_fd = -1;
+}
+
+void tls_tickets_drop(void)
+{
+    if (!ring)
+        return;
+    munmap(ring, sizeof *ring);
+    ring = NULL;
+    close(ring_fd);
+    ring_fd = -1;
+}
+
+const void *tls_tickets_page(size_t *len)
+{
+    *len = sizeof *ring;
+    return ring;
 }
 
 long tls_tickets_generation(void)
 {
-    return ring ? __atomic_load_n(&ring->generation, __ATOMIC_ACQUIRE) : -1;
+    if (!ring)
+        return -1;
+    if (ring_fd >= 0)
+        return mine.generation;
+    return __atomic_load_n(&ring->generation, __ATOMIC_ACQUIRE);
 }
 
 /* Copy the keys out; returns how many (0: none, or the master was
@@ -301,6 +364,39 @@ static int load_ca(SSL_CTX *ctx, const struct tls_pem *ca, struct tls_err *e)
 }
 
 /* One context with every setting of t and the certificate pair i. */
+/* Add one field to the digest, its length first (no two settings hash alike). */
+static int sid_add(EVP_MD_CTX *md, const void *p, size_t len)
+{
+    uint64_t n = len;
+    return EVP_DigestUpdate(md, &n, sizeof n) == 1 && EVP_DigestUpdate(md, p, len) == 1
+           ? 0 : -EIO;
+}
+
+/* The session id context: sha256 of what makes a session's checks hold -
+ * the service, tls_verify_client, the CA bytes and every certificate.  A
+ * reload that changes any of them makes old sessions (tickets) useless: a
+ * session of a removed CA, or one without a client certificate made before
+ * `require`, gets a full handshake. */
+static int sid_context(const struct conf_tls *t, const char *service, unsigned char *out,
+                       unsigned *len)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int32_t verify = t->verify_client;
+    int r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+    if (!r)
+        r = sid_add(md, service, strlen(service));
+    if (!r)
+        r = sid_add(md, &verify, sizeof verify);
+    if (!r)
+        r = sid_add(md, t->ca.data ? t->ca.data : "", t->ca.data ? t->ca.len : 0);
+    for (size_t i = 0; !r && i < t->ncerts; i++)
+        r = sid_add(md, t->certs[i].data, t->certs[i].len);
+    if (!r && EVP_DigestFinal_ex(md, out, len) != 1)
+        r = -EIO;
+    EVP_MD_CTX_free(md);
+    return r;
+}
+
 static int ctx_one(struct tls_ctx *x, size_t i, const char *service, struct tls_err *e)
 {
     const struct conf_tls *t = x->conf;
@@ -331,11 +427,13 @@ static int ctx_one(struct tls_ctx *x, size_t i, const char *service, struct tls_
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (t->verify_client == TLS_VERIFY_REQUIRE
                                                    ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                            NULL);
-    /* A session (ticket) belongs to its service. */
-    unsigned char sid[32];
+    /* A session (ticket) belongs to its service as configured: OpenSSL
+     * refuses to resume one made under another context. */
+    unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
     unsigned len = 0;
-    EVP_Digest(service, strlen(service), sid, &len, EVP_sha256(), NULL);
-    SSL_CTX_set_session_id_context(ctx, sid, len > 32 ? 32 : len);
+    if (sid_context(t, service, sid, &len) < 0 ||
+        SSL_CTX_set_session_id_context(ctx, sid, len) != 1)
+        return ssl_fail(e, "tls_cert", t->certs[0].line, "cannot set the session id context");
     /* Tickets only: no per-worker cache (a resumption may land on any
      * worker), one ticket per handshake. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -402,6 +500,7 @@ struct tls_conn {
     bool done;                  /* handshake finished */
     bool reneg;                 /* a handshake started after that */
     bool failed;                /* a fatal error: no SSL_shutdown now */
+    bool notify_blocked;        /* close_notify waits for the socket */
     const char *why;
     char alpn[256];
     char *subject, *issuer;
@@ -533,9 +632,10 @@ size_t tls_pending(const struct tls_conn *t)
 int tls_close_notify(struct tls_conn *t)
 {
     if (!t || !t->done || t->failed || t->reneg ||
-        (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN))
+        ((SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN) && !t->notify_blocked))
         return 0;
-    int n = SSL_shutdown(t->ssl);
+    int n = SSL_shutdown(t->ssl);   /* again: sends what a full socket held back */
+    t->notify_blocked = false;
     if (n >= 0) {
         ERR_clear_error();
         return 0;
@@ -544,7 +644,8 @@ int tls_close_notify(struct tls_conn *t)
     ERR_clear_error();
     if (err != SSL_ERROR_WANT_WRITE)
         t->failed = true;
-    return err == SSL_ERROR_WANT_WRITE ? -EAGAIN : 0;
+    t->notify_blocked = err == SSL_ERROR_WANT_WRITE;
+    return t->notify_blocked ? -EAGAIN : 0;
 }
 
 const char *tls_why(const struct tls_conn *t)

@@ -43,8 +43,9 @@ struct tls_ctx;
  * server cipher order, SNI choosing among the certificates by their names,
  * ALPN, client certificates per tls_verify_client, session tickets with
  * the shared keys (when tls_tickets_init ran in this process or its
- * parent) and a session id context of `service` (a ticket of one service
- * never resumes on another).  On failure returns a negative errno with
+ * parent) and a session id context hashing `service`, tls_verify_client,
+ * the CA and the certificates (a ticket never resumes on another service,
+ * nor after a reload changed how clients are checked).  On failure returns a negative errno with
  * *e naming the key.  `t` must outlive the context.
  */
 int tls_ctx_new(const struct conf_tls *t, const char *service, struct tls_ctx **out,
@@ -62,8 +63,16 @@ int tls_tickets_init(void);
  * when there is no ring. */
 long long tls_tickets_tick(long long now_ms, unsigned period_ms);
 
-/* In a worker: map the ring read-only (a worker never writes keys). */
+/* In a worker, before any plugin runs: drop the inherited writable
+ * mapping, map the sealed ring read-only (the kernel refuses write access
+ * from then on) and close its memfd.  Without a ring: nothing. */
 void tls_tickets_readonly(void);
+
+/* In a child that needs no keys (the spawner): unmap the ring, close it. */
+void tls_tickets_drop(void);
+
+/* The ring's mapping in this process and its size (tests); NULL: none. */
+const void *tls_tickets_page(size_t *len);
 
 /* How many rotations the ring has seen (tests, logs); -1 without ring. */
 long tls_tickets_generation(void);

@@ -95,7 +95,10 @@ static int read_pem(struct conf_arg *a, struct tls_pem *pem)
     pem->path = conf_resolve(a->dir, a->value);
     if (!pem->path)
         return conf_fail(a, -ENOMEM, "out of memory");
-    int fd = open(pem->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO put there must not hang the master (it is refused
+     * below as not a regular file).  Symlinks are followed: certificates
+     * often live behind one (Let's Encrypt's live/ -> archive/). */
+    int fd = open(pem->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         int e = errno;

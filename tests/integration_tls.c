@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -420,6 +421,53 @@ static void test_tls_resume_across_workers(void)
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
+/* A reload that turns tls_verify_client = require on: a session made
+ * before it (no client certificate) does not resume; the client gets a
+ * full handshake, refused, and the plugin never sees it. */
+static void test_tls_reload_require_no_resume(void)
+{
+    int port;
+    char *ca = it_printf("tls_ca = %s\n", cert("ca.pem"));
+    struct it_daemon *d = serve_tls("", test_plugin("tlsinfo"), ca, &port);
+    SSL_SESSION *s[2];
+    SSL_CTX *x[2];
+    for (int i = 0; i < 2; i++) {
+        x[i] = client_ctx(TLS1_2_VERSION + i, NULL, NULL);
+        struct cli c;
+        CU_ASSERT_FATAL(cli_open(&c, x[i], port, NULL, NULL, NULL) == 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(cli_line(&c), " resumed=0 "));
+        s[i] = SSL_get1_session(c.ssl);
+        SSL_shutdown(c.ssl);
+        cli_free(&c);
+        /* Before the reload it resumes. */
+        CU_ASSERT_FATAL(cli_open(&c, x[i], port, NULL, NULL, s[i]) == 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(cli_line(&c), " resumed=1 "));
+        SSL_shutdown(c.ssl);
+        cli_free(&c);
+    }
+    char *text = it_read_file(d->conf), *at = strstr(text, ca);
+    CU_ASSERT_FATAL(at != NULL);
+    char *next = it_printf("%.*s%stls_verify_client = require\n%s", (int)(at - text), text, ca,
+                           at + strlen(ca));
+    CU_ASSERT_FATAL(it_write_file(d->conf, next) == 0);
+    kill(d->pid, SIGHUP);
+    CU_ASSERT_FATAL(wait_log(d, "superd: reload done:", 1));
+    for (int i = 0; i < 2; i++) {
+        struct cli c;
+        int err;
+        char buf[256];
+        if (cli_open(&c, x[i], port, NULL, NULL, s[i]) == 1) {
+            CU_ASSERT_FALSE(SSL_session_reused(c.ssl));
+            CU_ASSERT_EQUAL(cli_read(&c, buf, sizeof buf, 1, &err), 0);
+        }
+        cli_free(&c);
+        SSL_SESSION_free(s[i]);
+        SSL_CTX_free(x[i]);
+    }
+    CU_ASSERT(wait_log(d, "peer did not return a certificate", 1));
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static void test_tls_close_notify_half_close(void)
 {
     int port;
@@ -445,6 +493,33 @@ static void test_tls_close_notify_half_close(void)
     CU_ASSERT(SSL_get_shutdown(c.ssl) & SSL_RECEIVED_SHUTDOWN);
     cli_free(&c);
     CU_ASSERT(wait_log(d, "5 bytes in, 5 bytes out: client closed", 1));
+    SSL_CTX_free(x);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
+/* A plugin's superd_shutdown on a TLS connection: close_notify, then the
+ * FIN.  The forward plugin in front of a plain daytime, which writes its
+ * line and closes: forward passes that on as a half-close of the client
+ * side, while the client still has its side open. */
+static void test_tls_plugin_shutdown_close_notify(void)
+{
+    int port, pb = it_free_port(IT_TCP4);
+    CU_ASSERT_FATAL(pb > 0);
+    struct it_daemon *d = serve_tls("", "forward",
+                                    it_printf("to = tcp://127.0.0.1:%d\n[day]\nplugin = daytime\n"
+                                              "listen = tcp://127.0.0.1:%d\n", pb, pb),
+                                    &port);
+    SSL_CTX *x = client_ctx(0, NULL, NULL);
+    struct cli c;
+    int err;
+    char buf[256];
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    size_t n = cli_read(&c, buf, sizeof buf, sizeof buf, &err);
+    CU_ASSERT(n > 0 && buf[n - 1] == '\n');
+    /* Not SSL_ERROR_SSL ("unexpected eof while reading"): a clean end. */
+    CU_ASSERT_EQUAL(err, SSL_ERROR_ZERO_RETURN);
+    CU_ASSERT(SSL_get_shutdown(c.ssl) & SSL_RECEIVED_SHUTDOWN);
+    cli_free(&c);
     SSL_CTX_free(x);
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
@@ -565,27 +640,64 @@ static void test_tls_hostile(void)
     it_xfer(fd, hello, len, 0, NULL, 0, reply, sizeof reply, sizeof reply, 0, IT_OP_MS, &xf);
     CU_ASSERT_EQUAL(xf.rcvd >= 5 ? reply[0] : 0, 0x16);     /* a handshake record */
     it_close(fd);
-    /* Renegotiation (TLS 1.2): the connection is closed. */
-    SSL_CTX *x = client_ctx(TLS1_2_VERSION, NULL, NULL);
-    struct cli c;
-    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
-    CU_ASSERT(cli_echo(&c, 10));
-    SSL_renegotiate(c.ssl);
-    SSL_do_handshake(c.ssl);
-    ERR_clear_error();
-    int err;
-    char buf[16];
-    CU_ASSERT_EQUAL(cli_read(&c, buf, sizeof buf, 1, &err), 0);
-    cli_free(&c);
-    SSL_CTX_free(x);
     /* Still serving others. */
-    x = client_ctx(0, NULL, NULL);
+    SSL_CTX *x = client_ctx(0, NULL, NULL);
+    struct cli c;
     CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
     CU_ASSERT(cli_echo(&c, 10));
     cli_free(&c);
     SSL_CTX_free(x);
     /* At most one failure line a second (several failures above). */
     CU_ASSERT(log_count(d, "TLS handshake failed") <= 3);
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
+static void test_tls_renegotiation_closed(void)
+{
+    /* Renegotiation (TLS 1.2): superd answers the new ClientHello with
+     * OpenSSL's no_renegotiation warning alert, then closes the
+     * connection itself.  The client's OpenSSL never reads (its input is
+     * an empty memory BIO), so it cannot be the one that gives up: what
+     * comes on the socket is one alert record, then the FIN. */
+    int port;
+    struct it_daemon *d = serve_tls("", "echo", "", &port);
+    SSL_CTX *x = client_ctx(TLS1_2_VERSION, NULL, NULL);
+    struct cli c;
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    CU_ASSERT(cli_echo(&c, 10));
+    BIO *none = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(none, -1);
+    SSL_set0_rbio(c.ssl, none);
+    CU_ASSERT(SSL_renegotiate(c.ssl) == 1);
+    CU_ASSERT(SSL_do_handshake(c.ssl) <= 0);       /* the ClientHello went out */
+    ERR_clear_error();
+    uint8_t raw[256];
+    size_t got = 0;
+    int eof = 0;
+    int64_t deadline = it_now_ms() + IT_OP_MS;
+    while (!eof && got < sizeof raw && it_left_ms(deadline)) {
+        struct pollfd pf = { c.fd, POLLIN, 0 };
+        if (poll(&pf, 1, it_left_ms(deadline)) <= 0)
+            break;
+        ssize_t n = recv(c.fd, raw + got, sizeof raw - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else
+            eof = n == 0 || errno == ECONNRESET;
+    }
+    CU_ASSERT(eof);
+    CU_ASSERT(got >= 5 && raw[0] == 0x15 && raw[1] == 3 && raw[2] == 3);  /* an alert */
+    CU_ASSERT(got >= 5 && got == 5 + (size_t)(raw[3] << 8 | raw[4]));    /* only that */
+    CU_ASSERT(wait_log(d, "TLS error with 127.0.0.1:", 1));
+    CU_ASSERT(wait_log(d, ": renegotiation refused (0 more)", 1));
+    cli_free(&c);
+    SSL_CTX_free(x);
+    /* Still serving. */
+    x = client_ctx(0, NULL, NULL);
+    CU_ASSERT_FATAL(cli_open(&c, x, port, NULL, NULL, NULL) == 1);
+    CU_ASSERT(cli_echo(&c, 10));
+    cli_free(&c);
+    SSL_CTX_free(x);
     CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
 }
 
@@ -712,6 +824,35 @@ static void test_tls_check_lines(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, it_printf("%s:%d: [s] tls_cert: certificate %s expired on ",
                                                  conf, it_line_of(it_read_file(conf), "tls_cert"),
                                                  cert("old.pem"))));
+}
+
+/* A FIFO at a tls_* path: superd -t refuses it at once with its line (it
+ * once blocked in open); a symlinked certificate and key still work. */
+static void test_tls_fifo_refused_symlink_ok(void)
+{
+    CU_ASSERT_FATAL(make_certs() == 0);
+    int port = it_free_port(IT_TCP4);
+    char *fifo = it_path("fifo.key");
+    CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+    char *conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                                   "tls_cert = %s\ntls_key = %s\n", port, cert("a.pem"), fifo));
+    const char *args[] = { "-t", "-c", conf, NULL };
+    char *out, *err;
+    int st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 1));
+    char *want = it_printf("superd: %s:%d: [s] tls_key: %s: not a regular file\n", conf,
+                           it_line_of(it_read_file(conf), "tls_key"), fifo);
+    if (strcmp(err, want) != 0)
+        printf("\n    wanted: %s    got: %s", want, err);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    /* Let's Encrypt's layout: live/ links to archive/. */
+    char *lc = it_path("live.pem"), *lk = it_path("live.key");
+    CU_ASSERT_FATAL(symlink(cert("a.pem"), lc) == 0 && symlink(cert("a.key"), lk) == 0);
+    conf = it_conf(it_printf("[s]\nplugin = echo\nlisten = tls://127.0.0.1:%d\n"
+                             "tls_cert = %s\ntls_key = %s\n", port, lc, lk));
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 0));
+    CU_ASSERT_STRING_EQUAL(err, "");
 }
 
 static void test_tls_decrypted_bytes_waiting(void)
@@ -852,17 +993,25 @@ static void test_tls_program(void)
 }
 
 static const struct it_test tls_tests[] = {
+    { "tls: a FIFO as tls_key refused by -t with its line; symlinks followed",
+      test_tls_fifo_refused_symlink_ok },
     { "tls: superd -t: the listener, a wrong key's line, an expired warning", test_tls_check_lines },
     { "tls: TLS 1.2 and 1.3 echo, 1.1 refused", test_tls_versions_echo },
     { "tls: SNI, ALPN and superd_conn_tls", test_tls_sni_alpn_facts },
     { "tls: client certificate required, missing, other CA", test_tls_client_certs },
     { "tls: resumption across workers", test_tls_resume_across_workers },
+    { "tls: a reload to tls_verify_client = require: old sessions do not resume",
+      test_tls_reload_require_no_resume },
     { "tls: close_notify and half-close", test_tls_close_notify_half_close },
+    { "tls: a plugin's superd_shutdown sends close_notify before the FIN",
+      test_tls_plugin_shutdown_close_notify },
     { "tls: 4 MiB echo, every byte", test_tls_echo_4mib },
     { "tls: decrypted bytes waiting in OpenSSL are read", test_tls_decrypted_bytes_waiting },
     { "tls: a client that never reads: bounded, then every byte", test_tls_backpressure },
     { "tls: reload with a renewed certificate, a bad one refused", test_tls_reload_renewed },
     { "tls: hostile clients", test_tls_hostile },
+    { "tls: renegotiation: a no_renegotiation alert, then superd closes",
+      test_tls_renegotiation_closed },
     { "tls: handshakes count against max_per_source", test_tls_handshakes_counted },
     { "tls: openssl s_client and python3 ssl", test_tls_openssl_python },
     { "tls: a root-only key, workers as nobody", test_tls_key_root_only },

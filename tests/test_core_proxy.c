@@ -182,6 +182,32 @@ static void test_v2_malformed(void)
 }
 
 /* What proxy_build writes, proxy_parse reads back, in both versions. */
+/* The transport nibble: headers come on stream connections, so a PROXY
+ * command for a datagram (or an undefined transport) is refused; UNSPEC is
+ * accepted (the spec lets a receiver ignore it), LOCAL's block ignored. */
+static void test_v2_transport(void)
+{
+    uint8_t buf[64], body[12] = { 127, 0, 0, 1, 127, 0, 0, 2, 0x30, 0x39, 0, 80 };
+    struct proxy_hdr h;
+    size_t n;
+
+    n = v2(buf, 0x21, 0x12, body, sizeof body);  /* IPv4, DGRAM */
+    CU_ASSERT_EQUAL(proxy_parse(buf, n, &h), -EPROTO);
+    n = v2(buf, 0x21, 0x22, body, sizeof body);  /* IPv6 (short body), DGRAM */
+    CU_ASSERT_EQUAL(proxy_parse(buf, n, &h), -EPROTO);
+    n = v2(buf, 0x21, 0x02, NULL, 0);            /* UNSPEC family, DGRAM */
+    CU_ASSERT_EQUAL(proxy_parse(buf, n, &h), -EPROTO);
+    n = v2(buf, 0x21, 0x13, body, sizeof body);  /* transport 3: undefined */
+    CU_ASSERT_EQUAL(proxy_parse(buf, n, &h), -EPROTO);
+    n = v2(buf, 0x21, 0x10, body, sizeof body);  /* IPv4, UNSPEC transport */
+    CU_ASSERT_EQUAL(proxy_parse(buf, n, &h), (int)n);
+    CU_ASSERT_FALSE(h.local);
+    CU_ASSERT_EQUAL(ntohs(((struct sockaddr_in *)&h.src)->sin_port), 12345);
+    n = v2(buf, 0x20, 0x12, body, sizeof body);  /* LOCAL: the block is ignored */
+    CU_ASSERT_EQUAL(proxy_parse(buf, n, &h), (int)n);
+    CU_ASSERT_TRUE(h.local);
+}
+
 static void test_build_round_trip(void)
 {
     struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(1234) };
@@ -229,6 +255,7 @@ int test_core_proxy_register(void)
         { "PROXY v2 IPv4 with a TLV skipped; prefixes ask for more", test_v2_inet_with_tlvs },
         { "PROXY v2 LOCAL, UNSPEC and unix: the real endpoints", test_v2_local_unspec_unix },
         { "PROXY v2: malformed headers refused", test_v2_malformed },
+        { "PROXY v2: DGRAM transport refused on a stream, UNSPEC accepted", test_v2_transport },
         { "PROXY build and parse: v1 and v2, IPv4 and IPv6", test_build_round_trip },
     };
     return tc_register("PROXY protocol", NULL, NULL, tests, sizeof tests / sizeof tests[0]);

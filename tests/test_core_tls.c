@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -363,6 +365,99 @@ static void test_tickets_shared(void)
     conf_free(c);
 }
 
+/* A compromised worker cannot write the shared ticket keys: after
+ * tls_tickets_readonly, mprotect and a writable mmap of the page fail. And
+ * the master never trusts the page: garbage in it (an odd seq, a huge
+ * generation) does not stop its rotation. */
+static void test_tickets_sealed(void)
+{
+    CU_ASSERT_EQUAL_FATAL(tls_tickets_init(), 0);
+    size_t len;
+    const void *page = tls_tickets_page(&len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(page);
+    long gen = tls_tickets_generation();
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        tls_tickets_readonly();
+        void *p = (void *)tls_tickets_page(&len);
+        int bad = 0;
+        if (!p || tls_tickets_generation() != gen)
+            bad |= 1;
+        else if (mprotect(p, len, PROT_READ | PROT_WRITE) == 0)
+            bad |= 2;
+        /* Every fd of the process: none maps the ring writable now. */
+        for (int fd = 3; fd < 256; fd++) {
+            void *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (w != MAP_FAILED && memcmp(w, p, len) == 0)
+                bad |= 4;
+        }
+        _exit(bad);
+    }
+    int st = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+    CU_ASSERT_TRUE(WIFEXITED(st));
+    CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+    /* What a worker could once write: the master's mapping stands in. */
+    struct { uint32_t seq, n; long generation; } *w = (void *)page;
+    w->seq = 1;
+    w->n = 0;
+    w->generation = 0x7fffffffffffffffL;
+    long long t = clock_now_ms() + 1000LL * TLS_TICKET_ROTATE_MS;
+    CU_ASSERT_EQUAL(tls_tickets_tick(t, 0), t + TLS_TICKET_ROTATE_MS);
+    CU_ASSERT_EQUAL(tls_tickets_generation(), gen + 1);
+    CU_ASSERT_EQUAL(w->seq % 2, 0);
+    CU_ASSERT(w->n >= 1);
+    CU_ASSERT_EQUAL(w->generation, gen + 1);
+}
+
+/* A reload that turns tls_verify_client on: a session made before it
+ * (no client certificate) must not resume into the new context. */
+static void test_tickets_context(void)
+{
+    CU_ASSERT_EQUAL_FATAL(tls_tickets_init(), 0);
+    struct conf *c1 = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n");
+    struct conf *c2 = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n"
+                           "tls_verify_client = require\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+    struct tls_ctx *before = ctx_of(c1), *again = ctx_of(c1), *after = ctx_of(c2);
+    SSL_CTX *cx = client_ctx();
+    for (int version = TLS1_2_VERSION; version <= TLS1_3_VERSION; version++) {
+        SSL_CTX_set_max_proto_version(cx, version);
+        struct pair p;
+        CU_ASSERT_EQUAL_FATAL(handshake(&p, before, cx, NULL, NULL, 0, NULL), 1);
+        char buf[8];
+        SSL_read(p.cli, buf, sizeof buf);
+        ERR_clear_error();
+        SSL_SESSION *s = SSL_get1_session(p.cli);
+        CU_ASSERT_FATAL(s != NULL);
+        pair_free(&p);
+        /* The same settings (a reload that changed nothing): resumed. */
+        CU_ASSERT_EQUAL_FATAL(handshake(&p, again, cx, NULL, NULL, 0, s), 1);
+        CU_ASSERT_TRUE(SSL_session_reused(p.cli));
+        pair_free(&p);
+        /* require now: a full handshake, refused for want of a certificate. */
+        int r = handshake(&p, after, cx, NULL, NULL, 0, s);
+        CU_ASSERT_FALSE(SSL_session_reused(p.cli));
+        if (r == 1) {
+            unsigned want;
+            r = (int)tls_recv(p.srv, buf, sizeof buf, &want);
+        }
+        CU_ASSERT(r < 0);
+        ASSERT_STR(tls_why(p.srv), "peer did not return a certificate");
+        pair_free(&p);
+        SSL_SESSION_free(s);
+    }
+    SSL_CTX_free(cx);
+    tls_ctx_free(before);
+    tls_ctx_free(again);
+    tls_ctx_free(after);
+    conf_free(c1);
+    conf_free(c2);
+}
+
 static void test_client_certs(void)
 {
     struct conf *c = load("tls_cert = %s/a.pem\ntls_key = %s/a.key\ntls_ca = %s/ca.pem\n"
@@ -440,6 +535,10 @@ int test_core_tls_register(void)
         { "tls: SNI picks by names, ALPN in our order, the facts", test_sni_alpn_facts },
         { "tls: a ticket resumes on another worker's context, not after rotation",
           test_tickets_shared },
+        { "tls: a worker cannot write the ticket keys; the master ignores the page",
+          test_tickets_sealed },
+        { "tls: a session made before tls_verify_client = require does not resume",
+          test_tickets_context },
         { "tls: client certificate required, missing, other CA, good", test_client_certs },
         { "tls: renegotiation refused", test_renegotiation_refused },
     };
