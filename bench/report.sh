@@ -250,8 +250,9 @@ make_report() {
     echo
     echo "### Start-up with 1,000 listeners"
     echo
-    echo "200 services (echo, discard, daytime in turn), each on tcp4, tcp6, udp4, udp6 and a"
-    echo "unix socket.  From exec to the \`superd: ready\` line on stderr; \`-t\` from exec to exit."
+    echo "100 services (echo, discard, daytime in turn), each on two ports of tcp4, tcp6, udp4,"
+    echo "udp6 and two unix sockets.  From exec to the \`superd: ready\` line on stderr; \`-t\` from"
+    echo "exec to exit."
     echo
     echo "| command | median ms | min–max ms |"
     echo "|---|---|---|"

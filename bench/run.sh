@@ -465,14 +465,17 @@ write_big_conf() {
         echo "plugin_dir = $BIN/plugins"
         [ -n "$workers" ] && echo "workers = $workers"
         echo "shutdown_timeout = 1s"
-        for i in $(seq 0 199); do
-            p=$((30000 + i))
+        # 100 services of 10 listeners: superd counts (and limits) at most
+        # 128 services (docs/configuration.md).
+        for i in $(seq 0 99); do
+            p=$((30000 + i)); q=$((30200 + i))
             case $((i % 3)) in 0) plugin="echo" ;; 1) plugin="discard" ;; 2) plugin="daytime" ;; esac
             echo "[svc$i]"
             echo "plugin = $plugin"
             echo "listen = tcp://127.0.0.1:$p tcp://[::1]:$p udp://127.0.0.1:$p udp://[::1]:$p"
+            echo "listen = tcp://127.0.0.1:$q tcp://[::1]:$q udp://127.0.0.1:$q udp://[::1]:$q"
             echo "udp_reply_rate = off"   # see write_superd_conf
-            echo "listen = unix:$TMP/big/s$i.sock"
+            echo "listen = unix:$TMP/big/s$i.sock unix:$TMP/big/t$i.sock"
         done
     } > "$f"
 }
