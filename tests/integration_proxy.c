@@ -130,6 +130,53 @@ static void test_proxy_v2(void)
     CU_ASSERT(it_stop(d, SIGTERM) == 0);
 }
 
+/* v2 over IPv6 and in front of a unix listener; max_per_source counts the
+ * carried client, not the balancer. */
+static void test_proxy_v2_ipv6_unix_per_source(void)
+{
+    int port = it_free_port(IT_TCP4);
+    char *sock = it_path("pp.sock");
+    uint8_t body6[36] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7, [16] = 0, [31] = 1,
+                          [32] = 0x1f, [33] = 0x90, [34] = 0, [35] = 7 };
+    uint8_t body4[12] = { 192, 0, 2, 50, 127, 0, 0, 1, 0x13, 0x88, 0, 7 };
+    uint8_t hdr[64], buf[16];
+    size_t n6, n4;
+    struct it_daemon *d;
+    struct it_xfer x;
+    int fd, held;
+
+    CU_ASSERT_FATAL(port > 0);
+    d = it_alloc(sizeof(*d));
+    CU_ASSERT_FATAL(it_start(d, it_conf_global("workers = 1\n", it_printf(
+        "[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d unix:%s\nproxy_protocol = yes\n"
+        "trusted_proxies = 127.0.0.1\nlog_connections = yes\nmax_per_source = 1\n",
+        port, sock))) == 0);
+    /* IPv6 client 2001:db8::7 port 8080 over a TCP listener. */
+    n6 = v2_header(hdr, 0x21, 0x21, body6, sizeof(body6));
+    CU_ASSERT(echo_after(port, hdr, n6));
+    CU_ASSERT(log_has(d, "[echo] [2001:db8::7]:8080: closed after"));
+    /* The same v2 header in front of the unix listener. */
+    n4 = v2_header(hdr, 0x21, 0x11, body4, sizeof(body4));
+    fd = it_unix_connect(sock);
+    CU_ASSERT_FATAL(fd >= 0);
+    memcpy(hdr + n4, "hi\n", 3);
+    memset(buf, 0, sizeof(buf));
+    it_xfer(fd, hdr, n4 + 3, 0, NULL, 0, buf, sizeof(buf), 3, 0, IT_OP_MS, &x);
+    CU_ASSERT(x.rcvd == 3 && memcmp(buf, "hi\n", 3) == 0);
+    /* max_per_source = 1 of 192.0.2.50: held open, a second one from the
+     * same carried client is refused, while another client is served. */
+    held = fd;
+    fd = it_tcp_connect(AF_INET, port);
+    it_xfer(fd, hdr, n4 + 3, 0, NULL, 0, buf, sizeof(buf), 0, 1, IT_OP_MS, &x);
+    CU_ASSERT(x.rcvd == 0 && !x.timeout);
+    it_close(fd);
+    CU_ASSERT(log_has(d, "refused 192.0.2.50:5000: max_per_source 1 reached"));
+    n6 = v2_header(hdr, 0x21, 0x21, body6, sizeof(body6));
+    CU_ASSERT(echo_after(port, hdr, n6));
+    it_close(held);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
 /* A header that arrives one byte at a time is read whole, and not one
  * byte of the stream after it is lost. */
 static void test_proxy_split(void)
@@ -344,6 +391,8 @@ static const struct it_test proxy_tests[] = {
     { "proxy: v1 TCP4, TCP6, UNKNOWN: the carried peer", test_proxy_v1 },
     { "proxy: v2 PROXY with a TLV, and LOCAL", test_proxy_v2 },
     { "proxy: a header one byte at a time, the stream intact", test_proxy_split },
+    { "proxy: v2 over IPv6 and on a unix listener; max_per_source on the carried client",
+      test_proxy_v2_ipv6_unix_per_source },
     { "proxy: garbage, long line, bad length, silence, untrusted: closed",
       test_proxy_refusals },
     { "proxy: only_from acts on the carried address", test_proxy_admission },
