@@ -54,28 +54,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/superd-realprog.XXXXXX") || exit 1
 # The programs run as nobody: they must reach their files.
 chmod 755 "$tmp"
-pid=""
-stop_superd() {
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    n=0
-    while kill -0 "$pid" 2>/dev/null && [ "$n" -lt $((wait_s * 10)) ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        fail "superd still running $wait_s s after SIGTERM: killed"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    pid=""
-}
-cleanup() {
-    stop_superd
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+. "$here/tests/superd_proc.sh"
 
 # ---- the packages ----
 

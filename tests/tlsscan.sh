@@ -48,28 +48,7 @@ if [ ! -x "$sslscan" ] || ldd "$sslscan" 2>/dev/null | grep -q 'not found'; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/superd-tlsscan.XXXXXX") || exit 1
-pid=""
-stop_superd() {
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    n=0
-    while kill -0 "$pid" 2>/dev/null && [ "$n" -lt $((wait_s * 10)) ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        fail "superd still running $wait_s s after SIGTERM: killed"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    pid=""
-}
-cleanup() {
-    stop_superd
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+. "$here/tests/superd_proc.sh"
 
 if ! sh "$here/tests/tls_certs.sh" "$tmp/certs"; then
     echo "tlsscan: FAIL: tests/tls_certs.sh could not make the certificates" >&2
