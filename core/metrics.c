@@ -255,9 +255,11 @@ static ssize_t metrics_data(struct superd_conn *c, const void *data, size_t len)
     const char *end = memmem(req, len, "\r\n\r\n", 4);
     if (!end)
         end = memmem(req, len, "\n\n", 2);
-    if (!end) {
-        if (len < REQUEST_MAX)
-            return 0;   /* not the whole request yet */
+    /* Over 8 KiB is 431 whether the request is still coming or arrived
+     * whole in one read (the core offers up to 64 KiB at once). */
+    if (!end && len < REQUEST_MAX)
+        return 0;   /* not the whole request yet */
+    if (!end || (size_t)(end - req) + 4 > REQUEST_MAX) {
         respond_text(c, "431 Request Header Fields Too Large", "request too large\n");
         return (ssize_t)len;
     }
