@@ -518,6 +518,23 @@ static void plugin_key(struct conf_parse *p, struct conf_service *s, const char 
     s->nopts++;
 }
 
+/* A required key is missing: if the section has a key one typo away from it
+ * (kept for the plugin, which will never be loaded), name that key at its
+ * own line, as every other typo is, rather than "missing" at the section. */
+static bool fail_near_miss(struct conf_parse *p, const struct conf_service *s,
+                           const char *want, const char *also)
+{
+    for (size_t i = 0; i < s->nopts; i++) {
+        const char *key = s->opts[i].key;
+        if (conf_one_edit(want, key) || (also && conf_one_edit(also, key))) {
+            fail(p, -EINVAL, s->opts[i].line, s->name, key, "unknown key (did you mean %s?)",
+                 conf_one_edit(want, key) ? want : also);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Set key of [superd] (s NULL) or of service s through its row. */
 static void set_key(struct conf_parse *p, struct conf_service *s, const char *key,
                     const char *value)
@@ -807,10 +824,13 @@ static void check_services(struct conf_parse *p)
         int xr = exec_conf_check(s, &xkey, &xline, xmsg, sizeof xmsg);
         if (xr < 0)
             fail(p, xr, xline, s->name, xkey, "%s", xmsg);
-        else if (!s->plugin && !s->exec.program && !s->builtin)
-            fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");
-        else if (s->naddrs == 0)
-            fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
+        else if (!s->plugin && !s->exec.program && !s->builtin) {
+            if (!fail_near_miss(p, s, "plugin", "program"))
+                fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");
+        } else if (s->naddrs == 0) {
+            if (!fail_near_miss(p, s, "listen", NULL))
+                fail(p, -EINVAL, s->line, s->name, "listen", "missing (every service needs listen = ADDRESS)");
+        }
         for (size_t a = 0; a < s->naddrs && !p->rc; a++, pos++)
             if (first[pos] != SIZE_MAX)
                 fail_clash(p, s, &s->addrs[a], byfile[first[pos]].s, byfile[first[pos]].a);
@@ -909,6 +929,21 @@ static int read_text(const char *path, char **out, char *err, size_t errlen)
 
 /* include = PATTERN: every file the glob matches, in sorted order, parsed
  * as if it stood here.  No match is not an error (an empty conf.d). */
+/* glob's error callback for include: a directory of the pattern that does
+ * not exist is no match (documented: "no match is not an error"); any other
+ * error (a directory superd may not read) stops the parse.  glob gives the
+ * callback no argument, hence the file-scope errno (parsing is one thread). */
+static int glob_errno;
+
+static int include_glob_error(const char *path, int err)
+{
+    (void)path;
+    if (err == ENOENT || err == ENOTDIR)
+        return 0;
+    glob_errno = err;
+    return 1;
+}
+
 static void include(struct conf_parse *p, const char *value)
 {
     if (p->depth + 1 >= CONF_INCLUDE_DEPTH) {
@@ -918,12 +953,14 @@ static void include(struct conf_parse *p, const char *value)
     }
     char *pattern = conf_resolve(p->file->dir, value);
     glob_t g;
-    int r = pattern ? glob(pattern, GLOB_ERR, NULL, &g) : GLOB_NOSPACE;
+    glob_errno = 0;
+    int r = pattern ? glob(pattern, 0, include_glob_error, &g) : GLOB_NOSPACE;
     free(pattern);
     if (r == GLOB_NOMATCH)
         return;
     if (r != 0) {
-        fail(p, -EIO, p->line, "superd", "include", "cannot read '%s'", value);
+        fail(p, -EIO, p->line, "superd", "include", "cannot read '%s'%s%s", value,
+             glob_errno ? ": " : "", glob_errno ? strerror(glob_errno) : "");
         return;
     }
     for (size_t i = 0; i < g.gl_pathc && !p->rc; i++) {

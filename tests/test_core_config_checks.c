@@ -357,6 +357,35 @@ static void test_overlap_across_files(void)
     unlink(put("conf.d/a.ini", ""));
 }
 
+/* A typo in a required key is named at its own line with the suggestion;
+ * it used to read "plugin: missing" at the section's line. */
+static void test_required_key_typo_named(void)
+{
+    load_bad("[x]\nplugn = echo\nlisten = tcp://127.0.0.1:7000\n", -EINVAL,
+             PATH ":2: [x] plugn: unknown key (did you mean plugin?)");
+    load_bad("[x]\nlisten = tcp://127.0.0.1:7000\nprogam = /bin/cat\n", -EINVAL,
+             PATH ":3: [x] progam: unknown key (did you mean program?)");
+    load_bad("[x]\nplugin = echo\nlistn = tcp://127.0.0.1:7000\n", -EINVAL,
+             PATH ":3: [x] listn: unknown key (did you mean listen?)");
+    /* Nothing near: still "missing", at the section. */
+    load_bad("[x]\nlisten = tcp://127.0.0.1:7000\nfrobnicate = 1\n", -EINVAL,
+             PATH ":1: [x] plugin: missing (every service needs plugin = NAME or program = PATH)");
+}
+
+/* include naming a directory that does not exist is no match, as the
+ * docs say; it used to be "cannot read". */
+static void test_include_missing_dir_no_match(void)
+{
+    char *path = put("main.ini", "[superd]\ninclude = none/*.ini\n" ECHO_SVC);
+    struct conf *c = NULL;
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(conf_load(path, &c, err, sizeof err), 0);
+    ASSERT_STR(err, "");
+    if (c)
+        CU_ASSERT_EQUAL(c->nsvcs, 1);
+    conf_free(c);
+}
+
 int test_core_config_checks_register(void)
 {
     static const struct tc_test tests[] = {
@@ -371,12 +400,15 @@ int test_core_config_checks_register(void)
         { "a UTF-8 BOM at the start is accepted", test_bom_accepted },
         { "[fe80::1%lo]: zone kept in the address and its text", test_ipv6_zone_kept },
         { "tcp://*:P beside tcp://127.0.0.1:P refused", test_tcp_wildcard_overlap },
+        { "a typo in plugin/program/listen named at its line", test_required_key_typo_named },
     };
     static const struct tc_test file_tests[] = {
         { "an include giving a [superd] key again: both named",
           test_include_overrides_global_key },
         { "include in an included file, once per file", test_include_nested_still_works },
         { "overlap across files names the included file", test_overlap_across_files },
+        { "include of a missing directory: no match, no error",
+          test_include_missing_dir_no_match },
     };
     if (tc_register("core: config checks", NULL, NULL, tests, sizeof tests / sizeof tests[0]) < 0)
         return -1;
