@@ -80,6 +80,11 @@ static int parse_unix(const char *rest, enum addr_kind kind, const char *basedir
     char path[sizeof sun.sun_path + 1];
     if (rest[0] == '@') {
         /* Linux abstract namespace: a leading NUL, no file. */
+        if (len == 1) {
+            snprintf(err, errlen, "%s: abstract socket name is empty (write @NAME)",
+                     addr_kind_name(kind));
+            return -EINVAL;
+        }
         if (len > sizeof sun.sun_path) {
             snprintf(err, errlen, "abstract socket name '%s' too long (at most %zu bytes)",
                      rest, sizeof sun.sun_path - 1);

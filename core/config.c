@@ -488,7 +488,16 @@ int conf_set_metrics_listen(struct conf_arg *a)
     }
     struct conf_arg sub = *a;
     sub.svc = s;
-    return conf_set_listen(&sub);
+    size_t before = s->naddrs;
+    int r = conf_set_listen(&sub);
+    if (r < 0)
+        return r;
+    /* HTTP needs a stream: say so here, under the key the user wrote. */
+    for (size_t i = before; i < s->naddrs; i++)
+        if (addr_socktype(s->addrs[i].kind) != SOCK_STREAM)
+            return conf_fail(a, -EINVAL, "%s: the metrics endpoint is HTTP over a stream: "
+                             "use tcp:// or unix:", s->addrs[i].text);
+    return 0;
 }
 
 /* include = PATTERN, as a row of the key table. */

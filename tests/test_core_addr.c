@@ -267,6 +267,9 @@ static void test_parse_unix_too_long(void)
     snprintf(want, sizeof want, "abstract socket name '@%sq' too long (at most 107 bytes)", p);
     parse_bad(word, -ENAMETOOLONG, want);
     free(p);
+    /* "@" alone named an abstract socket of no name, which anyone may take. */
+    parse_bad("unix:@", -EINVAL, "unix: abstract socket name is empty (write @NAME)");
+    parse_bad("unix-dgram:@", -EINVAL, "unix-dgram: abstract socket name is empty (write @NAME)");
 }
 
 /* ---- addr_format, addr_equal ---- */

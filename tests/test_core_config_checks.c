@@ -372,6 +372,16 @@ static void test_required_key_typo_named(void)
              PATH ":1: [x] plugin: missing (every service needs plugin = NAME or program = PATH)");
 }
 
+/* metrics_listen takes stream addresses only, and says so under its own
+ * key; a udp:// address used to fail as "[superd-metrics] listen". */
+static void test_metrics_listen_datagram(void)
+{
+    load_bad("[superd]\nmetrics_listen = udp://127.0.0.1:9100\n" 
+             "[x]\nplugin = echo\nlisten = tcp://127.0.0.1:7000\n", -EINVAL,
+             PATH ":2: [superd] metrics_listen: udp 127.0.0.1:9100: the metrics endpoint is "
+             "HTTP over a stream: use tcp:// or unix:");
+}
+
 /* include naming a directory that does not exist is no match, as the
  * docs say; it used to be "cannot read". */
 static void test_include_missing_dir_no_match(void)
@@ -401,6 +411,7 @@ int test_core_config_checks_register(void)
         { "[fe80::1%lo]: zone kept in the address and its text", test_ipv6_zone_kept },
         { "tcp://*:P beside tcp://127.0.0.1:P refused", test_tcp_wildcard_overlap },
         { "a typo in plugin/program/listen named at its line", test_required_key_typo_named },
+        { "metrics_listen = udp://: named under metrics_listen", test_metrics_listen_datagram },
     };
     static const struct tc_test file_tests[] = {
         { "an include giving a [superd] key again: both named",
