@@ -22,12 +22,15 @@ bool exec_service(const struct listener *l);
 
 /*
  * Hand the admitted connection `fd` (from `ss`) to the spawner and close
- * it here.  `counted` / `sourced`: admission took a max_connections /
+ * it here.  `dst` (NULL: none) is a PROXY header's destination: then `ss`
+ * and `dst` are the endpoints the program's environment names, not the
+ * socket's.  `counted` / `sourced`: admission took a max_connections /
  * max_per_source slot, given back when the child exits (or at once when
  * it cannot start).
  */
 void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
-                 socklen_t sslen, bool counted, bool sourced);
+                 socklen_t sslen, const struct sockaddr_storage *dst, socklen_t dstlen,
+                 bool counted, bool sourced);
 
 /*
  * A program behind TLS: start it on `fd`, one end of a unix stream

@@ -48,7 +48,7 @@ struct exec_conf {
     bool has_memory_max, has_pids_max;
     const char *first_key;      /* the first exec key given, for messages */
     int first_line;
-    int user_line, chroot_line;
+    int user_line, chroot_line, wait_line;
 };
 
 /*
