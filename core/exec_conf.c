@@ -228,6 +228,11 @@ int exec_conf_key(struct conf_service *s, const char *key, const char *value, in
     int r = simple_key(e, key, value, msg, msglen);
     if (strcmp(key, "wait") == 0)
         e->wait_line = line;
+    if (r == 0 && !e->cgroup_key && (strcmp(key, "memory_max") == 0 ||
+                                     strcmp(key, "pids_max") == 0)) {
+        e->cgroup_key = key[0] == 'm' ? "memory_max" : "pids_max";
+        e->cgroup_line = line;
+    }
     if (r == 1) {
         r = 0;
         if (strcmp(key, "program") == 0) {

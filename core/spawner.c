@@ -275,7 +275,13 @@ static int cgroup_setup(struct spawner *sp, struct xsvc *x)
         log_msg(LOG_DEBUG, "[%s] cgroup %s/superd-%s", x->cs->name, sp->cg_root, x->cs->name);
         return 0;
     }
-    log_msg(LOG_ERR, "[%s] cgroup: %s: the program will not be started", x->cs->name, err);
+    /* Name the line that asked for the limits (cgroup_root alone: none). */
+    const struct exec_conf *e = &x->cs->exec;
+    if (e->cgroup_key && x->cs->file)
+        log_msg(LOG_ERR, "%s:%d: [%s] %s: cgroup: %s: the program will not be started",
+                x->cs->file->path, e->cgroup_line, x->cs->name, e->cgroup_key, err);
+    else
+        log_msg(LOG_ERR, "[%s] cgroup: %s: the program will not be started", x->cs->name, err);
     x->cg_err = strdup(err);
     return x->cg_err ? 0 : -ENOMEM;
 }
