@@ -700,6 +700,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    if (dst && (dst->ss_family == AF_INET || dst->ss_family == AF_INET6))
+        memcpy(&c->pdst, dst, dstlen < sizeof c->pdst ? dstlen : sizeof c->pdst);
     if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
         /* The address only (a PROXY header's client on any listener): its
          * text is made if someone asks (peer_of). */

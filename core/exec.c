@@ -161,13 +161,14 @@ void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
 }
 
 int exec_stream_tls(struct listener *l, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peerlen, const struct spawn_tls *tls)
+                    socklen_t peerlen, const struct sockaddr_storage *local,
+                    socklen_t locallen, const struct spawn_tls *tls)
 {
     /* The relaying connection holds the admission slots, not this. */
     struct handoff *h = handoff_new(l, peer, peerlen);
     if (!h)
         return -ENOMEM;
-    return send_req(h, SPAWN_TLS, fd, peer, peerlen, NULL, 0, tls);
+    return send_req(h, SPAWN_TLS, fd, peer, peerlen, local, locallen, tls);
 }
 
 /* What the program wrote: each datagram back to the sender. */

@@ -3,7 +3,8 @@
  * real binary with tests/programs/xprog.c: the addresses a PROXY header
  * carries are the ones its environment names (UCSPI, systemd, xinetd),
  * for v1 and v2, IPv4 and IPv6, on TCP and unix listeners; v2 LOCAL keeps
- * the real endpoints; wait = yes with proxy_protocol is refused at load;
+ * the real endpoints; behind TLS too; wait = yes with proxy_protocol is
+ * refused at load;
  * a datagram is served as without it (headers come on streams only).
  *
  * Linked into build/tests/integration (IT_REGISTER); IT_ONLY=exec-proxy
@@ -18,7 +19,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
 
 /* Absolute path of build/tests/programs/xprog. */
 static const char *xprog(void)
@@ -168,7 +176,55 @@ static void test_exec_proxy_dgram(void)
     CU_ASSERT(it_exited(it_stop(&d, SIGTERM), 0));
 }
 
+/* PROXY, then TLS, then the program: the header's addresses still. */
+static void test_exec_proxy_tls(void)
+{
+    char *certs = it_printf("%s/certs", it_dir);
+    if (system(it_printf("sh tests/tls_certs.sh %s", certs)) != 0) {
+        printf("\n    skipped: tests/tls_certs.sh failed (openssl installed?)\n");
+        return;
+    }
+    struct it_daemon d;
+    int port = it_free_port(IT_TCP4);
+    CU_ASSERT_FATAL(port > 0);
+    const char *conf = it_conf_global("workers = 1\nshutdown_timeout = 250ms\n",
+        it_printf("[x]\nprogram = %s\nargs = env\nlisten = tls://127.0.0.1:%d\n"
+                  "tls_cert = %s/a.pem\ntls_key = %s/a.key\nproxy_protocol = yes\n"
+                  "trusted_proxies = 127.0.0.1\n", xprog(), port, certs, certs));
+    CU_ASSERT_FATAL(it_start(&d, conf) == 0);
+    int fd = it_tcp_connect(AF_INET, port);
+    CU_ASSERT_FATAL(fd >= 0);
+    /* A blocking client, each call bounded. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    struct timeval tv = { IT_OP_MS / 1000, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static const char v1[] = "PROXY TCP4 192.0.2.44 198.51.100.9 6000 993\r\n";
+    CU_ASSERT_FATAL(write(fd, v1, sizeof v1 - 1) == (ssize_t)(sizeof v1 - 1));
+    SSL_CTX *x = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = SSL_new(x);
+    SSL_set_fd(ssl, fd);
+    int rc = SSL_connect(ssl);
+    if (rc != 1)
+        printf("\n    SSL_connect: %d, SSL error %d, errno %d; superd said:\n%s\n", rc,
+               SSL_get_error(ssl, rc), errno, it_stderr(&d));
+    CU_ASSERT_FATAL(rc == 1);
+    static char env[16384];
+    size_t have = 0;
+    int n;
+    while (have < sizeof env - 1 && (n = SSL_read(ssl, env + have, (int)(sizeof env - 1 - have))) > 0)
+        have += (size_t)n;
+    env[have] = '\0';
+    assert_env(env, "192.0.2.44", "6000", "198.51.100.9", "993");
+    CU_ASSERT(strstr(env, "SSL_PROTOCOL=") != NULL);
+    SSL_free(ssl);
+    SSL_CTX_free(x);
+    it_close(fd);
+    CU_ASSERT(it_exited(it_stop(&d, SIGTERM), 0));
+}
+
 static const struct it_test exec_proxy_tests[] = {
+    { "exec-proxy: behind TLS, the header's addresses", test_exec_proxy_tls },
     { "exec-proxy: v1 TCP4 and TCP6 addresses in the environment", test_exec_proxy_v1 },
     { "exec-proxy: v2 PROXY with a TLV, and LOCAL's real endpoints", test_exec_proxy_v2 },
     { "exec-proxy: a unix listener behind a local balancer", test_exec_proxy_unix },
