@@ -130,7 +130,8 @@ static int enable(const char *root, const char *ctl, char *err, size_t errlen)
         return r;
     }
     if (!has_word(buf, ctl)) {
-        snprintf(err, errlen, "%s: no %s controller (not delegated to this cgroup)", path, ctl);
+        snprintf(err, errlen, "%s: no %s controller (not delegated to this cgroup, or a "
+                 "cgroup v1 hierarchy has it)", path, ctl);
         return -EOPNOTSUPP;
     }
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", root);

@@ -653,7 +653,10 @@ static void read_more(struct loop_pending *p)
     conn_event(&c->w, LOOP_READABLE);
 }
 
-static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+/* `dst`: a PROXY header's destination (NULL: none), for a program's
+ * environment. */
+static void conn_open(struct listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sslen,
+                      const struct sockaddr_storage *dst, socklen_t dstlen)
 {
     static struct log_limit oom_limit;
     unsigned long missed;
@@ -666,7 +669,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     /* A program behind TLS is served as a connection (the handshake, then
      * a plaintext relay to the program); others get the socket itself. */
     if (exec_service(l) && !l->addr.tls) {
-        exec_stream(l, fd, ss, sslen, admitted & ADMIT_COUNTED, admitted & ADMIT_SOURCED);
+        exec_stream(l, fd, ss, sslen, dst, dstlen, admitted & ADMIT_COUNTED,
+                    admitted & ADMIT_SOURCED);
         return;
     }
     struct superd_conn *c = calloc(1, sizeof *c);
@@ -696,6 +700,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    if (dst && (dst->ss_family == AF_INET || dst->ss_family == AF_INET6))
+        memcpy(&c->pdst, dst, dstlen < sizeof c->pdst ? dstlen : sizeof c->pdst);
     if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
         /* The address only (a PROXY header's client on any listener): its
          * text is made if someone asks (peer_of). */
@@ -804,7 +810,7 @@ void conn_accept_ready(struct loop_watch *w, uint32_t events)
         if (l->svc->cs->proxy_protocol)
             proxy_wait(l, fd, &ss, len, conn_open);
         else
-            conn_open(l, fd, &ss, len);
+            conn_open(l, fd, &ss, len, NULL, 0);
     }
 }
 

@@ -77,6 +77,11 @@ struct superd_conn {
         struct sockaddr sa;
         struct sockaddr_in6 in6;
     } src;
+    union {                     /* a PROXY header's destination (AF_UNSPEC:
+                                 * none), for a program behind TLS */
+        struct sockaddr sa;
+        struct sockaddr_in6 in6;
+    } pdst;
     struct superd_conn *prev, *next;
     char peer[ADDR_TEXT_MAX];
 };

@@ -98,9 +98,12 @@ static struct handoff *handoff_new(struct listener *l, const struct sockaddr_sto
     return h;
 }
 
-/* Send the request; on failure the hand-off is undone (and logged). */
+/* Send the request; on failure the hand-off is undone (and logged).
+ * `peer` (NULL: the spawner asks the descriptor) and `local` (NULL: the
+ * listener's address) are for the program's environment. */
 static int send_req(struct handoff *h, uint32_t type, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peerlen, const struct spawn_tls *tls)
+                    socklen_t peerlen, const struct sockaddr_storage *local, socklen_t locallen,
+                    const struct spawn_tls *tls)
 {
     static struct log_limit limit;
     unsigned long missed;
@@ -114,8 +117,13 @@ static int send_req(struct handoff *h, uint32_t type, int fd, const struct socka
         memcpy(&rq.peer, peer, peerlen);
         rq.peerlen = peerlen;
         socklen_t len = sizeof rq.local;
-        if (getsockname(l->fd, (struct sockaddr *)&rq.local, &len) == 0 && len <= sizeof rq.local)
+        if (local) {
+            memcpy(&rq.local, local, locallen);
+            rq.locallen = locallen;
+        } else if (getsockname(l->fd, (struct sockaddr *)&rq.local, &len) == 0 &&
+                   len <= sizeof rq.local) {
             rq.locallen = len;
+        }
     }
     int r = xl.fd < 0 ? -ENOTCONN : spawn_send_fd(xl.fd, &rq, sizeof rq, fd);
     if (r < 0) {
@@ -128,7 +136,8 @@ static int send_req(struct handoff *h, uint32_t type, int fd, const struct socka
 }
 
 void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
-                 socklen_t sslen, bool counted, bool sourced)
+                 socklen_t sslen, const struct sockaddr_storage *dst, socklen_t dstlen,
+                 bool counted, bool sourced)
 {
     struct handoff *h = handoff_new(l, ss, sslen);
     if (!h) {
@@ -142,18 +151,24 @@ void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
     }
     h->counted = counted;
     h->sourced = sourced;
-    send_req(h, SPAWN_STREAM, fd, NULL, 0, NULL);
+    /* Behind PROXY the socket's endpoints are the balancer's: the
+     * header's are the program's. */
+    if (dst)
+        send_req(h, SPAWN_STREAM, fd, ss, sslen, dst, dstlen, NULL);
+    else
+        send_req(h, SPAWN_STREAM, fd, NULL, 0, NULL, 0, NULL);
     close(fd);      /* the child has its own copy now */
 }
 
 int exec_stream_tls(struct listener *l, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peerlen, const struct spawn_tls *tls)
+                    socklen_t peerlen, const struct sockaddr_storage *local,
+                    socklen_t locallen, const struct spawn_tls *tls)
 {
     /* The relaying connection holds the admission slots, not this. */
     struct handoff *h = handoff_new(l, peer, peerlen);
     if (!h)
         return -ENOMEM;
-    return send_req(h, SPAWN_TLS, fd, peer, peerlen, tls);
+    return send_req(h, SPAWN_TLS, fd, peer, peerlen, local, locallen, tls);
 }
 
 /* What the program wrote: each datagram back to the sender. */
@@ -199,7 +214,7 @@ void exec_dgram(struct listener *l, const struct sockaddr_storage *from, socklen
         return;
     }
     h->reqlen = len;
-    send_req(h, SPAWN_DGRAM, sv[1], from, fromlen, NULL);
+    send_req(h, SPAWN_DGRAM, sv[1], from, fromlen, NULL, 0, NULL);
     close(sv[1]);
 }
 

@@ -22,23 +22,28 @@ bool exec_service(const struct listener *l);
 
 /*
  * Hand the admitted connection `fd` (from `ss`) to the spawner and close
- * it here.  `counted` / `sourced`: admission took a max_connections /
+ * it here.  `dst` (NULL: none) is a PROXY header's destination: then `ss`
+ * and `dst` are the endpoints the program's environment names, not the
+ * socket's.  `counted` / `sourced`: admission took a max_connections /
  * max_per_source slot, given back when the child exits (or at once when
  * it cannot start).
  */
 void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
-                 socklen_t sslen, bool counted, bool sourced);
+                 socklen_t sslen, const struct sockaddr_storage *dst, socklen_t dstlen,
+                 bool counted, bool sourced);
 
 /*
  * A program behind TLS: start it on `fd`, one end of a unix stream
  * socketpair the caller relays to the TLS client (the caller keeps `fd`'s
- * copy to close).  The client's address and the session's facts reach the
- * program's environment (SSL_PROTOCOL ...).  The caller's connection
+ * copy to close).  The client's address, the one it reached (`local`;
+ * NULL: the listener's) and the session's facts reach the program's
+ * environment (SSL_PROTOCOL ...).  The caller's connection
  * holds the admission slots.  Returns 0 or a negative errno (logged).
  */
 struct spawn_tls;
 int exec_stream_tls(struct listener *l, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peerlen, const struct spawn_tls *tls);
+                    socklen_t peerlen, const struct sockaddr_storage *local,
+                    socklen_t locallen, const struct spawn_tls *tls);
 
 /* Start the program for one admitted datagram: it reads the datagram on
  * stdin; what it writes to stdout goes back to the sender. */

@@ -226,6 +226,13 @@ int exec_conf_key(struct conf_service *s, const char *key, const char *value, in
 {
     struct exec_conf *e = &s->exec;
     int r = simple_key(e, key, value, msg, msglen);
+    if (strcmp(key, "wait") == 0)
+        e->wait_line = line;
+    if (r == 0 && !e->cgroup_key && (strcmp(key, "memory_max") == 0 ||
+                                     strcmp(key, "pids_max") == 0)) {
+        e->cgroup_key = key[0] == 'm' ? "memory_max" : "pids_max";
+        e->cgroup_line = line;
+    }
     if (r == 1) {
         r = 0;
         if (strcmp(key, "program") == 0) {
@@ -324,6 +331,17 @@ int exec_conf_check(const struct conf_service *s, const char **key, int *line,
         snprintf(msg, msglen, "needs user = NAME (whose groups?)");
         return -EINVAL;
     }
+    for (size_t i = 0; e->wait && s->proxy_protocol && i < s->naddrs; i++)
+        if (addr_socktype(s->addrs[i].kind) == SOCK_STREAM) {
+            /* The child accepts on the listener itself: superd never holds
+             * a connection to read its header from. */
+            *key = "wait";
+            *line = e->wait_line ? e->wait_line : e->first_line;
+            snprintf(msg, msglen, "a wait = yes program accepts on %s itself, so superd "
+                     "cannot read a PROXY header first (proxy_protocol = yes): use wait = no",
+                     s->addrs[i].text);
+            return -ENOTSUP;
+        }
     return check_program(e, msg, msglen);
 }
 

@@ -46,9 +46,11 @@ struct exec_conf {
     unsigned long long memory_max;  /* bytes, EXEC_RLIM_UNLIMITED: max (cgroup) */
     unsigned long long pids_max;    /* processes, EXEC_RLIM_UNLIMITED: max (cgroup) */
     bool has_memory_max, has_pids_max;
+    const char *cgroup_key;     /* the first of memory_max, pids_max given, */
+    int cgroup_line;            /* and its line: for the spawner's messages */
     const char *first_key;      /* the first exec key given, for messages */
     int first_line;
-    int user_line, chroot_line;
+    int user_line, chroot_line, wait_line;
 };
 
 /*

@@ -129,7 +129,7 @@ static void on_readable(struct loop_watch *w, uint32_t events)
     int fd = p->fd;
     proxy_done_fn done = p->done;
     finish(p, false);
-    done(l, fd, &peer, peerlen);
+    done(l, fd, &peer, peerlen, h.local ? NULL : &h.dst, h.local ? 0 : h.dstlen);
 }
 
 static void on_timeout(struct loop_timer *t)

@@ -18,13 +18,17 @@
 /* Default proxy_timeout. */
 #define PROXY_TIMEOUT_MS 3000
 
+/* `ss`: the peer (the carried client, or the real one for LOCAL/UNKNOWN);
+ * `dst`: the address the client connected to as the header carries it,
+ * NULL for LOCAL/UNKNOWN (the socket's own address stands). */
 typedef void (*proxy_done_fn)(struct listener *l, int fd, const struct sockaddr_storage *ss,
-                              socklen_t sslen);
+                              socklen_t sslen, const struct sockaddr_storage *dst,
+                              socklen_t dstlen);
 
 /*
  * Take over the accepted `fd` from `ss` on `l` (a service with
  * proxy_protocol = yes) and wait for its header on l's loop.  On success
- * `done` gets fd and the carried address; on any failure (untrusted
+ * `done` gets fd and the carried addresses; on any failure (untrusted
  * source, malformed or partial header, proxy_timeout) the connection is
  * closed, counted as refused (reason proxy) and logged at most once a
  * second.  Never blocks.

@@ -275,7 +275,13 @@ static int cgroup_setup(struct spawner *sp, struct xsvc *x)
         log_msg(LOG_DEBUG, "[%s] cgroup %s/superd-%s", x->cs->name, sp->cg_root, x->cs->name);
         return 0;
     }
-    log_msg(LOG_ERR, "[%s] cgroup: %s: the program will not be started", x->cs->name, err);
+    /* Name the line that asked for the limits (cgroup_root alone: none). */
+    const struct exec_conf *e = &x->cs->exec;
+    if (e->cgroup_key && x->cs->file)
+        log_msg(LOG_ERR, "%s:%d: [%s] %s: cgroup: %s: the program will not be started",
+                x->cs->file->path, e->cgroup_line, x->cs->name, e->cgroup_key, err);
+    else
+        log_msg(LOG_ERR, "[%s] cgroup: %s: the program will not be started", x->cs->name, err);
     x->cg_err = strdup(err);
     return x->cg_err ? 0 : -ENOMEM;
 }
@@ -796,6 +802,17 @@ static bool dgram_pair_end(int fd)
     return getpeername(fd, (struct sockaddr *)&a, &alen) == 0 && alen == sizeof(sa_family_t);
 }
 
+/* SPAWN_STREAM with addresses: what a PROXY header carried (IP only), for
+ * a service that reads one.  A worker could lie only to the environment,
+ * as about a datagram's sender. */
+static bool carried_ok(const struct conf_service *cs, const struct spawn_req *rq)
+{
+    int pf = rq->peer.ss_family, lf = rq->local.ss_family;
+    return cs->proxy_protocol && (pf == AF_INET || pf == AF_INET6) &&
+           (lf == AF_INET || lf == AF_INET6) && addr_ok(&rq->peer, rq->peerlen) &&
+           addr_ok(&rq->local, rq->locallen);
+}
+
 /* A printable, NUL-terminated string of a request's fixed-size field. */
 static bool text_ok(const char *s, size_t size)
 {
@@ -857,6 +874,9 @@ static struct xsvc *check_req(struct spawner *sp, const struct spawn_req *rq, in
     else if (rq->type != SPAWN_STREAM && (!addr_ok(&rq->peer, rq->peerlen) ||
                                           !addr_ok(&rq->local, rq->locallen)))
         *why = "bad address";
+    else if (rq->type == SPAWN_STREAM && (rq->peerlen || rq->locallen) &&
+             !carried_ok(sp->xs[rq->svc].cs, rq))
+        *why = "carried addresses for a service without proxy_protocol, or bad ones";
     return *why ? NULL : &sp->xs[rq->svc];
 }
 
@@ -877,6 +897,15 @@ static void facts_of(const struct spawn_req *rq, int fd, struct exec_facts *f)
         f->ssl_sni = rq->tls.sni;
         f->ssl_subject = rq->tls.subject;
         f->ssl_issuer = rq->tls.issuer;
+        return;
+    }
+    if (rq->type == SPAWN_STREAM && rq->peerlen) {
+        /* Behind a PROXY header (checked by carried_ok). */
+        f->socktype = SOCK_STREAM;
+        memcpy(&f->peer, &rq->peer, rq->peerlen);
+        f->peerlen = rq->peerlen;
+        memcpy(&f->local, &rq->local, rq->locallen);
+        f->locallen = rq->locallen;
         return;
     }
     if (rq->type == SPAWN_DGRAM) {

@@ -48,7 +48,9 @@ struct spawn_req {
     uint32_t svc;               /* index in the configuration's services */
     uint32_t gen;               /* the configuration generation */
     uint64_t cookie;            /* the worker's, echoed in the reply */
-    uint32_t peerlen;           /* SPAWN_DGRAM, SPAWN_TLS: the client (environment only) */
+    uint32_t peerlen;           /* SPAWN_DGRAM, SPAWN_TLS, and SPAWN_STREAM behind a PROXY
+                                 * header (0: ask the socket): the client and the
+                                 * address it reached (environment only) */
     uint32_t locallen;
     struct sockaddr_storage peer;
     struct sockaddr_storage local;

@@ -93,7 +93,15 @@ static int relay_open(struct superd_conn *c)
                                                        : sizeof(struct sockaddr_in6);
     memset(&peer, 0, sizeof peer);
     memcpy(&peer, &c->src, peerlen);
-    int rc = exec_stream_tls(c->lsn, sv[1], &peer, peerlen, &t);
+    /* Behind PROXY, the destination the header carried. */
+    struct sockaddr_storage local;
+    int lf = c->pdst.sa.sa_family;
+    socklen_t locallen = lf == AF_INET ? sizeof(struct sockaddr_in)
+                         : lf == AF_INET6 ? sizeof(struct sockaddr_in6) : 0;
+    memset(&local, 0, sizeof local);
+    memcpy(&local, &c->pdst, locallen);
+    int rc = exec_stream_tls(c->lsn, sv[1], &peer, peerlen, locallen ? &local : NULL, locallen,
+                             &t);
     close(sv[1]);       /* the program has its own copy */
     int fl = fcntl(sv[0], F_GETFL);
     if (rc == 0 && (fl < 0 || fcntl(sv[0], F_SETFL, fl | O_NONBLOCK) < 0))

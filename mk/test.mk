@@ -4,7 +4,8 @@
 # into one tree shared by every build; a test whose program could not be had
 # says it is skipped.
 TEST_DEPS_DIR := build-deps
-TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 sslscan
+TEST_DEPS     := prometheus haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1 sslscan \
+                 xinetd openbsd-inetd libwrap0
 export SUPERD_TEST_DEPS := $(CURDIR)/$(TEST_DEPS_DIR)/root
 
 .PHONY: test-deps
@@ -38,6 +39,8 @@ check: build $(TPLUGINS) $(BUILD)/tests/plugins/readme_example.so \
 	MAKE='$(MAKE)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' SAN='$(SAN)' sh tests/sdk.sh $(BUILD)
 	@echo "== superd-import: inetd.conf and xinetd files, Debian's and the tests' ($(BUILD)) =="
 	sh tests/import.sh $(BUILD)
+	@echo "== classic services: Debian's xinetd and openbsd-inetd beside superd on superd-import's output ($(BUILD)) =="
+	sh tests/classic.sh $(BUILD)
 	@echo "== real programs from Debian's packages as exec services: tftpd-hpa, git daemon, rsync ($(BUILD)) =="
 	sh tests/realprog.sh $(BUILD)
 	@echo "== valgrind: one start-serve-stop cycle, no leak ($(BUILD)) =="

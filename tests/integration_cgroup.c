@@ -229,8 +229,9 @@ static void test_cgroup_unusable_root(void)
     CU_ASSERT_FATAL(mkdir(notcg, 0755) == 0);
     struct it_daemon d;
     int port = start_cg(&d, notcg, "cgroup", "pids_max = 8\n");
-    CU_ASSERT(has_line(&d, it_printf("superd: [x] cgroup: %s is not a cgroup v2 directory",
-                                     notcg), ": the program will not be started"));
+    CU_ASSERT(has_line(&d, it_printf("superd: %s:11: [x] pids_max: cgroup: %s is not a cgroup "
+                                     "v2 directory", it_path("superd.ini"), notcg),
+                       ": the program will not be started"));
     CU_ASSERT_STRING_EQUAL(talk(port), "");
     CU_ASSERT(has_line(&d, it_printf("superd: [x] cannot start %s: cgroup: %s is not a cgroup "
                                      "v2 directory", cgprog(), notcg), " (0 more)"));
