@@ -46,6 +46,8 @@ if [ "${1:-}" = test ]; then
     command -v valgrind >/dev/null 2>&1 || optional="valgrind"
     # The TLS tests make their certificates with the openssl program.
     command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+    # tests/classic.sh speaks to the classic services with a python3 probe.
+    command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 fi
 if [ -n "$optional" ] && [ -z "$missing" ] && ! { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }; then
     echo "superd: $optional is not installed: tests/valgrind.sh will be skipped (apt-get install $optional)" >&2
