@@ -208,11 +208,11 @@ start_ref() {
     local name=$1 base=$2
     shift 2
     set_addrs "$name" "$base"
-    A_EXECCAT=''
     : > "$TMP/$name.log"
+    # cat: the floor of the exec row (a program per connection).
     "$@" "$REF" -l "echo=$A_ECHO" -l "echo=$A_ECHO6" -l "echo=$A_UDP" -l "echo=$A_UDP6" \
         -l "echo=$A_UNIX" -l "echo=$A_UDGRAM" -l "discard=$A_DISCARD" \
-        -l "daytime=$A_DAYTIME" 2>>"$TMP/$name.log" &
+        -l "daytime=$A_DAYTIME" -l "cat=$A_EXECCAT" 2>>"$TMP/$name.log" &
     SRV_PIDS=($!)
     ALL_PIDS+=($!)
     if ! wait_log "$TMP/$name.log" "refserver: ready" 60; then

@@ -4,7 +4,7 @@
  *
  *   refserver -l SERVICE=ADDRESS [-l SERVICE=ADDRESS]...
  *
- * SERVICE is echo, discard or daytime; ADDRESS is tcp://HOST:PORT,
+ * SERVICE is echo, discard, daytime or cat; ADDRESS is tcp://HOST:PORT,
  * udp://HOST:PORT, unix:PATH or unix-dgram:PATH (HOST an IPv4 literal or
  * a bracketed IPv6 literal).  Prints "refserver: ready" on stderr once
  * every listener is bound; SIGTERM or SIGINT stops it and removes the
@@ -18,12 +18,19 @@
  * received and answered in batches with recvmmsg/sendmmsg.  No limits, no
  * access lists, no loop protection, no statistics: that is the ceiling
  * superd is measured against, not a server to deploy.
+ *
+ * cat (stream only) is the floor of a program per connection: accept4,
+ * posix_spawn /bin/cat (glibc: clone with CLONE_VM | CLONE_VFORK, so the
+ * child does not copy this process) with the socket as its stdin and
+ * stdout, close the socket, and reap exited children on SIGCHLD through
+ * the signalfd.  What that costs is the cost of running cat at all.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,10 +42,13 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-enum svc { ECHO, DISCARD, DAYTIME };
+enum svc { ECHO, DISCARD, DAYTIME, CAT };
+
+extern char **environ;
 enum kind { K_TCP, K_UDP, K_UNIX, K_UNIX_DGRAM };
 
 struct lsn {
@@ -90,6 +100,8 @@ static int parse(const char *spec, struct lsn *l, struct sockaddr_storage *ss, s
         l->svc = DISCARD;
     else if (n == 7 && !strncmp(spec, "daytime", 7))
         l->svc = DAYTIME;
+    else if (n == 3 && !strncmp(spec, "cat", 3))
+        l->svc = CAT;
     else
         return -1;
     const char *a = eq + 1;
@@ -155,6 +167,10 @@ static int parse(const char *spec, struct lsn *l, struct sockaddr_storage *ss, s
 static void open_listener(struct lsn *l, const struct sockaddr_storage *ss, socklen_t len)
 {
     bool stream = l->kind == K_TCP || l->kind == K_UNIX;
+    if (l->svc == CAT && !stream) {
+        fprintf(stderr, "refserver: cat is for stream listeners only\n");
+        exit(2);
+    }
     l->fd = socket(ss->ss_family, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
                    SOCK_CLOEXEC, 0);
     if (l->fd < 0)
@@ -233,9 +249,55 @@ static void keep(int fd, const char *data, size_t len)
     epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
+/* The child's attributes: no signal blocked (this process blocks the ones
+ * its signalfd reads) and SIGPIPE back to its default. */
+static posix_spawnattr_t cat_attr;
+
+static void cat_setup(void)
+{
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_init(&cat_attr);
+    posix_spawnattr_setsigmask(&cat_attr, &none);
+    posix_spawnattr_setsigdefault(&cat_attr, &def);
+    posix_spawnattr_setflags(&cat_attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
+/* /bin/cat on the connection, its stdin and stdout. */
+static void spawn_cat(int fd)
+{
+    static char *const argv[] = { "cat", NULL };
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    int r = posix_spawn(&pid, "/bin/cat", &fa, &cat_attr, argv, environ);
+    if (r != 0)
+        fprintf(stderr, "refserver: posix_spawn /bin/cat: %s\n", strerror(r));
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd);
+}
+
+static void reap(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
 static void on_accept(struct lsn *l)
 {
     for (int i = 0; i < 64; i++) {
+        if (l->svc == CAT) {
+            /* Blocking: the socket is cat's stdin and stdout. */
+            int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0)
+                return;
+            spawn_cat(fd);
+            continue;
+        }
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
@@ -374,7 +436,9 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    cat_setup();
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     struct epoll_event sev = { .events = EPOLLIN, .data.u64 = TAG(T_SIG, 0) };
@@ -401,11 +465,20 @@ int main(int argc, char **argv)
             case T_DISCARD:
                 on_conn(v, tag == T_ECHO, evs[i].events);
                 break;
-            case T_SIG:
+            case T_SIG: {
+                struct signalfd_siginfo si;
+                bool stop = false;
+                while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                    if (si.ssi_signo != SIGCHLD)
+                        stop = true;
+                reap();
+                if (!stop)
+                    break;
                 for (int k = 0; k < nlsn; k++)
                     if (lsns[k].path[0])
                         unlink(lsns[k].path);
                 return 0;
+            }
             }
         }
     }

@@ -114,27 +114,33 @@ ratio_of() {
 # The exec row: connect, 64 B through /bin/cat run per connection, close;
 # superd's ratios to each anchor running the same cat.
 exec_table() {
-    local s rate cpu r1 c1
+    local s rate cpu r1 c1 f1 name
     r1=$(med superd1 execcat ops_s)
     c1=$(med superd1 execcat srv_cpu_us_op)
+    f1=$(med ref execcat srv_cpu_us_op)
     [ -z "$r1" ] && return
     echo "### Exec: \`cat\` per connection"
     echo
     echo "\`-m connect -c 32 -s 64 -S 64\` against a service that runs \`/bin/cat\` for each"
-    echo "connection: superd's \`program = /bin/cat\` (started by its spawner with vfork),"
+    echo "connection: superd's \`program = /bin/cat\` (started by its spawner with fork),"
     echo "xinetd's \`server = /bin/cat\`, openbsd-inetd's \`nowait ... /bin/cat cat\` line,"
-    echo "tcpserver's \`cat\` (its echo row).  Server CPU counts every process of the"
-    echo "server, the cats included.  Ratios: superd, workers = 1, to the server of the"
-    echo "row (connections/s: higher is better for superd; CPU: lower is)."
+    echo "tcpserver's \`cat\` (its echo row).  The floor is refserver's \`cat\` service:"
+    echo "accept4, posix_spawn /bin/cat (clone with CLONE_VM | CLONE_VFORK) on the socket,"
+    echo "close, reap on SIGCHLD: the cost of running cat at all.  Server CPU counts every"
+    echo "process of the server, the cats included.  Ratios: superd, workers = 1, to the"
+    echo "server of the row (connections/s: higher is better for superd; CPU: lower is),"
+    echo "and each row's CPU to the floor's."
     echo
-    echo "| server | connections/s | superd1 ÷ this | server CPU per connection, µs | superd1 ÷ this |"
-    echo "|---|---|---|---|---|"
+    echo "| server | connections/s | superd1 ÷ this | server CPU per connection, µs | superd1 ÷ this | CPU ÷ the floor |"
+    echo "|---|---|---|---|---|---|"
     for s in $SERVERS; do
         rate=$(med "$s" execcat ops_s)
         [ -z "$rate" ] && continue
         cpu=$(med "$s" execcat srv_cpu_us_op)
-        echo "| $(label "$s") | $(fmt "$rate") | $(ratio_of "$r1" "$rate") | $(fmt_us "$cpu")" \
-             "| $(ratio_of "$c1" "$cpu") |"
+        name=$(label "$s")
+        [ "$s" = ref ] && name="floor (refserver: posix_spawn cat)"
+        echo "| $name | $(fmt "$rate") | $(ratio_of "$r1" "$rate") | $(fmt_us "$cpu")" \
+             "| $(ratio_of "$c1" "$cpu") | $(ratio_of "$cpu" "$f1") |"
     done
     echo
 }

@@ -367,7 +367,7 @@ MEASUREMENTS=(
     "connect|A_ECHO|-m connect -c 32 -s 64 -S 64|"
     "udp|A_UDP|-m udp -c 4 -w 32 -s 64|"
     "daytime|A_DAYTIME|-m daytime -c 32 -S 64|"
-    "execcat|A_EXECCAT|-m connect -c 32 -s 64 -S 64|superd1 superd xinetd obsd tcpserver"
+    "execcat|A_EXECCAT|-m connect -c 32 -s 64 -S 64|ref superd1 superd xinetd obsd tcpserver"
     "discard|A_DISCARD|-m discard -c 4 -s 65536|"
     "stream|A_ECHO|-m stream -c 4 -s 65536|"
     "echo64_tcp6|A_ECHO6|-m echo -c 64 -s 64|ref superd1"

@@ -25,14 +25,23 @@
 #define LINE_MAX_CHARS 200
 #define LINE_BUF 256
 
+/* A service's state: its format, and the line of the last second it was
+ * asked for.  strftime and localtime cost more than the rest of a
+ * connection, and the line only changes once a second. */
+struct daytime {
+    char *format;
+    time_t sec;             /* the second `line` was made for */
+    size_t len;             /* 0: none made yet (or it failed) */
+    char line[LINE_BUF];
+};
+
 /*
- * Format the current local time into buf (LINE_BUF bytes) and append CRLF.
+ * Format the local time `now` into buf (LINE_BUF bytes) and append CRLF.
  * Returns the line's length with CRLF, or 0 when strftime gives nothing or
  * more than the buffer holds.
  */
-static size_t format_line(const char *format, char *buf)
+static size_t format_line(const char *format, time_t now, char *buf)
 {
-    time_t now = time(NULL);
     struct tm tm;
     size_t n;
 
@@ -50,17 +59,24 @@ static size_t format_line(const char *format, char *buf)
     return n + 2;
 }
 
-/* The line for now, falling back to the default format if the configured one
- * produces nothing at this moment (it was checked at init, but a locale's
- * names vary in length).  Returns its length with CRLF, 0 if none. */
-static size_t daytime_line(const struct superd_service *svc, char *buf)
+/* The line for now, made at most once a second, falling back to the
+ * default format if the configured one produces nothing at this moment (it
+ * was checked at init, but a locale's names vary in length).  Sets *line to
+ * it (valid until the next call) and returns its length with CRLF, 0 if
+ * none. */
+static size_t daytime_line(const struct superd_service *svc, const char **line)
 {
-    const char *format = superd_service_data(svc);
-    size_t n = format_line(format, buf);
+    struct daytime *d = superd_service_data(svc);
+    time_t now = time(NULL);
 
-    if (n == 0 && strcmp(format, DEFAULT_FORMAT) != 0)
-        n = format_line(DEFAULT_FORMAT, buf);
-    return n;
+    if (d->len == 0 || now != d->sec) {
+        d->sec = now;
+        d->len = format_line(d->format, now, d->line);
+        if (d->len == 0 && strcmp(d->format, DEFAULT_FORMAT) != 0)
+            d->len = format_line(DEFAULT_FORMAT, now, d->line);
+    }
+    *line = d->line;
+    return d->len;
 }
 
 /* Refuse a format that cannot make one non-empty line of sane length now. */
@@ -71,7 +87,7 @@ static int check_format(struct superd_service *svc, const char *format)
 
     if (format[0] == '\0')
         return superd_config_error(svc, "format", "must not be empty");
-    n = format_line(format, buf);
+    n = format_line(format, time(NULL), buf);
     if (n == 0)
         return superd_config_error(svc, "format",
                                    "\"%s\" gives an empty or over-long line", format);
@@ -91,7 +107,7 @@ static int check_format(struct superd_service *svc, const char *format)
 static int daytime_init(struct superd_service *svc)
 {
     const char *format = superd_option(svc, "format");
-    char *copy;
+    struct daytime *d;
     int r;
 
     /* Read the zone now, outside the event loop, not on the first answer. */
@@ -102,31 +118,39 @@ static int daytime_init(struct superd_service *svc)
     if (r < 0)
         return r;
     /* A copy: the host's option string is ours only until fini(). */
-    copy = strdup(format);
-    if (copy == NULL)
+    d = calloc(1, sizeof *d);
+    if (d != NULL)
+        d->format = strdup(format);
+    if (d == NULL || d->format == NULL) {
+        free(d);
         return superd_config_error(svc, "format", "out of memory");
-    superd_service_set_data(svc, copy);
+    }
+    superd_service_set_data(svc, d);
     return 0;
 }
 
 static void daytime_fini(struct superd_service *svc)
 {
-    free(superd_service_data(svc));
+    struct daytime *d = superd_service_data(svc);
+
+    if (d != NULL)
+        free(d->format);
+    free(d);
     superd_service_set_data(svc, NULL);
 }
 
 /* Send the line and close: the whole exchange happens on connect. */
 static int daytime_open(struct superd_conn *conn)
 {
-    char buf[LINE_BUF];
-    size_t n = daytime_line(superd_conn_service(conn), buf);
+    const char *line;
+    size_t n = daytime_line(superd_conn_service(conn), &line);
     int r;
 
     if (n == 0) {
         superd_log(superd_conn_service(conn), SUPERD_LOG_ERR, "cannot format the time");
         return -EINVAL;
     }
-    r = superd_write(conn, buf, n);
+    r = superd_write(conn, line, n);
     if (r < 0)
         return r;
     superd_close(conn);
@@ -146,13 +170,13 @@ static ssize_t daytime_data(struct superd_conn *conn, const void *data, size_t l
 static void daytime_datagram(struct superd_service *svc, struct superd_dgram *dgram,
                              const void *data, size_t len)
 {
-    char buf[LINE_BUF];
-    size_t n = daytime_line(svc, buf);
+    const char *line;
+    size_t n = daytime_line(svc, &line);
 
     (void)data;
     (void)len;
     if (n > 0)
-        (void)superd_reply(dgram, buf, n);
+        (void)superd_reply(dgram, line, n);
 }
 
 SUPERD_EXPORT const struct superd_plugin superd_plugin = {

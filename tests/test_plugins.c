@@ -471,6 +471,43 @@ static void test_daytime_datagram(void)
     fake_service_free(svc);
 }
 
+/* The line is made once a second and kept: a connection in the next second
+ * (stream or datagram) gets that second's line, never the kept one. */
+static void test_daytime_follows_the_clock(void)
+{
+    static const char *const opts[] = { "format", "%s", NULL };
+    struct superd_service *svc = start(daytime, opts);
+    struct superd_conn *first, *second;
+    time_t t0, t1, t2;
+    char kept[64];
+    const char *got;
+    size_t len;
+    int i;
+
+    t0 = time(NULL);
+    first = open_conn(svc);
+    t1 = time(NULL);
+    got = fake_conn_output(first, &len);
+    CU_ASSERT_TRUE_FATAL(len < sizeof kept && is_time_line("%s", t0, t1, got, len));
+    memcpy(kept, got, len);
+    /* Into the next second: at most 1.5 s. */
+    for (i = 0; i < 150 && time(NULL) == t1; i++)
+        usleep(10000);
+    t2 = time(NULL);
+    CU_ASSERT_TRUE_FATAL(t2 > t1);
+    second = open_conn(svc);
+    got = fake_conn_output(second, &len);
+    CU_ASSERT_TRUE(is_time_line("%s", t2, time(NULL), got, len));
+    CU_ASSERT_FALSE(memcmp(got, kept, len) == 0);
+    CU_ASSERT_EQUAL(fake_dgram_feed(svc, "", 0, NULL), 1);
+    got = fake_dgram_reply(svc, 0, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    CU_ASSERT_TRUE(is_time_line("%s", t2, time(NULL), got, len));
+    fake_conn_free(second);
+    fake_conn_free(first);
+    fake_service_free(svc);
+}
+
 /* init() refuses `format`; the message names the service and the key. */
 static void check_daytime_rejects(const char *format)
 {
@@ -1135,6 +1172,7 @@ static CU_TestInfo daytime_tests[] = {
     { "stream: format = %Y gives the year, CRLF, close", test_daytime_year_format },
     { "stream: default format is RFC 867's, CRLF, close", test_daytime_default_format },
     { "datagram: answered with the line", test_daytime_datagram },
+    { "the kept line follows the clock into the next second", test_daytime_follows_the_clock },
     { "config: empty format is refused, naming the key", test_daytime_rejects_empty_format },
     { "config: over-long or multi-line format is refused", test_daytime_rejects_bad_formats },
     { "config: a 200-character line is accepted", test_daytime_accepts_200_chars },
