@@ -9,11 +9,15 @@
  * a datagram sender's address (which a worker could lie about only to the
  * program's environment) and the cookie echoed back to it.
  *
- * Children are started with fork, never vfork: after the child switches
- * to the program's user (often the workers' own), a worker may SIGSTOP it,
- * and a vforked child stopped before execve would suspend the spawner
- * with it.  The spawner is small, so fork is cheap; everything the child
- * needs (argv, envp, groups) is prepared before.  The child reports a
+ * A child that switches to the program's user (often the workers' own) is
+ * started with fork: between the switch and execve a worker, or another
+ * program of that user, may SIGSTOP it, and a vforked child stopped there
+ * would suspend the spawner with it.  A child that stays root until execve
+ * (the program runs as root) cannot be signalled by anything unprivileged,
+ * so it is started with vfork, which skips copying the spawner's page
+ * tables (a quarter of a short connection's cost; bench/RESULTS.md).
+ * Either way everything the child needs (argv, envp, groups) is prepared
+ * before.  The child reports a
  * failure before execve through a CLOEXEC socket the spawner's loop reads
  * (EOF: the program runs), so the spawner never waits on a child.
  *
@@ -62,6 +66,8 @@ struct xsvc {
     const struct conf_service *cs;
     char **argv;                /* program, args..., NULL */
     bool set_ids;               /* we are root: switch to uid/gid/groups */
+    bool vfork_ok;              /* the child stays root: nothing unprivileged
+                                 * can stop it before execve (top of file) */
     uid_t uid;
     gid_t gid;
     gid_t *groups;              /* groups = yes: the user's; else none */
@@ -345,6 +351,7 @@ static int table_build(struct spawner *sp, char *err, size_t errlen)
         x->uid = e->user ? e->uid : c->user ? c->uid : getuid();
         x->gid = e->has_group || e->user ? e->gid : c->user ? c->gid : getgid();
         x->set_ids = root;
+        x->vfork_ok = root && x->uid == 0;
         if (root && e->groups && user) {
             int n = 64;
             for (int tries = 0; tries < 4; tries++) {
@@ -391,6 +398,8 @@ struct start {
     int rep_parent;             /* the spawner's end: closed in the child */
     pid_t spawner;
     const sigset_t *not_default;    /* the spawner's non-default dispositions */
+    bool shared_vm;             /* vforked: the spawner waits until execve, so
+                                 * it closes its copy of the connection after */
     const char *step;
 };
 
@@ -438,7 +447,7 @@ static int child_setup(struct start *st)
      * on a lingering socket.  Still root here: no worker can stop us. */
     char go;
     close(st->rep_parent);
-    if ((st->step = "start", read(st->rep, &go, 1) != 1))
+    if (!st->shared_vm && (st->step = "start", read(st->rep, &go, 1) != 1))
         return -1;
     /* First into its cgroup: whatever it forks is counted there. */
     if (x->cg_fd >= 0 && (st->step = "cgroup", write(x->cg_fd, "0", 1) < 0))
@@ -505,11 +514,13 @@ static int child_setup(struct start *st)
     return -1;
 }
 
-/* Fork and set the child up; in the child, never returns (a failure is
- * reported on st->rep, then _exit(127)). */
+/* Fork (or vfork: st->shared_vm) and set the child up; in the child, never
+ * returns (a failure is reported on st->rep, then _exit(127)).  A vforked
+ * child runs on this stack until execve: it only calls child_setup and
+ * _exit, and writes nothing of the spawner's but st->step and errno. */
 static pid_t spawn_child(struct start *st)
 {
-    pid_t pid = fork();
+    pid_t pid = st->shared_vm ? vfork() : fork();
     if (pid == 0) {
         if (child_setup(st) < 0) {
             struct start_rep r = { errno, "" };
@@ -675,7 +686,7 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     }
     struct start st = { .xs = x, .envp = envp, .in = fd, .out = fd, .errfd = errfd,
                         .rep = rep[1], .rep_parent = rep[0], .spawner = getpid(),
-                        .not_default = &sp->not_default };
+                        .not_default = &sp->not_default, .shared_vm = x->vfork_ok };
     pid_t pid = spawn_child(&st);
     int e_no = errno;
     if (errfd != fd && errfd != pipefd[1])
@@ -695,8 +706,9 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
         log_msg(LOG_ERR, "[%s] cannot start %s: fork: %s", name, e->program, strerror(e_no));
         goto fail;
     }
-    /* The child may go on now; it holds the only copy of the connection. */
-    if (send(rep[0], "g", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    /* The child may go on now; it holds the only copy of the connection
+     * (a vforked one has gone on already: it never waits for this). */
+    if (!st.shared_vm && send(rep[0], "g", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         kill(pid, SIGKILL);     /* never happens: it would wait forever */
     ch->sp = sp;
     ch->pid = pid;

@@ -1021,7 +1021,7 @@ int it_dgram_silent(int fd, int ms)
 static struct {
     const struct it_test *tests;
     size_t n;
-} registered[16];
+} registered[64];
 static size_t nregistered;
 
 void it_register(const struct it_test *tests, size_t ntests)
