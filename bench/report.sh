@@ -122,7 +122,7 @@ exec_table() {
     echo "### Exec: \`cat\` per connection"
     echo
     echo "\`-m connect -c 32 -s 64 -S 64\` against a service that runs \`/bin/cat\` for each"
-    echo "connection: superd's \`program = /bin/cat\` (started by its spawner with fork),"
+    echo "connection: superd's \`program = /bin/cat\` (as root, so started by its spawner with vfork),"
     echo "xinetd's \`server = /bin/cat\`, openbsd-inetd's \`nowait ... /bin/cat cat\` line,"
     echo "tcpserver's \`cat\` (its echo row).  The floor is refserver's \`cat\` service:"
     echo "accept4, posix_spawn /bin/cat (clone with CLONE_VM | CLONE_VFORK) on the socket,"
