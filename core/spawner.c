@@ -136,7 +136,9 @@ struct spawner {
     bool stopping, retiring;
     long long stop_at, kill_at;
     size_t max_children;        /* every program at once (max_connections or 1024) */
-    sigset_t not_default;       /* signals whose disposition here is not SIG_DFL */
+    uint64_t not_default;       /* bit sig-1: a signal whose disposition here is
+                                 * not SIG_DFL (a mask of our own: glibc's
+                                 * sigaddset refuses 32 and 33) */
     char cg_root[PATH_MAX];     /* where the services' cgroups are; "" not yet */
 };
 
@@ -389,6 +391,22 @@ static int table_build(struct spawner *sp, char *err, size_t errlen)
 
 /* ---- starting a child ---- */
 
+/* The kernel's struct sigaction (asm-generic layout, as on x86-64 and
+ * arm64).  glibc's sigaction() refuses the two real-time signals it keeps
+ * for itself (32 and 33), which superd may inherit ignored from whatever
+ * started it; a program must still start with every disposition default. */
+struct ksigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+static int raw_sigaction(int sig, const struct ksigaction *act, struct ksigaction *old)
+{
+    return (int)syscall(SYS_rt_sigaction, sig, act, old, sizeof(uint64_t));
+}
+
 /* What the forked child needs, prepared by the parent. */
 struct start {
     const struct xsvc *xs;
@@ -397,7 +415,7 @@ struct start {
     int rep;                    /* the child's end of the report socket */
     int rep_parent;             /* the spawner's end: closed in the child */
     pid_t spawner;
-    const sigset_t *not_default;    /* the spawner's non-default dispositions */
+    uint64_t not_default;       /* the spawner's non-default dispositions */
     bool shared_vm;             /* vforked: the spawner waits until execve, so
                                  * it closes its copy of the connection after */
     const char *step;
@@ -439,6 +457,7 @@ static int chroot_safe(const char *path, char *bad, size_t badlen)
 
 static int child_setup(struct start *st)
 {
+    static const struct ksigaction dfl = { .handler = SIG_DFL };
     const struct xsvc *x = st->xs;
     const struct exec_conf *e = &x->cs->exec;
     static const int res[EXEC_NRLIMITS] = { RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_NPROC };
@@ -457,8 +476,8 @@ static int child_setup(struct start *st)
      * system call each, where resetting all 64 cost more than the rest of
      * this set-up. */
     for (int sig = 1; sig < NSIG; sig++)
-        if (sigismember(st->not_default, sig) == 1)
-            signal(sig, SIG_DFL);
+        if (sig <= 64 && (st->not_default & (1ULL << (sig - 1))))
+            raw_sigaction(sig, &dfl, NULL);
     if ((st->step = "setsid", setsid() < 0))
         return -1;
     if ((st->step = "dup2", dup2(st->in, 0) < 0 || dup2(st->out, 1) < 0 ||
@@ -686,7 +705,7 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     }
     struct start st = { .xs = x, .envp = envp, .in = fd, .out = fd, .errfd = errfd,
                         .rep = rep[1], .rep_parent = rep[0], .spawner = getpid(),
-                        .not_default = &sp->not_default, .shared_vm = x->vfork_ok };
+                        .not_default = sp->not_default, .shared_vm = x->vfork_ok };
     pid_t pid = spawn_child(&st);
     int e_no = errno;
     if (errfd != fd && errfd != pipefd[1])
@@ -1338,12 +1357,12 @@ void spawner_main(const struct conf *c, unsigned gen, int ctl, struct lsn_set *l
     sigprocmask(SIG_BLOCK, &set, NULL);
     /* What a child must set back to SIG_DFL (nothing here changes a
      * disposition later). */
-    sigemptyset(&sp->not_default);
+    sp->not_default = 0;
     for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction sa;
-        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &sa) == 0 &&
-            sa.sa_handler != SIG_DFL)
-            sigaddset(&sp->not_default, sig);
+        struct ksigaction sa;
+        if (sig != SIGKILL && sig != SIGSTOP && raw_sigaction(sig, NULL, &sa) == 0 &&
+            sa.handler != SIG_DFL)
+            sp->not_default |= 1ULL << (sig - 1);
     }
     int r = loop_init(&sp->loop);
     if (r == 0)
