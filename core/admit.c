@@ -24,6 +24,7 @@ static void refuse(struct listener *l, enum kind k, const struct sockaddr *sa, s
     static struct log_limit limits[2];
     unsigned long missed;
     stats_refused(l->svc->row, why);
+    STATS_ADD(l->row, refused_by[why], 1);
     if (!log_limit_pass(&limits[k], &missed))
         return;
     char peer[ADDR_FMT_MAX + 8];
@@ -139,6 +140,8 @@ int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_
         return -1;
     }
     STATS_ADD(svc->row, accepted, 1);
+    STATS_ADD(l->row, accepted, 1);
+    STATS_ADD(l->row, active, 1);
     return flags | ADMIT_COUNTED;
 }
 
@@ -175,8 +178,10 @@ void admit_refused(struct listener *l, const struct sockaddr *sa, socklen_t sale
 
 void admit_release(struct listener *l, int flags, const struct sockaddr *sa)
 {
-    if (flags & ADMIT_COUNTED)
+    if (flags & ADMIT_COUNTED) {
         stats_conn_release(l->srv->stats, l->srv->stats_row, l->svc->stats_slot);
+        STATS_ADD(l->row, active, -1);
+    }
     if (flags & ADMIT_SOURCED)
         sources_release(l->srv->sources, l->svc->stats_slot, l->srv->stats_row, sa, l->svc->cs);
 }

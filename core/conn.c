@@ -85,6 +85,12 @@ static struct stats_row *row_of(const struct superd_conn *c)
     return (c->flags & CONN_OUTBOUND) ? NULL : c->svc->row;
 }
 
+/* ... and its listener's. */
+static struct stats_lrow *lrow_of(const struct superd_conn *c)
+{
+    return (c->flags & CONN_OUTBOUND) ? NULL : c->lsn->row;
+}
+
 /* The callbacks: an outbound connection's own ops, or the plugin's. */
 static ssize_t (*data_cb(const struct superd_conn *c))(struct superd_conn *, const void *, size_t)
 {
@@ -214,11 +220,9 @@ static void kill_conn(struct superd_conn *c)
     if (c->svc->cs->log_connections && !(c->flags & CONN_OUTBOUND))
         log_conn(c);
     stats_closed(c->svc->row, loop_now_ms() - c->start_ms);
-    if (c->flags & CONN_COUNTED)
-        stats_conn_release(c->srv->stats, c->srv->stats_row, c->svc->stats_slot);
-    if (c->flags & CONN_SOURCED)
-        sources_release(c->srv->sources, c->svc->stats_slot, c->srv->stats_row,
-                        &c->src.sa, c->svc->cs);
+    if (c->flags & (CONN_COUNTED | CONN_SOURCED))
+        admit_release(c->lsn, (c->flags & CONN_COUNTED ? ADMIT_COUNTED : 0) |
+                              (c->flags & CONN_SOURCED ? ADMIT_SOURCED : 0), &c->src.sa);
     struct conn_set *set = set_of(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -354,6 +358,7 @@ static void flush(struct superd_conn *c)
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             STATS_ADD(row_of(c), bytes_out, (uint64_t)n);
+            STATS_ADD(lrow_of(c), bytes_out, (uint64_t)n);
             c->bytes_out += (uint64_t)n;
             c->last_ms = loop_now_ms();
             continue;
@@ -457,6 +462,7 @@ static void read_some(struct superd_conn *c)
         return;
     }
     STATS_ADD(row_of(c), bytes_in, (uint64_t)n);
+    STATS_ADD(lrow_of(c), bytes_in, (uint64_t)n);
     c->bytes_in += (uint64_t)n;
     c->last_ms = loop_now_ms();
     size_t used;
@@ -868,6 +874,7 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
         done = n > 0 ? (size_t)n : 0;
         c->direct += done;
         STATS_ADD(row_of(c), bytes_out, (uint64_t)done);
+        STATS_ADD(lrow_of(c), bytes_out, (uint64_t)done);
         c->bytes_out += done;
         if (done)
             c->last_ms = loop_now_ms();
