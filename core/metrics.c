@@ -234,6 +234,12 @@ static int listener_figures(struct out *o, const struct stats *st)
         }
     }
 #define EACH(i) for (int i = 0; i < STATS_MAX_LISTENERS; i++) if (live[i])
+    /* Every listener in the first family: in their order (the configuration's). */
+    family(o, "superd_listener_received_bytes_total", "counter",
+           "Bytes received from clients, per listener.");
+    EACH(i) lsn_sample(o, "superd_listener_received_bytes_total", &ls[i], NULL, sums[i].bytes_in);
+    family(o, "superd_listener_sent_bytes_total", "counter", "Bytes sent to clients, per listener.");
+    EACH(i) lsn_sample(o, "superd_listener_sent_bytes_total", &ls[i], NULL, sums[i].bytes_out);
     family(o, "superd_listener_connections_accepted_total", "counter",
            "Stream connections accepted, per listener.");
     EACH(i) if (!dg[i])
@@ -252,11 +258,6 @@ static int listener_figures(struct out *o, const struct stats *st)
         lsn_sample(o, "superd_listener_connections_refused_total", &ls[i], extra,
                    sums[i].refused_by[r]);
     }
-    family(o, "superd_listener_received_bytes_total", "counter",
-           "Bytes received from clients, per listener.");
-    EACH(i) lsn_sample(o, "superd_listener_received_bytes_total", &ls[i], NULL, sums[i].bytes_in);
-    family(o, "superd_listener_sent_bytes_total", "counter", "Bytes sent to clients, per listener.");
-    EACH(i) lsn_sample(o, "superd_listener_sent_bytes_total", &ls[i], NULL, sums[i].bytes_out);
     family(o, "superd_listener_datagrams_received_total", "counter",
            "Datagrams received, per listener.");
     EACH(i) if (dg[i])
