@@ -663,8 +663,11 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
 {
     static struct log_limit oom_limit;
     unsigned long missed;
-    const struct sockaddr *sa = (const struct sockaddr *)ss;
-    int admitted = admit_stream(l, fd, sa, sslen);
+    /* What per-source limits count: the address, or a unix peer's uid. */
+    struct sockaddr_storage uid;
+    const struct sockaddr_storage *src = admit_source(l, fd, ss, &uid);
+    const struct sockaddr *src_sa = (const struct sockaddr *)src;
+    int admitted = admit_stream(l, fd, (const struct sockaddr *)ss, sslen, src_sa);
     if (admitted < 0) {
         close(fd);
         return;
@@ -672,13 +675,14 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     /* A program behind TLS is served as a connection (the handshake, then
      * a plaintext relay to the program); others get the socket itself. */
     if (exec_service(l) && !l->addr.tls) {
-        exec_stream(l, fd, ss, sslen, admitted & ADMIT_COUNTED, admitted & ADMIT_SOURCED);
+        exec_stream(l, fd, src, src == ss ? sslen : (socklen_t)sizeof(struct sockaddr),
+                    admitted & ADMIT_COUNTED, admitted & ADMIT_SOURCED);
         return;
     }
     struct superd_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
-        admit_release(l, admitted, sa);
+        admit_release(l, admitted, src_sa);
         if (log_limit_pass(&oom_limit, &missed))
             log_msg(LOG_ERR, "[%s] %s: out of memory, dropped a connection (%lu more)",
                     superd_service_name(l->svc), l->addr.text, missed);
@@ -710,11 +714,13 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         char path[ADDR_FMT_MAX];
         addr_format((const struct sockaddr *)ss, sslen, path, sizeof path);
         snprintf(c->peer, sizeof c->peer, "unix:%s", path);
+        if (src != ss)  /* the uid max_per_source counted, to give back */
+            memcpy(&c->src, src, sizeof(struct sockaddr));
     }
     struct conn_set *set = set_of(c);
     if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
         close(fd);
-        admit_release(l, admitted, sa);
+        admit_release(l, admitted, src_sa);
         free(c);
         return;
     }
