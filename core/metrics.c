@@ -252,8 +252,15 @@ static int listener_figures(struct out *o, const struct stats *st)
                    (uint64_t)(sums[i].active < 0 ? 0 : sums[i].active));
     family(o, "superd_listener_connections_refused_total", "counter",
            "Connections and datagrams refused by admission, per listener, by reason.");
+    /* A datagram is never refused by these: no samples for them. */
+    static const bool stream_only[STATS_REFUSALS] = {
+        [STATS_REFUSED_PER_SOURCE] = true, [STATS_REFUSED_MAX_CONN] = true,
+        [STATS_REFUSED_TLS] = true, [STATS_REFUSED_PROXY] = true,
+    };
     EACH(i) for (int r = 0; r < STATS_REFUSALS; r++) {
         char extra[64];
+        if (dg[i] && stream_only[r])
+            continue;
         snprintf(extra, sizeof extra, "reason=\"%s\"", refusal_names[r]);
         lsn_sample(o, "superd_listener_connections_refused_total", &ls[i], extra,
                    sums[i].refused_by[r]);

@@ -123,7 +123,7 @@ static int lfind(const struct stats *st, const char *svc, const char *label, uin
         return -ENOENT;
     for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
         const struct stats_listener *l = &st->lsn[i];
-        if (l->hash == h && __atomic_load_n(&l->svc[0], __ATOMIC_ACQUIRE) == svc[0] &&
+        if (st->lhash[i] == h && __atomic_load_n(&l->svc[0], __ATOMIC_ACQUIRE) == svc[0] &&
             strncmp(l->svc, svc, STATS_NAME_MAX - 1) == 0 &&
             strncmp(l->label, label, STATS_LABEL_MAX - 1) == 0)
             return i;
@@ -202,7 +202,7 @@ static int ltake(struct stats *st, const char *svc, const char *label, uint32_t 
     memset(&l->retired, 0, sizeof l->retired);
     l->assigned = false;
     l->users = 0;
-    l->hash = h;
+    st->lhash[i] = h;
     snprintf(l->label, sizeof l->label, "%s", label);
     snprintf(l->svc + 1, sizeof l->svc - 1, "%s", svc + 1);
     __atomic_store_n(&l->svc[0], svc[0], __ATOMIC_RELEASE);

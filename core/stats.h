@@ -126,7 +126,6 @@ struct stats_service {
 struct stats_listener {
     char svc[STATS_NAME_MAX];   /* "" when the slot is free (first byte last) */
     char label[STATS_LABEL_MAX];
-    uint32_t hash;              /* of svc and label: most lookups stop at it */
     bool assigned;              /* a listener of the running configuration */
     int32_t users;              /* worker rows that serve it */
     struct stats_lrow retired;  /* rows of workers that are gone (no `active`) */
@@ -143,6 +142,8 @@ struct stats {
     bool worker_used[STATS_MAX_WORKERS];
     uint8_t worker_ready[STATS_MAX_WORKERS];  /* set by a worker once its plugins run */
     struct stats_listener lsn[STATS_MAX_LISTENERS];
+    /* Each slot's hash of service and label, packed: a look-up scans 16 KiB. */
+    uint32_t lhash[STATS_MAX_LISTENERS];
     uint64_t lserves[STATS_MAX_WORKERS][STATS_MAX_LISTENERS / 64];  /* slot bits */
     /* Last: rows of slots no worker serves stay zero, and untouched. */
     struct stats_lrow lrows[STATS_MAX_WORKERS][STATS_MAX_LISTENERS];
