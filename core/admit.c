@@ -24,6 +24,7 @@ static void refuse(struct listener *l, enum kind k, const struct sockaddr *sa, s
     static struct log_limit limits[2];
     unsigned long missed;
     stats_refused(l->svc->row, why);
+    STATS_ADD(l->row, refused_by[why], 1);
     if (!log_limit_pass(&limits[k], &missed))
         return;
     char peer[ADDR_FMT_MAX + 8];
@@ -97,7 +98,31 @@ static bool has_limits(const struct conf_service *cs, const struct conf *c, enum
            c->max_connections;
 }
 
-int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen)
+const struct sockaddr_storage *admit_source(const struct listener *l, int fd,
+                                            const struct sockaddr_storage *sa,
+                                            struct sockaddr_storage *buf)
+{
+    const struct conf_service *cs = l->svc->cs;
+    /* By the listener and the address: a PROXY header's client is IP, a
+     * v2 LOCAL one is the unix peer itself. */
+    if (l->addr.kind != ADDR_UNIX || sa->ss_family != AF_UNIX ||
+        !(cs->max_per_source || cs->rate_limit.count))
+        return sa;
+    memset(buf, 0, sizeof *buf);
+    return sources_peer_uid(fd, (struct sockaddr *)buf) == 0 ? buf : sa;
+}
+
+/* The rule of a per-source refusal names the uid it counted. */
+static void rule_uid(const struct sockaddr *src, char *rule, size_t rulelen)
+{
+    unsigned uid;
+    size_t n = strlen(rule);
+    if (sources_is_uid(src, &uid) && n < rulelen)
+        snprintf(rule + n, rulelen - n, " (uid %u)", uid);
+}
+
+int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen,
+                 const struct sockaddr *src)
 {
     struct serve *srv = l->srv;
     struct superd_service *svc = l->svc;
@@ -121,10 +146,11 @@ int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_
         return -1;
     }
     if (cs->max_per_source || cs->rate_limit.count) {
-        enum src_verdict v = sources_admit(srv->sources, svc->stats_slot, srv->stats_row, sa,
+        enum src_verdict v = sources_admit(srv->sources, svc->stats_slot, srv->stats_row, src,
                                            cs, true);
         if (v != SRC_OK) {
             enum stats_refusal why = source_rule(cs, v, rule, sizeof rule);
+            rule_uid(src, rule, sizeof rule);
             refuse(l, STREAM, sa, salen, why, rule);
             return -1;
         }
@@ -134,11 +160,13 @@ int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_
     if (!stats_conn_admit(srv->stats, srv->stats_row, svc->stats_slot, cs->max_connections,
                           srv->conf->max_connections)) {
         if (flags & ADMIT_SOURCED)
-            sources_release(srv->sources, svc->stats_slot, srv->stats_row, sa, cs);
+            sources_release(srv->sources, svc->stats_slot, srv->stats_row, src, cs);
         refuse(l, STREAM, sa, salen, STATS_REFUSED_MAX_CONN, "max_connections reached");
         return -1;
     }
     STATS_ADD(svc->row, accepted, 1);
+    STATS_ADD(l->row, accepted, 1);
+    STATS_ADD(l->row, active, 1);
     return flags | ADMIT_COUNTED;
 }
 
@@ -173,10 +201,12 @@ void admit_refused(struct listener *l, const struct sockaddr *sa, socklen_t sale
     refuse(l, STREAM, sa, salen, why, rule);
 }
 
-void admit_release(struct listener *l, int flags, const struct sockaddr *sa)
+void admit_release(struct listener *l, int flags, const struct sockaddr *src)
 {
-    if (flags & ADMIT_COUNTED)
+    if (flags & ADMIT_COUNTED) {
         stats_conn_release(l->srv->stats, l->srv->stats_row, l->svc->stats_slot);
+        STATS_ADD(l->row, active, -1);
+    }
     if (flags & ADMIT_SOURCED)
-        sources_release(l->srv->sources, l->svc->stats_slot, l->srv->stats_row, sa, l->svc->cs);
+        sources_release(l->srv->sources, l->svc->stats_slot, l->srv->stats_row, src, l->svc->cs);
 }

@@ -20,12 +20,24 @@ enum {
 };
 
 /*
- * Admit a stream connection from `sa` on listener `l` (`fd`: its socket,
- * for the peer's credentials on a unix socket).  Returns the ADMIT_* flags
- * (>= 0) it counted, and counts it as accepted; or -1 when refused
- * (counted and logged as "[svc] ADDR: refused PEER: RULE").
+ * The source that max_per_source and rate_limit count for a connection
+ * from `sa` on `l` (`fd`: its socket): sa itself, or for a peer of a unix
+ * stream listener its uid (SO_PEERCRED), written into `buf`.  Release
+ * what was counted with this source, never with sa.
  */
-int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen);
+const struct sockaddr_storage *admit_source(const struct listener *l, int fd,
+                                            const struct sockaddr_storage *sa,
+                                            struct sockaddr_storage *buf);
+
+/*
+ * Admit a stream connection from `sa` on listener `l` (`fd`: its socket,
+ * for the peer's credentials on a unix socket; `src`: its source, from
+ * admit_source).  Returns the ADMIT_* flags (>= 0) it counted, and counts
+ * it as accepted; or -1 when refused (counted and logged as
+ * "[svc] ADDR: refused PEER: RULE").
+ */
+int admit_stream(struct listener *l, int fd, const struct sockaddr *sa, socklen_t salen,
+                 const struct sockaddr *src);
 
 /*
  * Admit a datagram from `sa` on `l`: access lists and rate_limit (it holds
@@ -39,7 +51,8 @@ bool admit_dgram(struct listener *l, const struct sockaddr *sa, socklen_t salen)
 void admit_refused(struct listener *l, const struct sockaddr *sa, socklen_t salen,
                    enum stats_refusal why, const char *rule);
 
-/* Give back what admit_stream() counted for a connection that is gone. */
-void admit_release(struct listener *l, int flags, const struct sockaddr *sa);
+/* Give back what admit_stream() counted for a connection that is gone
+ * (`src`: the source it was admitted with). */
+void admit_release(struct listener *l, int flags, const struct sockaddr *src);
 
 #endif

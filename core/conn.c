@@ -85,6 +85,12 @@ static struct stats_row *row_of(const struct superd_conn *c)
     return (c->flags & CONN_OUTBOUND) ? NULL : c->svc->row;
 }
 
+/* ... and its listener's. */
+static struct stats_lrow *lrow_of(const struct superd_conn *c)
+{
+    return (c->flags & CONN_OUTBOUND) ? NULL : c->lsn->row;
+}
+
 /* The callbacks: an outbound connection's own ops, or the plugin's. */
 static ssize_t (*data_cb(const struct superd_conn *c))(struct superd_conn *, const void *, size_t)
 {
@@ -214,11 +220,9 @@ static void kill_conn(struct superd_conn *c)
     if (c->svc->cs->log_connections && !(c->flags & CONN_OUTBOUND))
         log_conn(c);
     stats_closed(c->svc->row, loop_now_ms() - c->start_ms);
-    if (c->flags & CONN_COUNTED)
-        stats_conn_release(c->srv->stats, c->srv->stats_row, c->svc->stats_slot);
-    if (c->flags & CONN_SOURCED)
-        sources_release(c->srv->sources, c->svc->stats_slot, c->srv->stats_row,
-                        &c->src.sa, c->svc->cs);
+    if (c->flags & (CONN_COUNTED | CONN_SOURCED))
+        admit_release(c->lsn, (c->flags & CONN_COUNTED ? ADMIT_COUNTED : 0) |
+                              (c->flags & CONN_SOURCED ? ADMIT_SOURCED : 0), &c->src.sa);
     struct conn_set *set = set_of(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -354,6 +358,7 @@ static void flush(struct superd_conn *c)
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             STATS_ADD(row_of(c), bytes_out, (uint64_t)n);
+            STATS_ADD(lrow_of(c), bytes_out, (uint64_t)n);
             c->bytes_out += (uint64_t)n;
             c->last_ms = loop_now_ms();
             continue;
@@ -457,6 +462,7 @@ static void read_some(struct superd_conn *c)
         return;
     }
     STATS_ADD(row_of(c), bytes_in, (uint64_t)n);
+    STATS_ADD(lrow_of(c), bytes_in, (uint64_t)n);
     c->bytes_in += (uint64_t)n;
     c->last_ms = loop_now_ms();
     size_t used;
@@ -660,8 +666,11 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
 {
     static struct log_limit oom_limit;
     unsigned long missed;
-    const struct sockaddr *sa = (const struct sockaddr *)ss;
-    int admitted = admit_stream(l, fd, sa, sslen);
+    /* What per-source limits count: the address, or a unix peer's uid. */
+    struct sockaddr_storage uid;
+    const struct sockaddr_storage *src = admit_source(l, fd, ss, &uid);
+    const struct sockaddr *src_sa = (const struct sockaddr *)src;
+    int admitted = admit_stream(l, fd, (const struct sockaddr *)ss, sslen, src_sa);
     if (admitted < 0) {
         close(fd);
         return;
@@ -669,14 +678,18 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
     /* A program behind TLS is served as a connection (the handshake, then
      * a plaintext relay to the program); others get the socket itself. */
     if (exec_service(l) && !l->addr.tls) {
-        exec_stream(l, fd, ss, sslen, dst, dstlen, admitted & ADMIT_COUNTED,
-                    admitted & ADMIT_SOURCED);
+        /* src is what per-source limits counted (a unix peer's uid key
+         * included), released when the program ends; the environment
+         * takes the carried endpoints only where src is an address. */
+        exec_stream(l, fd, src, src == ss ? sslen : (socklen_t)sizeof(struct sockaddr),
+                    src == ss ? dst : NULL, src == ss ? dstlen : 0,
+                    admitted & ADMIT_COUNTED, admitted & ADMIT_SOURCED);
         return;
     }
     struct superd_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
-        admit_release(l, admitted, sa);
+        admit_release(l, admitted, src_sa);
         if (log_limit_pass(&oom_limit, &missed))
             log_msg(LOG_ERR, "[%s] %s: out of memory, dropped a connection (%lu more)",
                     superd_service_name(l->svc), l->addr.text, missed);
@@ -710,11 +723,13 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         char path[ADDR_FMT_MAX];
         addr_format((const struct sockaddr *)ss, sslen, path, sizeof path);
         snprintf(c->peer, sizeof c->peer, "unix:%s", path);
+        if (src != ss)  /* the uid max_per_source counted, to give back */
+            memcpy(&c->src, src, sizeof(struct sockaddr));
     }
     struct conn_set *set = set_of(c);
     if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
         close(fd);
-        admit_release(l, admitted, sa);
+        admit_release(l, admitted, src_sa);
         free(c);
         return;
     }
@@ -874,6 +889,7 @@ int superd_write(struct superd_conn *c, const void *buf, size_t len)
         done = n > 0 ? (size_t)n : 0;
         c->direct += done;
         STATS_ADD(row_of(c), bytes_out, (uint64_t)done);
+        STATS_ADD(lrow_of(c), bytes_out, (uint64_t)done);
         c->bytes_out += done;
         if (done)
             c->last_ms = loop_now_ms();

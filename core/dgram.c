@@ -63,6 +63,8 @@ static void flush_replies(void)
             continue;
         STATS_ADD(l->svc->row, dgrams_out, (uint64_t)-1);
         STATS_ADD(l->svc->row, bytes_out, (uint64_t)0 - replies.iov[i].iov_len);
+        STATS_ADD(l->row, dgrams_out, (uint64_t)-1);
+        STATS_ADD(l->row, bytes_out, (uint64_t)0 - replies.iov[i].iov_len);
         i++;
     }
     replies.n = 0;
@@ -179,10 +181,13 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     }
     STATS_ADD(l->svc->row, dgrams_in, 1);
     STATS_ADD(l->svc->row, bytes_in, len);
+    STATS_ADD(l->row, dgrams_in, 1);
+    STATS_ADD(l->row, bytes_in, len);
     if (!admit_dgram(l, from, d->fromlen))
         return;
     if (cs->udp_guard && dgram_bad_source(srv->lsns, srv->nlsns, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
+        STATS_ADD(l->row, loop_drops, 1);
         if (log_limit_pass(&guard_limit, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
             log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s: %s could start a loop (%lu more)",
@@ -264,11 +269,13 @@ static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget
     unsigned long missed;
     char why[128];
     struct listener *l = d->lsn;
-    if (budget == &loop_rate)
+    if (budget == &loop_rate) {
         STATS_ADD(l->svc->row, loop_drops, 1);
-    else {
+        STATS_ADD(l->row, loop_drops, 1);
+    } else {
         STATS_ADD(l->svc->row, refused, 1);
         STATS_ADD(l->svc->row, budget_drops, 1);
+        STATS_ADD(l->row, budget_drops, 1);
     }
     if (!log_limit_pass(&limit, &missed))
         return;
@@ -308,6 +315,8 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
      * shows it; a failed send is taken back. */
     STATS_ADD(d->lsn->svc->row, dgrams_out, 1);
     STATS_ADD(d->lsn->svc->row, bytes_out, len);
+    STATS_ADD(d->lsn->row, dgrams_out, 1);
+    STATS_ADD(d->lsn->row, bytes_out, len);
     if (len <= REPLY_SMALL && replies.lsn == d->lsn) {
         if (replies.n == REPLY_BATCH)
             flush_replies();
@@ -327,6 +336,8 @@ int superd_reply(struct superd_dgram *d, const void *buf, size_t len)
         int e = errno;
         STATS_ADD(d->lsn->svc->row, dgrams_out, (uint64_t)-1);
         STATS_ADD(d->lsn->svc->row, bytes_out, (uint64_t)0 - len);
+        STATS_ADD(d->lsn->row, dgrams_out, (uint64_t)-1);
+        STATS_ADD(d->lsn->row, bytes_out, (uint64_t)0 - len);
         return -e;
     }
     return 0;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "dgram.h"
 #include "listener.h"
 #include "log.h"
@@ -59,12 +60,8 @@ bool exec_service(const struct listener *l)
 static void handoff_free(struct handoff *h)
 {
     struct serve *srv = xl.srv;
-    const struct superd_service *svc = h->l->svc;
-    if (h->counted)
-        stats_conn_release(srv->stats, srv->stats_row, svc->stats_slot);
-    if (h->sourced)
-        sources_release(srv->sources, svc->stats_slot, srv->stats_row,
-                        (const struct sockaddr *)&h->src, svc->cs);
+    admit_release(h->l, (h->counted ? ADMIT_COUNTED : 0) | (h->sourced ? ADMIT_SOURCED : 0),
+                  (const struct sockaddr *)&h->src);
     if (h->dw.fd >= 0) {
         int fd = h->dw.fd;
         loop_del(srv->loop, &h->dw);
@@ -142,11 +139,8 @@ void exec_stream(struct listener *l, int fd, const struct sockaddr_storage *ss,
     struct handoff *h = handoff_new(l, ss, sslen);
     if (!h) {
         close(fd);
-        if (counted)
-            stats_conn_release(xl.srv->stats, xl.srv->stats_row, l->svc->stats_slot);
-        if (sourced)
-            sources_release(xl.srv->sources, l->svc->stats_slot, xl.srv->stats_row,
-                            (const struct sockaddr *)ss, l->svc->cs);
+        admit_release(l, (counted ? ADMIT_COUNTED : 0) | (sourced ? ADMIT_SOURCED : 0),
+                      (const struct sockaddr *)ss);
         return;
     }
     h->counted = counted;

@@ -12,6 +12,7 @@
 
 struct conf;
 struct serve;
+struct stats_lrow;
 struct superd_service;
 
 struct listener {
@@ -21,6 +22,7 @@ struct listener {
     const char *svc_name;       /* ... and its name, owned by the conf */
     struct superd_service *svc; /* in a worker: the service serving it */
     struct serve *srv;          /* in a worker: its serving context */
+    struct stats_lrow *row;     /* in a worker: its counters (stats.h), or NULL */
     int fd;                     /* -1 when closed */
     bool made_file;             /* we created the socket file (the master) */
     dev_t dev;                  /* ... this one: never unlink or chmod another */

@@ -194,6 +194,100 @@ static void service_figures(struct out *o, const struct stats *st)
 #undef EACH
 }
 
+/* name{service="S",listener="L"[,extra]} value */
+static void lsn_sample(struct out *o, const char *name, const struct stats_listener *l,
+                       const char *extra, uint64_t v)
+{
+    fprintf(o->f, "%s{service=\"", name);
+    label_value(o->f, l->svc);
+    fputs("\",listener=\"", o->f);
+    label_value(o->f, l->label);
+    fprintf(o->f, "\"%s%s} %llu\n", extra ? "," : "", extra ? extra : "", (unsigned long long)v);
+}
+
+static bool label_is_dgram(const char *label)
+{
+    return strncmp(label, "udp://", 6) == 0 || strncmp(label, "unix-dgram:", 11) == 0;
+}
+
+/* The listeners of the running configuration, each summed over every
+ * worker: families of their own (superd_listener_*), labelled with the
+ * service and the listener, so the service families stay whole when a
+ * reload removes a listener.  Stream listeners have no datagram samples,
+ * datagram listeners no connection samples. */
+static int listener_figures(struct out *o, const struct stats *st)
+{
+    struct stats_lrow *sums = malloc(STATS_MAX_LISTENERS * sizeof *sums);
+    bool *live = calloc(STATS_MAX_LISTENERS, sizeof *live), *dg = calloc(STATS_MAX_LISTENERS, 1);
+    if (!sums || !live || !dg) {
+        free(sums);
+        free(live);
+        free(dg);
+        return -ENOMEM;
+    }
+    const struct stats_listener *ls = st->lsn;
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
+        live[i] = ls[i].assigned && ls[i].svc[0];
+        if (live[i]) {
+            stats_listener_sum(st, i, &sums[i]);
+            dg[i] = label_is_dgram(ls[i].label);
+        }
+    }
+#define EACH(i) for (int i = 0; i < STATS_MAX_LISTENERS; i++) if (live[i])
+    /* Every listener in the first family: in their order (the configuration's). */
+    family(o, "superd_listener_received_bytes_total", "counter",
+           "Bytes received from clients, per listener.");
+    EACH(i) lsn_sample(o, "superd_listener_received_bytes_total", &ls[i], NULL, sums[i].bytes_in);
+    family(o, "superd_listener_sent_bytes_total", "counter", "Bytes sent to clients, per listener.");
+    EACH(i) lsn_sample(o, "superd_listener_sent_bytes_total", &ls[i], NULL, sums[i].bytes_out);
+    family(o, "superd_listener_connections_accepted_total", "counter",
+           "Stream connections accepted, per listener.");
+    EACH(i) if (!dg[i])
+        lsn_sample(o, "superd_listener_connections_accepted_total", &ls[i], NULL,
+                   sums[i].accepted);
+    family(o, "superd_listener_connections_active", "gauge",
+           "Stream connections open now, per listener.");
+    EACH(i) if (!dg[i])
+        lsn_sample(o, "superd_listener_connections_active", &ls[i], NULL,
+                   (uint64_t)(sums[i].active < 0 ? 0 : sums[i].active));
+    family(o, "superd_listener_connections_refused_total", "counter",
+           "Connections and datagrams refused by admission, per listener, by reason.");
+    /* A datagram is never refused by these: no samples for them. */
+    static const bool stream_only[STATS_REFUSALS] = {
+        [STATS_REFUSED_PER_SOURCE] = true, [STATS_REFUSED_MAX_CONN] = true,
+        [STATS_REFUSED_TLS] = true, [STATS_REFUSED_PROXY] = true,
+    };
+    EACH(i) for (int r = 0; r < STATS_REFUSALS; r++) {
+        char extra[64];
+        if (dg[i] && stream_only[r])
+            continue;
+        snprintf(extra, sizeof extra, "reason=\"%s\"", refusal_names[r]);
+        lsn_sample(o, "superd_listener_connections_refused_total", &ls[i], extra,
+                   sums[i].refused_by[r]);
+    }
+    family(o, "superd_listener_datagrams_received_total", "counter",
+           "Datagrams received, per listener.");
+    EACH(i) if (dg[i])
+        lsn_sample(o, "superd_listener_datagrams_received_total", &ls[i], NULL, sums[i].dgrams_in);
+    family(o, "superd_listener_datagrams_sent_total", "counter",
+           "Datagrams sent (replies), per listener.");
+    EACH(i) if (dg[i])
+        lsn_sample(o, "superd_listener_datagrams_sent_total", &ls[i], NULL, sums[i].dgrams_out);
+    family(o, "superd_listener_datagrams_dropped_total", "counter",
+           "Replies dropped, per listener: loop protection, or a reply budget.");
+    EACH(i) if (dg[i]) {
+        lsn_sample(o, "superd_listener_datagrams_dropped_total", &ls[i], "reason=\"loop\"",
+                   sums[i].loop_drops);
+        lsn_sample(o, "superd_listener_datagrams_dropped_total", &ls[i], "reason=\"budget\"",
+                   sums[i].budget_drops);
+    }
+#undef EACH
+    free(sums);
+    free(live);
+    free(dg);
+    return 0;
+}
+
 int metrics_render(const struct stats *st, bool openmetrics, char **out, size_t *len)
 {
     struct out o = { .om = openmetrics };
@@ -204,9 +298,10 @@ int metrics_render(const struct stats *st, bool openmetrics, char **out, size_t 
         return -ENOMEM;
     process_figures(&o, st);
     service_figures(&o, st);
+    int r = listener_figures(&o, st);
     if (openmetrics)
         fputs("# EOF\n", o.f);
-    if (fclose(o.f) != 0 || !*out) {
+    if (fclose(o.f) != 0 || !*out || r < 0) {
         free(*out);
         *out = NULL;
         return -ENOMEM;

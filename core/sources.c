@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,7 +155,31 @@ static void mask(uint8_t *addr, unsigned len, unsigned bits)
     }
 }
 
-/* False for addresses that are not IP (unix peers: no per-source state). */
+int sources_peer_uid(int fd, struct sockaddr *out)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return -errno;
+    uint32_t uid = (uint32_t)cr.uid;
+    memset(out, 0, sizeof *out);
+    out->sa_family = SOURCES_AF_UID;
+    memcpy(out->sa_data + 2, &uid, sizeof uid);
+    return 0;
+}
+
+bool sources_is_uid(const struct sockaddr *sa, unsigned *uid)
+{
+    if (!sa || sa->sa_family != SOURCES_AF_UID)
+        return false;
+    uint32_t u;
+    memcpy(&u, sa->sa_data + 2, sizeof u);
+    *uid = u;
+    return true;
+}
+
+/* False for addresses that are neither IP nor a uid (other unix peers: no
+ * per-source state). */
 static bool make_key(struct key *k, int svc, int worker, const struct sockaddr *sa,
                      const struct conf_service *cs)
 {
@@ -170,6 +195,14 @@ static bool make_key(struct key *k, int svc, int worker, const struct sockaddr *
     } else if (sa->sa_family == AF_INET6) {
         family = AF_INET6;
         memcpy(addr, a6->s6_addr, 16);
+    } else if (sources_is_uid(sa, &bits)) {
+        /* A uid: a key of its own family (AF_UNIX), whole. */
+        uint32_t uid = bits;
+        memcpy(addr, &uid, sizeof uid);
+        k->w[0] = (uint64_t)(uint16_t)svc | (uint64_t)(uint16_t)worker << 16 |
+                  (uint64_t)AF_UNIX << 32 | (uint64_t)32 << 40;
+        memcpy(&k->w[1], addr, 16);
+        return true;
     } else {
         return false;
     }

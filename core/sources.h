@@ -27,6 +27,18 @@
 
 struct sources;
 
+/* A unix stream peer has no address to count: per-source limits count it
+ * by its uid (SO_PEERCRED), written as a sockaddr of this family, which no
+ * socket has (it fits a struct sockaddr). */
+#define SOURCES_AF_UID 0xfe01
+
+/* Write the source of the peer on unix stream socket `fd`: its uid.
+ * 0, or a negative errno (its credentials unknown). */
+int sources_peer_uid(int fd, struct sockaddr *out);
+
+/* True (and *uid) if sa is such a source. */
+bool sources_is_uid(const struct sockaddr *sa, unsigned *uid);
+
 /* Map the table (before the first fork) with a fresh random key.  NULL on
  * failure. */
 struct sources *sources_create(void);
@@ -40,8 +52,9 @@ enum src_verdict { SRC_OK, SRC_TOO_MANY, SRC_RATE, SRC_FULL };
  * sources_release) or a datagram (not counted) from `sa` to service slot
  * `svc` in worker row `worker`, under the service's `cs` settings:
  * max_per_source (connections only), rate_limit, the source prefixes.
- * Counts it when admitted.  Exact across workers (one lock).  Non-IP
- * addresses are always admitted.  SRC_FULL: no room for this source's
+ * Counts it when admitted.  Exact across workers (one lock).  A uid
+ * (SOURCES_AF_UID) is one source; other non-IP addresses are always
+ * admitted.  SRC_FULL: no room for this source's
  * state (nothing is admitted that cannot be counted).
  */
 enum src_verdict sources_admit(struct sources *s, int svc, int worker, const struct sockaddr *sa,

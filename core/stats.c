@@ -10,8 +10,9 @@ static struct stats *mapped;
 
 struct stats *stats_create(void)
 {
+    /* Mostly listener rows that stay untouched: no reserve for them. */
     void *p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     mapped = p;
@@ -90,7 +91,196 @@ static bool in_conf(const struct conf *c, const char *name)
     return false;
 }
 
-int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
+/* ---- listener slots ---- */
+
+static bool lslot_free(const struct stats *st, int i)
+{
+    return __atomic_load_n(&st->lsn[i].svc[0], __ATOMIC_ACQUIRE) == '\0';
+}
+
+static void lfree_slot(struct stats *st, int i)
+{
+    __atomic_store_n(&st->lsn[i].svc[0], '\0', __ATOMIC_RELEASE);
+    st->lsn[i].assigned = false;
+    st->lsn[i].users = 0;
+}
+
+/* FNV-1a of the service's name and the label. */
+static uint32_t lhash(const char *svc, const char *label)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = svc; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    h = (h ^ 0xffu) * 16777619u;
+    for (const char *p = label; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+static int lfind(const struct stats *st, const char *svc, const char *label, uint32_t h)
+{
+    if (!svc[0])
+        return -ENOENT;
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
+        const struct stats_listener *l = &st->lsn[i];
+        if (st->lhash[i] == h && __atomic_load_n(&l->svc[0], __ATOMIC_ACQUIRE) == svc[0] &&
+            strncmp(l->svc, svc, STATS_NAME_MAX - 1) == 0 &&
+            strncmp(l->label, label, STATS_LABEL_MAX - 1) == 0)
+            return i;
+    }
+    return -ENOENT;
+}
+
+void stats_listener_label(const struct laddr *a, char *out, size_t size)
+{
+    /* a->text is "KIND ADDRESS" ("tcp 127.0.0.1:7", "unix /run/x.sock"). */
+    const char *sp = strchr(a->text, ' ');
+    if (!sp) {
+        snprintf(out, size, "%s", a->text);
+        return;
+    }
+    snprintf(out, size, "%.*s%s%s", (int)(sp - a->text), a->text,
+             addr_is_unix(a->kind) ? ":" : "://", sp + 1);
+}
+
+int stats_listener_slot(const struct stats *st, const char *svc, const char *label)
+{
+    return lfind(st, svc, label, lhash(svc, label));
+}
+
+/* Mark in keep[] the slots that listeners of c have now; the number of
+ * listeners of c. */
+static size_t mark_kept(const struct stats *st, const struct conf *c, bool *keep)
+{
+    size_t n = 0;
+    char label[STATS_LABEL_MAX];
+    memset(keep, 0, STATS_MAX_LISTENERS * sizeof *keep);
+    for (size_t i = 0; i < c->nsvcs; i++) {
+        if (!c->svcs[i].enabled)
+            continue;
+        for (size_t a = 0; a < c->svcs[i].naddrs; a++, n++) {
+            stats_listener_label(&c->svcs[i].addrs[a], label, sizeof label);
+            int slot = stats_listener_slot(st, c->svcs[i].name, label);
+            if (slot >= 0)
+                keep[slot] = true;
+        }
+    }
+    return n;
+}
+
+static int listeners_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
+{
+    bool keep[STATS_MAX_LISTENERS];
+    size_t want = mark_kept(st, c, keep);
+    /* Slots of listeners that c drops but whose workers still run. */
+    int held = 0;
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++)
+        if (!lslot_free(st, i) && st->lsn[i].users > 0 && !keep[i])
+            held++;
+    if (want <= (size_t)(STATS_MAX_LISTENERS - held))
+        return 0;
+    if (held && want <= STATS_MAX_LISTENERS)
+        snprintf(err, errlen, "%s: %zu listeners, but superd can count (statistics) only %d "
+                 "more while workers of the earlier configuration still serve %d others; "
+                 "retry once they have finished", c->path, want, STATS_MAX_LISTENERS - held,
+                 held);
+    else
+        snprintf(err, errlen, "%s: %zu listeners, but superd can count (statistics) at most %d",
+                 c->path, want, STATS_MAX_LISTENERS);
+    return -ENOSPC;
+}
+
+/* Take a free slot for (svc, label); -ENOSPC when none is left. */
+static int ltake(struct stats *st, const char *svc, const char *label, uint32_t h)
+{
+    int i;
+    for (i = 0; i < STATS_MAX_LISTENERS && !lslot_free(st, i); i++)
+        ;
+    if (i == STATS_MAX_LISTENERS || !svc[0])
+        return -ENOSPC;
+    struct stats_listener *l = &st->lsn[i];
+    memset(&l->retired, 0, sizeof l->retired);
+    l->assigned = false;
+    l->users = 0;
+    st->lhash[i] = h;
+    snprintf(l->label, sizeof l->label, "%s", label);
+    snprintf(l->svc + 1, sizeof l->svc - 1, "%s", svc + 1);
+    __atomic_store_n(&l->svc[0], svc[0], __ATOMIC_RELEASE);
+    return i;
+}
+
+/* After listeners_fit: the listeners of c are the assigned ones. */
+static void listeners_assign(struct stats *st, const struct conf *c)
+{
+    bool keep[STATS_MAX_LISTENERS];
+    char label[STATS_LABEL_MAX];
+    mark_kept(st, c, keep);
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
+        if (lslot_free(st, i) || keep[i])
+            continue;
+        st->lsn[i].assigned = false;
+        if (st->lsn[i].users <= 0)
+            lfree_slot(st, i);
+    }
+    for (size_t i = 0; i < c->nsvcs; i++) {
+        if (!c->svcs[i].enabled)
+            continue;
+        char name[STATS_NAME_MAX];
+        snprintf(name, sizeof name, "%s", c->svcs[i].name);
+        for (size_t a = 0; a < c->svcs[i].naddrs; a++) {
+            stats_listener_label(&c->svcs[i].addrs[a], label, sizeof label);
+            uint32_t h = lhash(name, label);
+            int slot = lfind(st, name, label, h);
+            if (slot < 0)
+                slot = ltake(st, name, label, h);
+            if (slot >= 0)      /* always, after listeners_fit */
+                st->lsn[slot].assigned = true;
+        }
+    }
+}
+
+struct stats_lrow *stats_listener_row(struct stats *st, int w, const char *svc,
+                                      const struct laddr *a)
+{
+    char name[STATS_NAME_MAX], label[STATS_LABEL_MAX];
+    if (!st || w < 0 || w >= STATS_MAX_WORKERS)
+        return NULL;
+    snprintf(name, sizeof name, "%s", svc);
+    stats_listener_label(a, label, sizeof label);
+    int i = stats_listener_slot(st, name, label);
+    /* Only a slot this row serves: its release folds and clears it. */
+    if (i < 0 || !(st->lserves[w][i / 64] & 1ull << (i % 64)))
+        return NULL;
+    return &st->lrows[w][i];
+}
+
+_Static_assert((sizeof(struct stats_lrow) - offsetof(struct stats_lrow, accepted)) %
+               sizeof(uint64_t) == 0, "stats_lrow: only uint64_t counters after active");
+
+/* Add every counter of r to `to` (not `active`), as fold() does. */
+static void lfold(struct stats_lrow *to, const struct stats_lrow *r)
+{
+    enum { N = (sizeof(struct stats_lrow) - offsetof(struct stats_lrow, accepted)) /
+               sizeof(uint64_t) };
+    uint64_t *t = &to->accepted;
+    const uint64_t *f = &r->accepted;
+    for (size_t i = 0; i < N; i++)
+        t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+}
+
+void stats_listener_sum(const struct stats *st, int slot, struct stats_lrow *out)
+{
+    *out = st->lsn[slot].retired;
+    out->active = 0;
+    for (int w = 0; w < STATS_MAX_WORKERS; w++) {
+        if (!__atomic_load_n(&st->worker_used[w], __ATOMIC_ACQUIRE))
+            continue;
+        lfold(out, &st->lrows[w][slot]);
+        out->active += __atomic_load_n(&st->lrows[w][slot].active, __ATOMIC_RELAXED);
+    }
+}
+
+static int services_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
 {
     size_t want = 0;
     for (size_t i = 0; i < c->nsvcs; i++)
@@ -111,6 +301,12 @@ int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t er
         snprintf(err, errlen, "%s: %zu services, but superd can count (limits and statistics) "
                  "at most %d", c->path, want, STATS_MAX_SERVICES);
     return -ENOSPC;
+}
+
+int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
+{
+    int r = services_fit(st, c, err, errlen);
+    return r < 0 ? r : listeners_fit(st, c, err, errlen);
 }
 
 int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errlen)
@@ -135,6 +331,7 @@ int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errle
         }
         st->svc[slot].assigned = true;
     }
+    listeners_assign(st, c);
     return 0;
 }
 
@@ -152,6 +349,15 @@ int stats_worker_take(struct stats *st)
                 continue;
             st->serves[w][i / 64] |= 1ull << (i % 64);
             st->svc[i].users++;
+        }
+        memset(st->lserves[w], 0, sizeof st->lserves[w]);
+        for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
+            if (lslot_free(st, i) || !st->lsn[i].assigned)
+                continue;
+            /* Zero already (a release clears what it folds); made sure. */
+            memset(&st->lrows[w][i], 0, sizeof st->lrows[w][i]);
+            st->lserves[w][i / 64] |= 1ull << (i % 64);
+            st->lsn[i].users++;
         }
         __atomic_store_n(&st->worker_used[w], true, __ATOMIC_RELEASE);
         return w;
@@ -207,6 +413,16 @@ void stats_worker_release(struct stats *st, int w)
     }
     memset(st->serves[w], 0, sizeof st->serves[w]);
     __atomic_store_n(&st->row_active[w], 0, __ATOMIC_RELAXED);
+    /* Only the listener rows it served were ever written. */
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
+        if (!(st->lserves[w][i / 64] & 1ull << (i % 64)))
+            continue;
+        lfold(&st->lsn[i].retired, &st->lrows[w][i]);
+        memset(&st->lrows[w][i], 0, sizeof st->lrows[w][i]);
+        if (--st->lsn[i].users <= 0 && !st->lsn[i].assigned && !lslot_free(st, i))
+            lfree_slot(st, i);
+    }
+    memset(st->lserves[w], 0, sizeof st->lserves[w]);
 }
 
 void stats_sum(const struct stats *st, int service, struct stats_row *out)

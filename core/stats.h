@@ -25,6 +25,14 @@
 #define STATS_MAX_SERVICES 128
 #define STATS_MAX_WORKERS 128
 #define STATS_NAME_MAX 64
+/* Listener slots: every listen address of every service, counting those
+ * that workers of an earlier configuration still serve during a reload.
+ * A configuration with more is refused like one with too many services.
+ * Their rows take 128 bytes per worker and listener: the mapping is
+ * 64 MiB of address space, of which only the rows in use are touched. */
+#define STATS_MAX_LISTENERS 4096
+/* A listener's label: "unix-dgram:" and a path of ADDR_TEXT_MAX. */
+#define STATS_LABEL_MAX 144
 
 /* Why a connection or datagram was refused (the metrics' `reason`). */
 enum stats_refusal {
@@ -64,6 +72,22 @@ struct stats_row {
     uint64_t tls_failures;
 };
 
+/* The counters of one listener in one worker, or summed: two cache lines,
+ * the first holding every field a connection or a datagram touches.  A
+ * listener's figures are also counted in its service's stats_row: the
+ * service's keep what listeners removed by a reload had counted. */
+struct stats_lrow {
+    int64_t active;         /* open connections (admitted against max_connections) */
+    uint64_t accepted;      /* the same events as stats_row.accepted */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t dgrams_in;
+    uint64_t dgrams_out;
+    uint64_t loop_drops;
+    uint64_t budget_drops;
+    uint64_t refused_by[STATS_REFUSALS];
+} __attribute__((aligned(64)));
+
 /* Restarts of workers, by cause (the metrics' `cause`). */
 enum stats_restart {
     STATS_RESTART_CRASH,            /* killed by a signal while serving */
@@ -95,6 +119,18 @@ struct stats_service {
     struct stats_row retired;   /* rows of workers that are gone (no `active`) */
 };
 
+/* A listener slot, keyed by its service's name and its label (the
+ * address as written in the configuration: "tcp://127.0.0.1:7",
+ * "udp://[::1]:7", "unix:/run/x.sock"), so a listener kept across a
+ * reload keeps its counters. */
+struct stats_listener {
+    char svc[STATS_NAME_MAX];   /* "" when the slot is free (first byte last) */
+    char label[STATS_LABEL_MAX];
+    bool assigned;              /* a listener of the running configuration */
+    int32_t users;              /* worker rows that serve it */
+    struct stats_lrow retired;  /* rows of workers that are gone (no `active`) */
+};
+
 struct stats {
     struct stats_proc proc;
     struct stats_service svc[STATS_MAX_SERVICES];
@@ -105,12 +141,24 @@ struct stats {
     int64_t worker_started[STATS_MAX_WORKERS];  /* unix seconds, the same */
     bool worker_used[STATS_MAX_WORKERS];
     uint8_t worker_ready[STATS_MAX_WORKERS];  /* set by a worker once its plugins run */
+    struct stats_listener lsn[STATS_MAX_LISTENERS];
+    /* Each slot's hash of service and label, packed: a look-up scans 16 KiB. */
+    uint32_t lhash[STATS_MAX_LISTENERS];
+    uint64_t lserves[STATS_MAX_WORKERS][STATS_MAX_LISTENERS / 64];  /* slot bits */
+    /* Last: rows of slots no worker serves stay zero, and untouched. */
+    struct stats_lrow lrows[STATS_MAX_WORKERS][STATS_MAX_LISTENERS];
 };
 
-/* Add to a counter of the caller's own row (single writer, but read by the
- * master at any time: atomic, relaxed). */
-#define STATS_ADD(row, field, n) \
-    ((void)((row) ? __atomic_fetch_add(&(row)->field, (n), __ATOMIC_RELAXED) : 0))
+/* Add to a counter of the caller's own row.  A row has one writer (its
+ * worker), and is read by others at any time: a relaxed load and store,
+ * never torn, and no locked instruction on the hot path. */
+#define STATS_ADD(row, field, n) do { \
+        __typeof__(row) stats_add_row_ = (row); \
+        if (stats_add_row_) \
+            __atomic_store_n(&stats_add_row_->field, \
+                             __atomic_load_n(&stats_add_row_->field, __ATOMIC_RELAXED) + (n), \
+                             __ATOMIC_RELAXED); \
+    } while (0)
 
 /* Map the shared region (zeroed).  Returns NULL on failure.  The process
  * (and the workers it forks) finds it again with stats_mapped(). */
@@ -124,17 +172,20 @@ void stats_destroy(struct stats *st);
 int stats_service_slot(struct stats *st, const char *name);
 
 /*
- * Master only.  Can every enabled service of `c` have a slot, counting the
- * slots that assigning `c` would free?  Returns 0, or -ENOSPC with one line
- * in err saying how many are needed and free.  Changes nothing.
+ * Master only.  Can every enabled service of `c`, and every listen address
+ * of them, have a slot, counting the slots that assigning `c` would free?
+ * Returns 0, or -ENOSPC with one line in err saying how many are needed
+ * and free.  Changes nothing.
  */
 int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen);
 
 /*
  * Master only.  Make the enabled services of `c` the assigned ones: each
  * gets a slot (kept if its name had one), the others are no longer
- * assigned and are freed once no worker row serves them.  All or nothing:
- * returns 0, or -ENOSPC (with err as stats_fit) and changes nothing.
+ * assigned and are freed once no worker row serves them.  The same for
+ * their listeners (kept if the service and the label had one).  All or
+ * nothing: returns 0, or -ENOSPC (with err as stats_fit) and changes
+ * nothing.
  */
 int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errlen);
 
@@ -146,6 +197,22 @@ int stats_worker_take(struct stats *st);
  * `retired`, drop its connections (they died with it), free the row, and
  * free the slots that only it served and are no longer assigned. */
 void stats_worker_release(struct stats *st, int worker);
+
+/* The label of a listen address: "tcp://127.0.0.1:7", "udp://[::1]:7",
+ * "tls://...", "unix:/run/x.sock", "unix-dgram:@name". */
+void stats_listener_label(const struct laddr *a, char *out, size_t size);
+
+/* The slot of listener `label` of service `svc`, or -ENOENT. */
+int stats_listener_slot(const struct stats *st, const char *svc, const char *label);
+
+/* Worker row `worker`'s counters of the listener `a` of service `svc`, or
+ * NULL when it has no slot (not counted).  Looked up once, when a worker
+ * attaches its listeners. */
+struct stats_lrow *stats_listener_row(struct stats *st, int worker, const char *svc,
+                                      const struct laddr *a);
+
+/* Sum of the retired row and every worker's row of listener slot `slot`. */
+void stats_listener_sum(const struct stats *st, int slot, struct stats_lrow *out);
 
 /* Count a refusal of `why` (and the total `refused`) in a worker's row
  * (may be NULL: not counted). */

@@ -16,10 +16,14 @@
 
 #define STATUS_TIMEOUT_MS 5000
 #define STATUS_MAX_BYTES (4u << 20)
-#define MAX_ROWS 256
+#define MAX_WORKERS 256
+/* Services and their listeners. */
+#define MAX_ROWS (STATS_MAX_SERVICES + STATS_MAX_LISTENERS)
 
+/* A service (lsn "") or one of its listeners. */
 struct svc_row {
     char name[STATS_NAME_MAX];
+    char lsn[STATS_LABEL_MAX];
     unsigned long long active, accepted, refused, bytes_in, bytes_out, dgrams_in, dgrams_out;
 };
 
@@ -29,8 +33,9 @@ struct figures {
     char version[64];
     struct svc_row svcs[MAX_ROWS];
     size_t nsvcs;
-    int pids[MAX_ROWS];
-    long long started[MAX_ROWS];
+    size_t hint;            /* where the next row is likely: families list rows in order */
+    int pids[MAX_WORKERS];
+    long long started[MAX_WORKERS];
     size_t nworkers;
 };
 
@@ -137,17 +142,34 @@ static void printable(char *s)
             *s = '?';
 }
 
-static struct svc_row *row_of(struct figures *f, const char *name)
+static bool row_is(const struct svc_row *r, const char *name, const char *lsn)
 {
+    return strcmp(r->name, name) == 0 && strcmp(r->lsn, lsn) == 0;
+}
+
+/* The row of service `name` (lsn "") or of its listener `lsn`, made if new
+ * (names are compared as the server sent them, before printable()). */
+static struct svc_row *row_of(struct figures *f, const char *name, const char *lsn)
+{
+    char n[STATS_NAME_MAX], l[STATS_LABEL_MAX];
+    snprintf(n, sizeof n, "%s", name);
+    snprintf(l, sizeof l, "%s", lsn);
+    printable(n);
+    printable(l);
+    if (f->hint < f->nsvcs && row_is(&f->svcs[f->hint], n, l))
+        return &f->svcs[f->hint++];
     for (size_t i = 0; i < f->nsvcs; i++)
-        if (strcmp(f->svcs[i].name, name) == 0)
+        if (row_is(&f->svcs[i], n, l)) {
+            f->hint = i + 1;
             return &f->svcs[i];
+        }
     if (f->nsvcs == MAX_ROWS)
         return NULL;
     struct svc_row *r = &f->svcs[f->nsvcs++];
     memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s", name);
-    printable(r->name);
+    memcpy(r->name, n, sizeof n);
+    memcpy(r->lsn, l, sizeof l);
+    f->hint = f->nsvcs;
     return r;
 }
 
@@ -164,9 +186,20 @@ static void take(struct figures *f, char *line)
         *brace = '\0';
         labels = brace + 1;
     }
-    char svc[STATS_NAME_MAX], pid[16];
+    char svc[STATS_NAME_MAX], lsn[STATS_LABEL_MAX], pid[16];
     label(labels, "service", svc, sizeof svc);
-    struct svc_row *r = svc[0] ? row_of(f, svc) : NULL;
+    label(labels, "listener", lsn, sizeof lsn);
+    /* A listener's families are the service's with "listener_" after
+     * "superd_": one set of names below reads both. */
+    static const char lprefix[] = "superd_listener_";
+    if (strncmp(line, lprefix, sizeof lprefix - 1) == 0) {
+        if (!lsn[0])
+            return;
+        memmove(line + 7, line + sizeof lprefix - 1, strlen(line + sizeof lprefix - 1) + 1);
+    } else {
+        lsn[0] = '\0';
+    }
+    struct svc_row *r = svc[0] ? row_of(f, svc, lsn) : NULL;
     if (strcmp(line, "superd_start_time_seconds") == 0)
         f->start = (long long)v;
     else if (strcmp(line, "superd_workers") == 0)
@@ -181,7 +214,7 @@ static void take(struct figures *f, char *line)
         label(labels, "version", f->version, sizeof f->version);
         printable(f->version);
     }
-    else if (strcmp(line, "superd_worker_start_time_seconds") == 0 && f->nworkers < MAX_ROWS) {
+    else if (strcmp(line, "superd_worker_start_time_seconds") == 0 && f->nworkers < MAX_WORKERS) {
         label(labels, "pid", pid, sizeof pid);
         f->pids[f->nworkers] = atoi(pid);
         f->started[f->nworkers++] = (long long)v;
@@ -224,12 +257,22 @@ static void print(const struct figures *f)
         age(f->now - f->started[i], up, sizeof up);
         printf("  worker %d: up %s\n", f->pids[i], up);
     }
-    printf("%-24s %8s %10s %9s %12s %12s %10s %10s\n", "SERVICE", "ACTIVE", "ACCEPTED",
-           "REFUSED", "BYTES IN", "BYTES OUT", "DGRAMS IN", "DGRAMS OUT");
+    printf("%-24s %8s %10s %9s %12s %12s %10s %10s\n", "SERVICE / LISTENER", "ACTIVE",
+           "ACCEPTED", "REFUSED", "BYTES IN", "BYTES OUT", "DGRAMS IN", "DGRAMS OUT");
+    /* Each service, then its listeners indented (in the server's order). */
     for (size_t i = 0; i < f->nsvcs; i++) {
-        const struct svc_row *r = &f->svcs[i];
-        printf("%-24s %8llu %10llu %9llu %12llu %12llu %10llu %10llu\n", r->name, r->active,
-               r->accepted, r->refused, r->bytes_in, r->bytes_out, r->dgrams_in, r->dgrams_out);
+        if (f->svcs[i].lsn[0])
+            continue;
+        for (size_t j = i; j < f->nsvcs; j++) {
+            const struct svc_row *r = &f->svcs[j];
+            if (j > i && !(r->lsn[0] && strcmp(r->name, f->svcs[i].name) == 0))
+                continue;
+            char name[STATS_LABEL_MAX + 2];
+            snprintf(name, sizeof name, "%s%s", j > i ? "  " : "", j > i ? r->lsn : r->name);
+            printf("%-24s %8llu %10llu %9llu %12llu %12llu %10llu %10llu\n", name, r->active,
+                   r->accepted, r->refused, r->bytes_in, r->bytes_out, r->dgrams_in,
+                   r->dgrams_out);
+        }
     }
 }
 

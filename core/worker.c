@@ -75,6 +75,8 @@ int worker_attach(struct worker *wk, const struct lsn_set *set)
         for (size_t s = 0; s < wk->nsvcs; s++)
             if (wk->svcs[s].cs == &wk->conf->svcs[l->svc_index])
                 l->svc = &wk->svcs[s];
+        l->row = l->svc ? stats_listener_row(wk->srv.stats, wk->srv.stats_row, l->svc_name,
+                                             &l->addr) : NULL;
         if (l->svc)
             wk->nlsns++;
     }

@@ -11,8 +11,11 @@
 
 #include <CUnit/Basic.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdlib.h>
@@ -49,6 +52,14 @@ static struct it_daemon *start_with_metrics(const char *sock, int port, const ch
 
     CU_ASSERT_FATAL(it_start(d, conf) == 0);
     return d;
+}
+
+/* Read one byte from a child's pipe, bounded: 1 when read. */
+static int read_byte(int fd, char *c)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    return poll(&p, 1, 2 * IT_OP_MS) == 1 && read(fd, c, 1) == 1;
 }
 
 /* 1 when text has the exact line. */
@@ -305,7 +316,7 @@ static void test_prometheus_scrapes(void)
     int port = it_free_port(IT_TCP4 | IT_UDP4), mport = it_free_port(IT_TCP4);
     int pport = it_free_port(IT_TCP4);
     char *prom = dep("usr/bin/prometheus"), *yml = it_path("prometheus.yml");
-    char *accepted = NULL, *bytes = NULL;
+    char *accepted = NULL, *bytes = NULL, *per_listener = NULL;
     struct it_daemon *d = it_alloc(sizeof(*d));
     int64_t deadline;
     pid_t pid;
@@ -339,22 +350,28 @@ static void test_prometheus_scrapes(void)
         _exit(127);
     }
     deadline = it_now_ms() + 30000;
-    while (it_left_ms(deadline) && (!accepted || !bytes)) {
+    while (it_left_ms(deadline) && (!accepted || !bytes || !per_listener)) {
         char *a = http_get(pport, "/api/v1/query?query=superd_connections_accepted_total"
                                   "%7Bservice%3D%22echo%22%7D");
         char *b = http_get(pport, "/api/v1/query?query=superd_received_bytes_total"
                                   "%7Bservice%3D%22echo%22%7D");
+        char *l = http_get(pport, it_printf("/api/v1/query?query=superd_listener_connections_"
+                                            "accepted_total%%7Blistener%%3D%%22tcp%%3A%%2F%%2F"
+                                            "127.0.0.1%%3A%d%%22%%7D", port));
         if (strstr(a, "\"3\"]"))
             accepted = a;
         if (strstr(b, "\"300\"]"))
             bytes = b;
-        if (!accepted || !bytes)
+        if (strstr(l, "\"3\"]"))
+            per_listener = l;
+        if (!accepted || !bytes || !per_listener)
             it_sleep_ms(250);
     }
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     CU_ASSERT(accepted != NULL);
     CU_ASSERT(bytes != NULL);
+    CU_ASSERT(per_listener != NULL);
     CU_ASSERT(it_stop(d, SIGTERM) == 0);
 }
 
@@ -402,6 +419,185 @@ static void test_metrics_refusal_reasons(void)
     CU_ASSERT(it_stop(d, SIGTERM) == 0);
 }
 
+/* A known workload on two TCP listeners and a UDP one of one service gives
+ * exact figures per listener (labels service and listener), the service's
+ * are their sums, and superd status shows each listener under its service. */
+static void test_metrics_per_listener(void)
+{
+    int port = it_free_port(IT_TCP4 | IT_UDP4), port2 = it_free_port(IT_TCP4);
+    char *sock = it_path("metrics.sock");
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    uint8_t reply[64];
+    const char *args[4];
+    char *text, *out, *err, *l1, *l2, *lu, *row;
+    int fd, st;
+
+    CU_ASSERT_FATAL(port > 0 && port2 > 0 && port != port2);
+    tolen = it_sa_inet(AF_INET, port, &to);
+    CU_ASSERT_FATAL(it_start(d, it_conf_global(
+        it_printf("workers = 2\nmetrics_listen = unix:%s\n", sock),
+        it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d tcp://127.0.0.1:%d "
+                  "udp://127.0.0.1:%d\n", port, port2, port))) == 0);
+    for (int i = 0; i < 3; i++) {
+        fd = it_tcp_connect(AF_INET, port);
+        CU_ASSERT(it_echo_stream(fd, 100, "100 bytes"));
+        it_close(fd);
+    }
+    fd = it_tcp_connect(AF_INET, port2);
+    CU_ASSERT(it_echo_stream(fd, 50, "50 bytes"));
+    it_close(fd);
+    fd = it_udp_socket(AF_INET, 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT(it_dgram_ask(fd, &to, tolen, it_pattern, 10, reply, sizeof(reply), 1) == 10);
+    l1 = it_printf("service=\"echo\",listener=\"tcp://127.0.0.1:%d\"", port);
+    l2 = it_printf("service=\"echo\",listener=\"tcp://127.0.0.1:%d\"", port2);
+    lu = it_printf("service=\"echo\",listener=\"udp://127.0.0.1:%d\"", port);
+    text = scrape_until(sock, "superd_connections_active{service=\"echo\"} 0");
+    text = scrape_until(sock, it_printf("superd_listener_connections_active{%s} 0", l2));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_connections_accepted_total{%s} 3", l1)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_connections_accepted_total{%s} 1", l2)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_connections_active{%s} 0", l1)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_received_bytes_total{%s} 300", l1)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_sent_bytes_total{%s} 300", l1)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_received_bytes_total{%s} 50", l2)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_sent_bytes_total{%s} 50", l2)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_received_bytes_total{%s} 20", lu)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_datagrams_received_total{%s} 2", lu)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_datagrams_sent_total{%s} 2", lu)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_datagrams_dropped_total{%s,"
+                                       "reason=\"loop\"} 0", lu)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_connections_refused_total{%s,"
+                                       "reason=\"max_per_source\"} 0", l2)));
+    /* A datagram listener has no connection samples, a stream one no datagram ones. */
+    CU_ASSERT(strstr(text, it_printf("superd_listener_connections_accepted_total{%s}", lu)) == NULL);
+    CU_ASSERT(strstr(text, it_printf("superd_listener_datagrams_received_total{%s}", l1)) == NULL);
+    /* The service's figures are the sums. */
+    CU_ASSERT(has_line(text, "superd_connections_accepted_total{service=\"echo\"} 4"));
+    CU_ASSERT(has_line(text, "superd_received_bytes_total{service=\"echo\"} 370"));
+    CU_ASSERT(has_line(text, "# TYPE superd_listener_connections_accepted_total counter"));
+    CU_ASSERT(has_line(text, "# TYPE superd_listener_connections_active gauge"));
+    args[0] = "status";
+    args[1] = "-c";
+    args[2] = d->conf;
+    args[3] = NULL;
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 0));
+    row = strstr(out, "\necho ");
+    CU_ASSERT_FATAL(row != NULL);
+    {
+        unsigned long long v[7];
+        char *r1 = strstr(row, it_printf("\n  tcp://127.0.0.1:%d ", port));
+        char *r2 = strstr(row, it_printf("\n  tcp://127.0.0.1:%d ", port2));
+        char *ru = strstr(row, it_printf("\n  udp://127.0.0.1:%d ", port));
+        CU_ASSERT_FATAL(r1 && r2 && ru);
+        CU_ASSERT_EQUAL(sscanf(strchr(r1 + 3, ' '), "%llu %llu %llu %llu %llu %llu %llu", &v[0],
+                               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]), 7);
+        CU_ASSERT(v[0] == 0 && v[1] == 3 && v[2] == 0 && v[3] == 300 && v[4] == 300 &&
+                  v[5] == 0 && v[6] == 0);
+        CU_ASSERT_EQUAL(sscanf(strchr(r2 + 3, ' '), "%llu %llu %llu %llu %llu %llu %llu", &v[0],
+                               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]), 7);
+        CU_ASSERT(v[1] == 1 && v[3] == 50 && v[4] == 50);
+        CU_ASSERT_EQUAL(sscanf(strchr(ru + 3, ' '), "%llu %llu %llu %llu %llu %llu %llu", &v[0],
+                               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]), 7);
+        CU_ASSERT(v[1] == 0 && v[3] == 20 && v[4] == 20 && v[5] == 2 && v[6] == 2);
+    }
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
+/* Connect to abstract unix socket `name` and see whether the connection
+ * is served (a byte echoed) or refused (closed at once).  Child side: no
+ * CUnit.  Returns the fd when served, -1 when refused or failed. */
+static int uid_try(const char *name)
+{
+    char c = 'x';
+    int fd = it_unix_connect(name);
+    struct pollfd p;
+
+    if (fd < 0 || send(fd, &c, 1, MSG_NOSIGNAL) != 1)
+        return -1;
+    p.fd = fd;
+    p.events = POLLIN;
+    if (poll(&p, 1, IT_OP_MS) == 1 && recv(fd, &c, 1, 0) == 1 && c == 'x')
+        return fd;
+    return -1;
+}
+
+/* A child as `uid`: three connections at once; reports how many were
+ * served, then holds them until `hold` is readable (bounded). */
+static pid_t uid_client(uid_t uid, const char *name, int report, int hold)
+{
+    pid_t pid = fork();
+
+    if (pid != 0)
+        return pid;
+    if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+        _exit(2);
+    {
+        char served = 0, c;
+        struct pollfd p = { .fd = hold, .events = POLLIN };
+        for (int i = 0; i < 3; i++)
+            served += uid_try(name) >= 0;
+        if (write(report, &served, 1) != 1)
+            _exit(3);
+        poll(&p, 1, 3 * IT_OP_MS);
+        if (read(hold, &c, 1) < 0)
+            _exit(4);
+    }
+    _exit(0);
+}
+
+/* max_per_source on a unix stream listener counts each peer uid
+ * (SO_PEERCRED): the third connection of uid 65534 is refused (counted as
+ * max_per_source, per listener too) while uid 65533 still gets its two. */
+static void test_unix_max_per_source_per_uid(void)
+{
+    char *sock = it_path("metrics.sock");
+    char *name = it_printf("@superd-it-uid-%d", (int)getpid());
+    struct it_daemon *d;
+    int rep[2], hold[2];
+    char a = 0, b = 0, *text, *lab;
+    pid_t pa, pb;
+
+    if (geteuid() != 0) {
+        printf("\n    skipped: needs root (children setuid to 65534 and 65533)\n    ");
+        return;
+    }
+    d = it_alloc(sizeof(*d));
+    CU_ASSERT_FATAL(it_start(d, it_conf_global(
+        it_printf("workers = 2\nmetrics_listen = unix:%s\n", sock),
+        it_printf("[uids]\nplugin = echo\nlisten = unix:%s\nmax_per_source = 2\n", name))) == 0);
+    CU_ASSERT_FATAL(pipe(rep) == 0 && pipe(hold) == 0);
+    pa = uid_client(65534, name, rep[1], hold[0]);
+    CU_ASSERT_FATAL(pa > 0);
+    CU_ASSERT(read_byte(rep[0], &a));
+    pb = uid_client(65533, name, rep[1], hold[0]);   /* while 65534 holds its two */
+    CU_ASSERT_FATAL(pb > 0);
+    CU_ASSERT(read_byte(rep[0], &b));
+    CU_ASSERT_EQUAL(a, 2);
+    CU_ASSERT_EQUAL(b, 2);
+    CU_ASSERT(write(hold[1], "gg", 2) == 2);
+    CU_ASSERT(waitpid(pa, NULL, 0) == pa);
+    CU_ASSERT(waitpid(pb, NULL, 0) == pb);
+    close(rep[0]);
+    close(rep[1]);
+    close(hold[0]);
+    close(hold[1]);
+    text = scrape_until(sock, "superd_connections_refused_total{service=\"uids\","
+                              "reason=\"max_per_source\"} 2");
+    CU_ASSERT(has_line(text, "superd_connections_refused_total{service=\"uids\","
+                             "reason=\"max_per_source\"} 2"));
+    CU_ASSERT(has_line(text, "superd_connections_accepted_total{service=\"uids\"} 4"));
+    lab = it_printf("service=\"uids\",listener=\"unix:%s\"", name);
+    CU_ASSERT(has_line(text, it_printf("superd_listener_connections_refused_total{%s,"
+                                       "reason=\"max_per_source\"} 2", lab)));
+    CU_ASSERT(has_line(text, it_printf("superd_listener_connections_accepted_total{%s} 4", lab)));
+    CU_ASSERT(strstr(it_stderr(d), ": max_per_source 2 reached (uid 6553") != NULL);
+    CU_ASSERT(it_stop(d, SIGTERM) == 0);
+}
+
 static const struct it_test metrics_tests[] = {
     { "metrics: exact counters after a known workload", test_metrics_exact_counters },
     { "metrics: OpenMetrics when the Accept header asks", test_metrics_openmetrics },
@@ -412,6 +608,9 @@ static const struct it_test metrics_tests[] = {
     { "metrics: refusals by reason, lifetimes, only_uid", test_metrics_refusal_reasons },
     { "metrics: promtool check metrics passes", test_promtool_check },
     { "metrics: a real Prometheus scrapes exact counts", test_prometheus_scrapes },
+    { "metrics: exact figures per listener, and in superd status", test_metrics_per_listener },
+    { "metrics: max_per_source on a unix listener counts per uid",
+      test_unix_max_per_source_per_uid },
 };
 
 IT_REGISTER(metrics_tests)

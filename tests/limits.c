@@ -386,7 +386,7 @@ static void test_only_from(void)
 }
 
 /* IPv6 blocks match IPv6 peers; a unix peer has no address and is never
- * refused by a list or a per-source limit. */
+ * refused by a list; per-source limits count it by its uid. */
 static void test_ipv6_and_unix(void)
 {
     int v6 = it_free_port(IT_TCP6), other, fd;
@@ -410,14 +410,15 @@ static void test_ipv6_and_unix(void)
     CU_ASSERT(closed_at_once(fd, "[a] from ::1"));
     CU_ASSERT(wait_line(d, it_printf("superd: [a] tcp [::1]:%d: refused [::1]:%d: "
                                      "no_access ::1/128 (0 more refusals)", v6, local_port(fd))));
-    /* Neither lists nor per-source limits apply to unix clients. */
+    /* Lists do not apply to unix clients; max_per_source counts their
+     * uid: a second connection of the same uid is one too many. */
     fd = it_unix_connect(sock);
     CU_ASSERT(served(fd, "[a] from a unix client"));
-    CU_ASSERT(served(it_unix_connect(sock), "[a] from a second unix client"));
+    CU_ASSERT(closed_at_once(it_unix_connect(sock), "[a] a second connection of that uid"));
     CU_ASSERT(served(fd, "[a] from the first unix client, again"));
     CU_ASSERT(served(it_tcp_connect(AF_INET6, other), "[b] from ::1"));
-    expect_counter(d, "a", "refused", 1);
-    expect_counter(d, "a", "accepted", 2);
+    expect_counter(d, "a", "refused", 2);
+    expect_counter(d, "a", "accepted", 1);
     expect_counter(d, "b", "refused", 0);
     stop_ok(d);
 }

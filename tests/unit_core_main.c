@@ -32,6 +32,7 @@ int main(void)
         test_core_config_keys_register,
         test_core_tls_register,
         test_core_loop_register,
+        test_core_stats_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
