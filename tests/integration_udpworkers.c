@@ -402,6 +402,30 @@ static void test_failed_reload_keeps_sockets(void)
     stop_ok(d);
 }
 
+/* A UDP socket passed by systemd (bound without SO_REUSEPORT) becomes
+ * slot 0's, and the second worker's socket is bound beside it. */
+static void test_systemd_socket(void)
+{
+    int port = it_free_port(IT_UDP4), ls, fds[NCLIENTS];
+    pid_t w[MAXP];
+    unsigned long s[MAXP];
+    struct it_daemon *d;
+
+    CU_ASSERT_FATAL(port > 0);
+    ls = it_udp_socket(AF_INET, port);
+    CU_ASSERT_FATAL(ls >= 0);
+    it_listen_fd = ls;
+    d = serve(it_conf_global(global(2), echo_udp(port, "")));
+    it_listen_fd = -1;
+    it_close(ls);
+    CU_ASSERT(strstr(it_stderr(d), it_printf("superd: [echo] listening on udp 127.0.0.1:%d "
+                                             "(socket from systemd)", port)) != NULL);
+    CU_ASSERT_FATAL(layout(d, port, 2, 2, w, s));
+    clients(port, fds);
+    all_answered(fds, 1, "passed socket and its companion");
+    stop_ok(d);
+}
+
 /* udp_per_worker = no: the workers share one socket; a unix datagram
  * listener is always shared (no SO_REUSEPORT for unix sockets). */
 static void test_shared_when_off(void)
@@ -532,6 +556,7 @@ static const struct it_test tests[] = {
     { "udp per worker: reload, worker count, killed worker", test_reload_and_kill },
     { "udp per worker: a failed reload gives the sockets back",
       test_failed_reload_keeps_sockets },
+    { "udp per worker: beside a socket passed by systemd", test_systemd_socket },
     { "udp per worker: off, and unix-dgram, share one socket", test_shared_when_off },
     { "udp per worker: nobody cannot bind beside it", test_nobody_cannot_join },
     { "udp per worker: two instances with reuseport", test_two_instances },
