@@ -35,6 +35,7 @@
 #define NCLIENTS 32     /* source ports: 2^-31 that they all hash to one socket */
 #define MAXP 16         /* processes or sockets looked at */
 #define ANSWER_MS 3000  /* for every client to get its answer (resending) */
+#define LAYOUT_MS 5000  /* for the processes and sockets to settle */
 
 static const char *global(int workers)
 {
@@ -82,7 +83,7 @@ static int reload(struct it_daemon *d, const char *glob, const char *body)
             return 0;
         if (it_count_prefix(err, "superd: reload done") > done)
             return 1;
-        it_sleep_ms(10);
+        it_sleep_ms(25);
     }
     printf("\n    the reload did not finish; stderr:\n%s", it_stderr(d));
     return 0;
@@ -91,7 +92,8 @@ static int reload(struct it_daemon *d, const char *glob, const char *body)
 /* ---- /proc ---- */
 
 /* The processes whose parent is `ppid` (the workers: no exec service, so
- * no spawner).  Returns how many, at most max. */
+ * no spawner).  Returns how many, at most max.  No tracked allocation:
+ * layout() calls it in a loop. */
 static int children(pid_t ppid, pid_t *out, int max)
 {
     DIR *dir = opendir("/proc");
@@ -101,10 +103,17 @@ static int children(pid_t ppid, pid_t *out, int max)
     if (!dir)
         return 0;
     while ((de = readdir(dir)) != NULL && n < max) {
-        char *stat, *rp;
+        char path[300], stat[512], *rp;
+        FILE *f;
+        size_t len;
         if (!isdigit((unsigned char)de->d_name[0]))
             continue;
-        stat = it_read_file(it_printf("/proc/%s/stat", de->d_name));
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        if (!(f = fopen(path, "re")))
+            continue;
+        len = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[len] = '\0';
         rp = strrchr(stat, ')');
         /* "pid (comm) S ppid ..." */
         if (rp && atoi(rp + 4) == (int)ppid)
@@ -114,39 +123,62 @@ static int children(pid_t ppid, pid_t *out, int max)
     return n;
 }
 
-/* The inodes of the UDP sockets bound to 127.0.0.1:port, from
- * /proc/net/udp (every socket of the group is one line). */
-static int port_inodes(int port, unsigned long *out, int max)
+/* The inode of each line of /proc/net/FILE whose field `key_field` (0-based)
+ * is `key`; inode is field `inode_field`.  Returns how many, at most max. */
+static int proc_net(const char *file, int key_field, const char *key, int inode_field,
+                    unsigned long *out, int max)
 {
-    char *text = it_read_file("/proc/net/udp");
-    char *want = it_printf("0100007F:%04X", port);
+    char path[64], line[512];
+    FILE *f;
     int n = 0;
 
-    for (char *line = strchr(text, '\n'); line && n < max; line = strchr(line + 1, '\n')) {
-        char local[64];
-        unsigned long inode;
-        if (sscanf(line + 1, "%*s %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
-            strcmp(local, want) == 0)
-            out[n++] = inode;
+    snprintf(path, sizeof path, "/proc/net/%s", file);
+    if (!(f = fopen(path, "re")))
+        return 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+        const char *k = NULL, *ino = NULL;
+        for (int i = 0; tok; i++, tok = strtok_r(NULL, " \t\n", &save)) {
+            if (i == key_field)
+                k = tok;
+            if (i == inode_field)
+                ino = tok;
+        }
+        if (k && ino && strcmp(k, key) == 0)
+            out[n++] = strtoul(ino, NULL, 10);
     }
+    fclose(f);
     return n;
+}
+
+/* The inodes of the UDP sockets bound to 127.0.0.1:port (every socket of
+ * the group is one line). */
+static int port_inodes(int port, unsigned long *out, int max)
+{
+    char key[32];
+
+    snprintf(key, sizeof key, "0100007F:%04X", port);
+    return proc_net("udp", 1, key, 9, out, max);
 }
 
 /* How many of the `n` socket inodes process `pid` holds open; *which gets
  * the last one held. */
 static int held(pid_t pid, const unsigned long *inodes, int n, unsigned long *which)
 {
-    const char *fddir = it_printf("/proc/%d/fd", (int)pid);
-    DIR *dir = opendir(fddir);
+    char fddir[64];
+    DIR *dir;
     struct dirent *de;
     int count = 0;
 
-    if (!dir)
+    snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)pid);
+    if (!(dir = opendir(fddir)))
         return -1;
     while ((de = readdir(dir)) != NULL) {
-        char link[64];
+        char path[400], link[64];
         unsigned long ino;
-        ssize_t len = readlink(it_printf("%s/%s", fddir, de->d_name), link, sizeof link - 1);
+        ssize_t len;
+        snprintf(path, sizeof path, "%s/%s", fddir, de->d_name);
+        len = readlink(path, link, sizeof link - 1);
         if (len <= 0)
             continue;
         link[len] = '\0';
@@ -171,7 +203,7 @@ static int held(pid_t pid, const unsigned long *inodes, int n, unsigned long *wh
 static int layout(struct it_daemon *d, int port, int nsock, int nworkers, pid_t *wpids,
                   unsigned long *wsock)
 {
-    int64_t deadline = it_now_ms() + IT_START_MS;
+    int64_t deadline = it_now_ms() + LAYOUT_MS;
     unsigned long inodes[MAXP], dummy;
     int n = 0, nw = 0, mh = 0;
 
@@ -198,16 +230,10 @@ static int layout(struct it_daemon *d, int port, int nsock, int nworkers, pid_t 
 /* The inode of the unix socket bound to `path`, from /proc/net/unix. */
 static unsigned long unix_inode(const char *path)
 {
-    char *text = it_read_file("/proc/net/unix");
+    unsigned long inode = 0;
 
-    for (char *line = strchr(text, '\n'); line; line = strchr(line + 1, '\n')) {
-        char p[256];
-        unsigned long inode;
-        if (sscanf(line + 1, "%*s %*s %*s %*s %*s %*s %lu %255s", &inode, p) == 2 &&
-            strcmp(p, path) == 0)
-            return inode;
-    }
-    return 0;
+    proc_net("unix", 7, path, 6, &inode, 1);
+    return inode;
 }
 
 /* ---- clients ---- */
@@ -226,9 +252,12 @@ static void clients(int port, int *fds)
     }
 }
 
-static const char *payload(int i, int round)
+/* Client i's datagram of a round, in buf (no tracked allocation: ask()
+ * makes many). */
+static const char *payload(char *buf, size_t size, int i, int round)
 {
-    return it_printf("datagram %d of round %d", i, round);
+    snprintf(buf, size, "datagram %d of round %d", i, round);
+    return buf;
 }
 
 /*
@@ -248,9 +277,11 @@ static void ask(const int *fds, int *got, int round, int ms, int resend, int *an
     while (*answered < NCLIENTS && it_left_ms(deadline)) {
         struct pollfd pfd[NCLIENTS];
         if (it_now_ms() >= next) {
-            for (int i = 0; i < NCLIENTS; i++)
+            for (int i = 0; i < NCLIENTS; i++) {
+                char p[64];
                 if (!got[i])
-                    send(fds[i], payload(i, round), strlen(payload(i, round)), MSG_NOSIGNAL);
+                    send(fds[i], p, strlen(payload(p, sizeof p, i, round)), MSG_NOSIGNAL);
+            }
             next = resend ? it_now_ms() + 200 : deadline + 1;
         }
         for (int i = 0; i < NCLIENTS; i++)
@@ -258,7 +289,7 @@ static void ask(const int *fds, int *got, int round, int ms, int resend, int *an
         if (poll(pfd, NCLIENTS, 50) <= 0)
             continue;
         for (int i = 0; i < NCLIENTS; i++) {
-            char buf[128];
+            char buf[128], p[64];
             ssize_t r;
             if (!(pfd[i].revents & (POLLIN | POLLERR)))
                 continue;
@@ -269,7 +300,7 @@ static void ask(const int *fds, int *got, int round, int ms, int resend, int *an
                     continue;
                 }
                 buf[r] = '\0';
-                if (!got[i] && strcmp(buf, payload(i, round)) == 0) {
+                if (!got[i] && strcmp(buf, payload(p, sizeof p, i, round)) == 0) {
                     got[i] = 1;
                     (*answered)++;
                 }
@@ -358,7 +389,7 @@ static void test_reload_and_kill(void)
     all_answered(fds, 5, "after a worker was killed");
     deadline = it_now_ms() + IT_START_MS;
     while (!strstr(it_stderr(d), "starting another") && it_left_ms(deadline))
-        it_sleep_ms(10);
+        it_sleep_ms(25);
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w2, s2));
     CU_ASSERT(w2[0] != w[0] && w2[1] != w[0]);
     CU_ASSERT(s2[0] == killed_sock || s2[1] == killed_sock);
