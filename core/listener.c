@@ -208,6 +208,8 @@ static int bind_one(struct listener *l, int backlog, int socket_mode, const stru
     l->made_file = false;
     l->mode = -1;
     l->w.fd = -1;
+    l->more_fd = NULL;  /* one socket: the per-worker ones come from set_slots */
+    l->nmore = 0;
     if (path && (r = clear_path(a, path, old, err, errlen)) < 0)
         return r;
 
