@@ -100,6 +100,7 @@ static const struct conf_key core_keys[] = {
     { "log_connections", CONF_SERVICE, conf_set_bool, OFF_S(log_connections) },
     { "socket_mode", CONF_SERVICE, conf_set_mode, OFF_S(socket_mode), .max = 0777 },
     { "reuseport", CONF_SERVICE, conf_set_bool, OFF_S(reuseport) },
+    { "udp_per_worker", CONF_SERVICE, conf_set_bool, OFF_S(udp_per_worker) },
     { "only_uid", CONF_SERVICE, conf_set_ids, OFF_S(only_uid), .word = "user" },
     { "only_gid", CONF_SERVICE, conf_set_ids, OFF_S(only_gid), .word = "group" },
     { "proxy_protocol", CONF_SERVICE, conf_set_proxy_in, OFF_S(proxy_protocol) },

@@ -155,6 +155,7 @@ static int add_service(struct conf_parse *p, const char *name)
     s->idle_timeout_ms = CONF_IDLE_TIMEOUT_MS;
     s->max_lifetime_ms = CONF_MAX_LIFETIME_MS;
     s->udp_guard = true;
+    s->udp_per_worker = true;
     c->nsvcs++;
     return 0;
 }

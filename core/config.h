@@ -65,6 +65,7 @@ struct conf_service {
     int socket_mode;        /* permissions of unix socket files; -1: umask */
     struct conf_tls tls;    /* tls_* keys, PEM bytes (tls_conf.h) */
     bool reuseport;         /* SO_REUSEPORT on its TCP/UDP listeners */
+    bool udp_per_worker;    /* UDP: one SO_REUSEPORT socket per worker slot */
     const struct acl *allow;    /* the only_from in force: its own or [superd]'s (at load) */
     const struct acl *deny;     /* the same for no_access */
     struct conf_ids only_uid;   /* unix stream peers (SO_PEERCRED): these uids only */

@@ -208,6 +208,8 @@ static int bind_one(struct listener *l, int backlog, int socket_mode, const stru
     l->made_file = false;
     l->mode = -1;
     l->w.fd = -1;
+    l->more_fd = NULL;  /* one socket: the per-worker ones come from set_slots */
+    l->nmore = 0;
     if (path && (r = clear_path(a, path, old, err, errlen)) < 0)
         return r;
 
@@ -289,6 +291,11 @@ void lsn_close(struct listener *l)
     if (l->fd >= 0)
         close(l->fd);
     l->fd = -1;
+    for (int i = 0; l->more_fd && i < l->nmore; i++)
+        close(l->more_fd[i]);
+    free(l->more_fd);
+    l->more_fd = NULL;
+    l->nmore = 0;
     const char *path = addr_unix_path((const struct sockaddr *)&l->addr.sa, l->addr.salen);
     if (l->made_file && path) {
         struct stat st;
@@ -314,9 +321,13 @@ static bool take_over(struct lsn_set *old, struct listener *l)
         l->dev = o->dev;
         l->ino = o->ino;
         l->mode = o->mode;
-        /* The old set remembers it was kept, but no longer owns it. */
+        l->more_fd = o->more_fd;
+        l->nmore = o->nmore;
+        /* The old set remembers it was kept, but no longer owns it; its
+         * nmore stays, to put back what a failed reload bound. */
         o->fd = -1;
         o->made_file = false;
+        o->more_fd = NULL;
         o->kept = true;
         return true;
     }
@@ -351,13 +362,119 @@ static void give_back(struct lsn_set *set, struct lsn_set *old)
                 set_mode(l, o->mode, ignored, sizeof ignored);
                 o->fd = l->fd;
                 o->made_file = l->made_file;
+                /* Sockets bound for new worker slots would take a share
+                 * of the datagrams with no worker to read them. */
+                while (l->nmore > o->nmore)
+                    close(l->more_fd[--l->nmore]);
+                o->more_fd = l->more_fd;
                 l->fd = -1;
                 l->made_file = false;
+                l->more_fd = NULL;
+                l->nmore = 0;
                 break;
             }
         }
         o->kept = false;
     }
+}
+
+/* How many sockets listener `l` of service `cs` gets: one per worker for
+ * UDP with udp_per_worker (the spawner's wait = yes ones stay single). */
+static int slots_wanted(const struct conf *c, const struct conf_service *cs,
+                        const struct listener *l)
+{
+    if (l->addr.kind != ADDR_UDP || !cs->udp_per_worker || cs->exec.wait || c->workers < 2)
+        return 1;
+    return c->workers;
+}
+
+/* Bind the sockets of worker slots nmore+1 .. want-1 beside l->fd, in its
+ * SO_REUSEPORT group (a reload raised workers).  On failure the sockets
+ * bound so far stay in l (the caller closes or gives them back). */
+static int slots_grow(struct listener *l, int want, char *err, size_t errlen)
+{
+    if (want - 1 <= l->nmore)
+        return 0;
+    int one = 1;
+    /* A kept socket bound as a shared one joins the group now: Linux lets
+     * SO_REUSEPORT be set after bind(). */
+    if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot set SO_REUSEPORT on %s: %s", l->addr.text, strerror(e));
+        return -e;
+    }
+    int *v = realloc(l->more_fd, (size_t)(want - 1) * sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    l->more_fd = v;
+    while (l->nmore < want - 1) {
+        struct listener t = { .addr = l->addr, .fd = -1, .reuseport = true };
+        char msg[400];
+        int r = bind_one(&t, 0, -1, NULL, msg, sizeof msg);
+        if (r < 0) {
+            snprintf(err, errlen, "a socket for worker %d: %s", l->nmore + 2, msg);
+            return r;
+        }
+        l->more_fd[l->nmore++] = t.fd;
+    }
+    return 0;
+}
+
+/* Close the sockets of worker slots `want` and beyond (workers lowered):
+ * their old workers read what is queued until they exit. */
+static void slots_shrink(struct listener *l, int want)
+{
+    while (l->nmore > want - 1)
+        close(l->more_fd[--l->nmore]);
+    if (l->nmore == 0) {
+        free(l->more_fd);
+        l->more_fd = NULL;
+    }
+}
+
+void lsn_set_use_slot(struct lsn_set *set, int slot)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        struct listener *l = &set->v[i];
+        if (!l->more_fd)
+            continue;
+        int keep = slot >= 1 && slot <= l->nmore ? l->more_fd[slot - 1] : l->fd;
+        if (l->fd >= 0 && l->fd != keep)
+            close(l->fd);
+        for (int k = 0; k < l->nmore; k++)
+            if (l->more_fd[k] != keep)
+                close(l->more_fd[k]);
+        l->fd = keep;
+        free(l->more_fd);
+        l->more_fd = NULL;
+        l->nmore = 0;
+    }
+}
+
+/* The per-worker sockets of every listener of `set`, bound by lsn_set_bind
+ * once all else is in place: grow all first (a failure gives everything
+ * back), then close what a lower worker count no longer needs. */
+static int set_slots(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
+                     char *err, size_t errlen)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        struct listener *l = &set->v[i];
+        const struct conf_service *cs = &c->svcs[l->svc_index];
+        char msg[512];
+        int r = slots_grow(l, slots_wanted(c, cs, l), msg, sizeof msg);
+        if (r < 0) {
+            snprintf(err, errlen, "%s:%d: [%s] listen: %s", cs->file->path, l->addr.line,
+                     cs->name, msg);
+            give_back(set, old);
+            lsn_set_close(set);
+            return r;
+        }
+    }
+    for (size_t i = 0; i < set->n; i++)
+        slots_shrink(&set->v[i], slots_wanted(c, &c->svcs[set->v[i].svc_index], &set->v[i]));
+    return 0;
 }
 
 int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
@@ -398,7 +515,10 @@ int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
                 }
                 continue;
             }
+            /* A group of per-worker sockets: slot 0's too, from the start. */
+            l->reuseport = cs->reuseport || slots_wanted(c, cs, l) > 1;
             r = bind_one(l, cs->backlog, cs->socket_mode, old, msg, sizeof msg);
+            l->reuseport = cs->reuseport;
             if (r < 0) {
                 snprintf(err, errlen, "%s:%d: [%s] listen: %s", cs->file->path, l->addr.line,
                          cs->name, msg);
@@ -409,7 +529,7 @@ int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
             set->n++;
         }
     }
-    return 0;
+    return set_slots(set, c, old, err, errlen);
 }
 
 void lsn_set_close(struct lsn_set *set)

@@ -30,6 +30,13 @@ struct listener {
     int mode;                   /* the socket_mode it was made with; -1: umask */
     bool kept;                  /* taken over by a newer set (a reload) */
     bool reuseport;             /* bind with SO_REUSEPORT (TCP, UDP) */
+    /* UDP with a socket per worker (udp_per_worker), in the master: the
+     * sockets of worker slots 1 .. nmore, bound beside fd (slot 0) in one
+     * SO_REUSEPORT group; NULL when every worker shares fd.  Each socket
+     * lives as long as the listener and its slot: a datagram queued in one
+     * is read by that slot's next worker, never lost to a close. */
+    int *more_fd;
+    int nmore;
 };
 
 /* Every listener of a configuration, as the master holds them. */
@@ -53,8 +60,8 @@ struct lsn_set {
  */
 int lsn_bind(struct listener *l, int backlog, int socket_mode, char *err, size_t errlen);
 
-/* Close the socket and remove the socket file if we made it and it is
- * still ours.  Safe on a closed listener. */
+/* Close the socket (and the per-worker ones) and remove the socket file
+ * if we made it and it is still ours.  Safe on a closed listener. */
 void lsn_close(struct listener *l);
 
 /*
@@ -67,13 +74,25 @@ void lsn_close(struct listener *l);
  * user can swap).  On failure what this call bound is closed (its socket
  * files removed), `old` is left as it was (modes changed are put back),
  * err names the file, line, service and address, and a negative errno is
- * returned.
+ * returned.  A UDP listener of a service with udp_per_worker (not
+ * wait = yes) gets c->workers sockets when c->workers > 1 (a kept one
+ * gains or, once all else succeeded, loses sockets to match), and one
+ * otherwise.
  */
 int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
                  char *err, size_t errlen);
 
 /* True if `l` was taken over from an old set by lsn_set_bind. */
 bool lsn_set_kept(const struct lsn_set *old, const struct listener *l);
+
+/*
+ * In a child: keep, of each listener with per-worker sockets, only the
+ * socket of worker slot `slot` (slot 0, or one past the sockets bound:
+ * the shared fd) as its fd, and close the others, so a worker reads its
+ * own socket only.  The child's copy of the set then owns no extra
+ * sockets.  Never call it in the master.
+ */
+void lsn_set_use_slot(struct lsn_set *set, int slot);
 
 /* Close every listener of the set (lsn_close) and free it. */
 void lsn_set_close(struct lsn_set *set);

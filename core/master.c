@@ -57,6 +57,8 @@
 struct wproc {
     pid_t pid;              /* 0: free */
     int row;                /* its row in the shared stats */
+    int slot;               /* 0 .. workers-1 in its generation: which
+                             * per-worker UDP socket it reads */
     unsigned gen;           /* the configuration generation it serves */
     bool stopping;          /* told to stop: not replaced when it exits */
     bool killed;            /* we sent it SIGKILL */
@@ -171,6 +173,7 @@ static int spawner_start(struct master *m)
         if (m->check_trace >= 0)
             close(m->check_trace);
         close_spawner_ctls(m);
+        lsn_set_use_slot(&m->lsns, 0);  /* no per-worker sockets */
         close(sv[0]);
         tls_tickets_drop();     /* programs never need ticket keys */
         unsetenv("NOTIFY_SOCKET");
@@ -268,6 +271,7 @@ static pid_t check_spawn(struct master *m, const struct conf *c, bool print, boo
         if (m) {
             close(m->sig_fd);
             loop_fini(&m->loop);
+            lsn_set_use_slot(&m->lsns, 0);
             for (size_t i = 0; i < m->lsns.n; i++)
                 if (m->lsns.v[i].fd >= 0)
                     close(m->lsns.v[i].fd);
@@ -355,7 +359,7 @@ int master_check(const struct conf *c, bool print, bool to_log)
 
 /* ---- workers ---- */
 
-static void worker_main(struct master *m, int row) __attribute__((noreturn));
+static void worker_main(struct master *m, int row, int slot) __attribute__((noreturn));
 
 /*
  * In a new worker, before any plugin code runs: close the listeners of
@@ -385,7 +389,7 @@ static void prepare_listeners(struct master *m)
 }
 
 /* The child side of a fork: become a worker, never return. */
-static void worker_main(struct master *m, int row)
+static void worker_main(struct master *m, int row, int slot)
 {
     char err[CONF_ERR_MAX];
     struct worker wk;
@@ -397,6 +401,7 @@ static void worker_main(struct master *m, int row)
     if (m->check_trace >= 0)
         close(m->check_trace);
     close_spawner_ctls(m);
+    lsn_set_use_slot(&m->lsns, slot);   /* its own UDP sockets only */
     prepare_listeners(m);
     unsetenv("NOTIFY_SOCKET");  /* only the master speaks for the service */
     signal(SIGHUP, SIG_IGN);
@@ -455,6 +460,21 @@ static bool all_ready(const struct master *m)
     return true;
 }
 
+/* The lowest worker slot no serving worker of this generation holds: a
+ * restarted worker reads the per-worker sockets of the one it replaces. */
+static int free_slot(const struct master *m)
+{
+    for (int s = 0;; s++) {
+        bool used = false;
+        for (int i = 0; i < STATS_MAX_WORKERS && !used; i++) {
+            const struct wproc *wp = &m->procs[i];
+            used = wp->pid && wp->gen == m->gen && !wp->stopping && wp->slot == s;
+        }
+        if (!used)
+            return s;
+    }
+}
+
 static int spawn(struct master *m)
 {
     struct wproc *wp = NULL;
@@ -464,6 +484,7 @@ static int spawn(struct master *m)
     int row = wp ? stats_worker_take(m->stats) : -ENOSPC;
     if (row < 0)
         return row;
+    int slot = free_slot(m);
     struct sproc *sp = current_spawner(m);
     m->worker_link = -1;
     if (sp && spawner_link(sp->ctl, &m->worker_link) < 0)
@@ -481,10 +502,11 @@ static int spawn(struct master *m)
         return -e;
     }
     if (pid == 0)
-        worker_main(m, row);
+        worker_main(m, row, slot);
     memset(wp, 0, sizeof *wp);
     wp->pid = pid;
     wp->row = row;
+    wp->slot = slot;
     m->stats->worker_pid[row] = (int32_t)pid;
     m->stats->worker_started[row] = (int64_t)time(NULL);
     wp->gen = m->gen;
