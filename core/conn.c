@@ -154,6 +154,19 @@ const struct conn_io conn_io_tls = { .recv = tls_io_recv, .send = tls_io_send };
 /* A TLS failure for the log: at most one line a second per worker. */
 static void tls_failed(const struct superd_conn *c, const char *what);
 
+/* Count a finished handshake, or a failed one (a refusal of reason tls,
+ * on the service's row and the listener's). */
+static void tls_count(const struct superd_conn *c, bool done)
+{
+    if (done) {
+        STATS_ADD(row_of(c), tls_handshakes, 1);
+        return;
+    }
+    STATS_ADD(row_of(c), tls_failures, 1);
+    stats_refused(row_of(c), STATS_REFUSED_TLS);
+    STATS_ADD(lrow_of(c), refused_by[STATS_REFUSED_TLS], 1);
+}
+
 /* A plugin changed c's state from outside c's own callbacks: have it
  * settled when the running callback returns. */
 static void touch(struct superd_conn *c)
@@ -336,6 +349,7 @@ static void expire(struct loop_timer *t)
     const struct conf_service *cs = c->svc->cs;
     long long now = loop_now_ms();
     if (c->flags & CONN_HANDSHAKE) {
+        tls_count(c, false);
         tls_failed(c, "handshake not done within tls_handshake_timeout");
         end(c, CONN_ABORT, "TLS handshake timeout");
     } else if (cs->idle_timeout_ms && now - c->last_ms >= cs->idle_timeout_ms)
@@ -634,6 +648,7 @@ static void handshake_step(struct superd_conn *c)
     unsigned want = 0;
     int r = tls_handshake(c->tls, &want);
     if (r < 0) {
+        tls_count(c, false);
         tls_failed(c, tls_why(c->tls));
         end(c, CONN_ABORT, "TLS handshake failed");
         kill_conn(c);
@@ -646,6 +661,7 @@ static void handshake_step(struct superd_conn *c)
             kill_conn(c);
         return;
     }
+    tls_count(c, true);
     c->flags &= ~(unsigned)CONN_HANDSHAKE;
     c->last_ms = loop_now_ms();
     loop_timer_stop(loop_of(c), &c->timer);
@@ -744,6 +760,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         c->tls = l->svc->tls ? tls_conn_new(l->svc->tls, fd) : NULL;
         c->flags |= CONN_HANDSHAKE;
         if (!c->tls) {
+            stats_refused(c->svc->row, STATS_REFUSED_OTHER);
+            STATS_ADD(l->row, refused_by[STATS_REFUSED_OTHER], 1);
             end(c, CONN_ABORT, "out of memory");
             kill_conn(c);
             return;
