@@ -40,8 +40,16 @@ static int sock_name(int fd, bool peer, struct sockaddr *sa, socklen_t *len)
 int superd_conn_addr(const struct superd_conn *conn, int which, struct sockaddr *sa,
                      socklen_t *len)
 {
-    if (which == SUPERD_ADDR_LOCAL)
+    if (which == SUPERD_ADDR_LOCAL) {
+        /* Behind a PROXY header that carried addresses: the destination
+         * the client reached, as a program's TCPLOCALIP; the socket's own
+         * address is the balancer's side. */
+        if (conn->pdst.sa.sa_family == AF_INET)
+            return copy_out(&conn->pdst, sizeof(struct sockaddr_in), sa, len);
+        if (conn->pdst.sa.sa_family == AF_INET6)
+            return copy_out(&conn->pdst, sizeof(struct sockaddr_in6), sa, len);
         return sock_name(conn->fd, false, sa, len);
+    }
     if (which != SUPERD_ADDR_PEER)
         return -EINVAL;
     /* TCP: the address accept() gave, kept for superd_peer (a reset peer

@@ -729,6 +729,8 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    /* superd_conn_addr's SUPERD_ADDR_LOCAL, and a program's TCPLOCALIP
+     * behind TLS. */
     if (dst && (dst->ss_family == AF_INET || dst->ss_family == AF_INET6))
         memcpy(&c->pdst, dst, dstlen < sizeof c->pdst ? dstlen : sizeof c->pdst);
     if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {

@@ -78,7 +78,8 @@ struct superd_conn {
         struct sockaddr_in6 in6;
     } src;
     union {                     /* a PROXY header's destination (AF_UNSPEC:
-                                 * none), for a program behind TLS */
+                                 * none): SUPERD_ADDR_LOCAL, and a program's
+                                 * TCPLOCALIP behind TLS */
         struct sockaddr sa;
         struct sockaddr_in6 in6;
     } pdst;

@@ -328,8 +328,13 @@ const char *superd_dgram_peer(const struct superd_dgram *dgram);
  * address's length on return (truncated to the size given, as those
  * calls do).  SUPERD_ADDR_PEER is the client (a sockaddr_in, sockaddr_in6,
  * or sockaddr_un whose path may be empty); SUPERD_ADDR_LOCAL is the
- * address of this end of the connection.  Returns 0, -EINVAL for another
- * `which`, or the negative errno of the system call.
+ * address of this end of the connection.  Behind proxy_protocol = yes, a
+ * header that carries addresses (v1 TCP4/TCP6, v2 PROXY over IPv4/IPv6)
+ * gives both: PEER is its source and LOCAL its destination (the address
+ * the client reached on the balancer, as a program's TCPLOCALIP/PORT),
+ * never the balancer's side of the socket; a v2 LOCAL or v1 UNKNOWN
+ * header keeps the socket's own endpoints.  Returns 0, -EINVAL for
+ * another `which`, or the negative errno of the system call.
  */
 int superd_conn_addr(const struct superd_conn *conn, int which, struct sockaddr *sa,
                      socklen_t *len) SUPERD_SINCE(1, 1);
