@@ -49,15 +49,6 @@ static struct it_daemon *daemon_with(const char *so, const char *body)
     return d;
 }
 
-static void stop_ok(struct it_daemon *d)
-{
-    int st = it_stop(d, SIGTERM);
-    if (!it_exited(st, 0))
-        printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
-               it_stderr(d));
-    CU_ASSERT(it_exited(st, 0));
-}
-
 /* Read until `want` bytes, EOF or IT_OP_MS; returns what came (tracked,
  * NUL-terminated) and whether EOF followed in *eof. */
 static char *read_text(int fd, size_t want, int *eof)
@@ -106,7 +97,7 @@ static void test_ticker(void)
     CU_ASSERT_STRING_EQUAL(read_text(a, 21, NULL), "tick 1\ntick 2\ntick 3\n");
     it_close(a);
     CU_ASSERT_STRING_EQUAL(read_text(b, 28, NULL), "tick 1\ntick 2\ntick 3\ntick 4\n");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- outbound connections: connlog ---- */
@@ -135,13 +126,13 @@ static void test_connect_refused(void)
     connlog_says(c, "connect: -111 ECONNREFUSED\nclosed\n");
     /* unix: a missing socket file is refused the same way, through
      * on_connect, never inside superd_connect. */
-    stop_ok(d);
+    it_stop_ok(d);
     d = daemon_with("connlog", it_printf("listen = tcp://127.0.0.1:%d\n"
                                          "to = unix:%s\n", port, it_path("nobody.sock")));
     c = it_tcp_connect(AF_INET, port);
     CU_ASSERT_FATAL(c >= 0);
     connlog_says(c, "connect: -2 ENOENT\nclosed\n");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A listener whose accept queue is full drops new SYNs: the connect
@@ -169,7 +160,7 @@ static void test_connect_timeout(void)
     int c = it_tcp_connect(AF_INET, port);
     CU_ASSERT_FATAL(c >= 0);
     connlog_says(c, "connect: -110 ETIMEDOUT\nclosed\n");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* Connected: what was written before on_connect arrives first; the
@@ -200,7 +191,7 @@ static void test_connect_eof_write(void)
     CU_ASSERT_STRING_EQUAL(read_all(b, 64, &eof), "after eof\n");
     CU_ASSERT(eof);
     connlog_says(c, "eof\nclosed\n");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- the forwarder: bytes both ways, half-close, back-pressure ---- */
@@ -283,7 +274,7 @@ static void test_forwarder_tcp(int family)
     CU_ASSERT_EQUAL(got, BIG);
     CU_ASSERT_EQUAL(bad, -1);
     CU_ASSERT(eof);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_forwarder_tcp4(void)
@@ -341,7 +332,7 @@ static void test_forwarder_backpressure(void)
     CU_ASSERT_EQUAL(x.rcvd, sent);
     CU_ASSERT_EQUAL(x.bad_at, -1);
     CU_ASSERT(x.eof);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* unix backend; the backend closes at once: the client sees EOF. */
@@ -368,7 +359,7 @@ static void test_forwarder_unix(void)
     int eof = 0;
     CU_ASSERT_STRING_EQUAL(read_all(c, 64, &eof), "back\n");
     CU_ASSERT(eof);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- held datagrams, watches and timers: the UDP forwarder ---- */
@@ -405,7 +396,7 @@ static void test_udpfwd(void)
     CU_ASSERT_EQUAL(n, 6);
     CU_ASSERT(memcmp(buf, "answer", 6) == 0);
     CU_ASSERT(((struct sockaddr_in *)&from)->sin_port == htons((uint16_t)port));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static const struct it_test api11_tests[] = {

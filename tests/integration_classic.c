@@ -40,15 +40,6 @@ static struct it_daemon *serve(const char *body)
     return d;
 }
 
-static void stop_ok(struct it_daemon *d)
-{
-    int st = it_stop(d, SIGTERM);
-
-    if (!it_exited(st, 0))
-        printf("\n    superd: wait status 0x%x; stderr:\n%s", (unsigned)st, it_stderr(d));
-    CU_ASSERT(it_exited(st, 0));
-}
-
 /* One period of RFC 864's pattern, built here independently of the
  * plugin: line k is 72 characters from ' ' + k in ASCII order, wrapping
  * from '~' to ' ', then CRLF. */
@@ -100,7 +91,7 @@ static void test_chargen_tcp(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT(read_chargen(fd, 1000, "chargen over TCP"));
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* Wait until fd's receive queue stops growing for 300 ms (bounded to
@@ -165,7 +156,7 @@ static void test_chargen_unread_bounded(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT(read_chargen(fd, 100, "a reading client beside them"));
     CU_ASSERT(read_chargen(fds[0], 100, "a client that waited"));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* chargen over UDP: one reply per datagram, 0..512 bytes of the pattern. */
@@ -195,7 +186,7 @@ static void test_chargen_udp(void)
             printf("\n    not the pattern: %.*s\n", (int)n, reply);
         CU_ASSERT(same);
     }
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* The 4 bytes as seconds since 1970, or -1. */
@@ -249,7 +240,7 @@ static void test_time_tcp_udp(void)
     CU_ASSERT_EQUAL(n, 4);
     if (n == 4)
         check_time_value(buf, t0, t1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static const char quotes[] = "Simplicity is prerequisite for reliability.\n"
@@ -300,7 +291,7 @@ static void test_qotd_tcp_udp(void)
     tolen = it_sa_inet(AF_INET, port, &to);
     n = it_dgram_ask(fd, &to, tolen, "", 0, buf, sizeof buf, 5);
     CU_ASSERT(n > 0 && is_a_quote(buf, (size_t)n));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A quote over 512 bytes: superd -t says where, in the file and in the

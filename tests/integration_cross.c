@@ -44,15 +44,6 @@ static struct it_daemon *relay_daemon(int port)
     return d;
 }
 
-static void stop_ok(struct it_daemon *d)
-{
-    int st = it_stop(d, SIGTERM);
-    if (!it_exited(st, 0))
-        printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
-               it_stderr(d));
-    CU_ASSERT(it_exited(st, 0));
-}
-
 /* Send a command line on fd and expect exactly `answer` back. */
 static void ask(int fd, const char *cmd, const char *answer)
 {
@@ -103,7 +94,7 @@ static void test_stream_to_stream(void)
     sink_gets(b, CROSS_BIG, "stream to stream");
     /* A is served on. */
     ask(a, "blast 1\n", "nosink\n");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* From on_datagram: 1 MiB to a stream connection, then close it. */
@@ -121,7 +112,7 @@ static void test_datagram_to_stream(void)
     ssize_t n = it_dgram_ask(u, &to, tolen, cmd, strlen(cmd), reply, sizeof reply - 1, 3);
     CU_ASSERT_EQUAL(n, 4);
     sink_gets(b, 1u << 20, "datagram to stream");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* From a one-shot timer started in A's callback: 2 MiB to B, close B. */
@@ -134,7 +125,7 @@ static void test_timer_to_stream(void)
     CU_ASSERT_FATAL(a >= 0);
     ask(a, it_printf("later 50 %u\n", 2u << 20), "armed\n");
     sink_gets(b, 2u << 20, "timer to stream");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A repeating timer writes five ticks, stops itself from its callback
@@ -159,7 +150,7 @@ static void test_repeating_timer(void)
     int f = it_tcp_connect(AF_INET, port);
     CU_ASSERT_FATAL(f >= 0);
     ask(f, "blast 1\n", "nosink\n");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static const struct it_test cross_tests[] = {

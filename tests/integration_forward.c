@@ -36,11 +36,6 @@ static struct it_daemon *serve(const char *body)
     return d;
 }
 
-static void stop_ok(struct it_daemon *d)
-{
-    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
-}
-
 /* Accept one connection on listener lfd within ms: the descriptor
  * (non-blocking, tracked), or -1. */
 static int accept_within(int lfd, int ms)
@@ -147,7 +142,7 @@ static void through_echo(const char *listen, const char *to, int family, int por
     CU_ASSERT(x.bad_at < 0);
     CU_ASSERT(x.eof); /* the echo's close came through as a FIN */
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_forward_4mib_tcp4(void)
@@ -251,7 +246,7 @@ static void test_forward_half_close(void)
     CU_ASSERT_EQUAL(end_within(b, IT_OP_MS, NULL), 1);
     it_close(c);
     it_close(b);
-    stop_ok(r.d);
+    it_stop_ok(r.d);
 }
 
 /* ---- a peer that never reads: bounded memory, nothing lost ---- */
@@ -329,7 +324,7 @@ static void never_reading(int client_writes)
     CU_ASSERT(x.bad_at < 0);
     it_close(c);
     it_close(b);
-    stop_ok(r.d);
+    it_stop_ok(r.d);
 }
 
 static void test_forward_client_never_reads(void) { never_reading(0); }
@@ -358,7 +353,7 @@ static void test_forward_backend_down(void)
                             it_printf("superd: [fwd] backend tcp://127.0.0.1:%d: Connection "
                                       "refused", dead)) == 1);
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_forward_connect_timeout(void)
@@ -394,7 +389,7 @@ static void test_forward_connect_timeout(void)
                             it_printf("superd: [fwd] backend tcp://127.0.0.1:%d: Connection "
                                       "timed out", bport)) == 1);
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- round-robin and failover ---- */
@@ -440,7 +435,7 @@ static void test_forward_round_robin_failover(void)
     CU_ASSERT_EQUAL(it_count_prefix(it_stderr(d),
                                     it_printf("superd: [fwd] backend tcp://127.0.0.1:%d:", dead)),
                     1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- the PROXY protocol ---- */
@@ -464,7 +459,7 @@ static void test_forward_proxy_v1(void)
         printf("\n    got %s\n    want %s\n", buf, want);
     CU_ASSERT(strncmp(buf, want, strlen(want)) == 0);
     CU_ASSERT(memcmp(buf + strlen(want), "data", 4) == 0);
-    stop_ok(r.d);
+    it_stop_ok(r.d);
 }
 
 static void test_forward_proxy_v2(void)
@@ -494,7 +489,7 @@ static void test_forward_proxy_v2(void)
     CU_ASSERT_EQUAL(ntohs(sport), ntohs(me.sin_port));
     CU_ASSERT_EQUAL(ntohs(dport), r.port);
     CU_ASSERT(memcmp(buf + 28, "data", 4) == 0);
-    stop_ok(r.d);
+    it_stop_ok(r.d);
 }
 
 /* ---- UDP ---- */
@@ -570,7 +565,7 @@ static void test_forward_udp(void)
     CU_ASSERT(sendto(ca, "late-a", 6, 0, (struct sockaddr *)&to, tolen) == 6);
     CU_ASSERT_FATAL(recv_from(back, buf, sizeof(buf), &f2, IT_OP_MS) == 6);
     CU_ASSERT(port_of(&f2) != port_of(&fa));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- configuration errors ---- */

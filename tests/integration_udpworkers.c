@@ -48,25 +48,6 @@ static const char *echo_udp(int port, const char *extra)
                      "udp_reply_rate = off\n%s", port, extra);
 }
 
-static struct it_daemon *serve(const char *conf)
-{
-    struct it_daemon *d = it_alloc(sizeof(*d));
-    int ok = it_start(d, conf) == 0;
-
-    CU_ASSERT_FATAL(ok);
-    return d;
-}
-
-static void stop_ok(struct it_daemon *d)
-{
-    int st = it_stop(d, SIGTERM);
-
-    if (!it_exited(st, 0))
-        printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
-               it_stderr(d));
-    CU_ASSERT(it_exited(st, 0));
-}
-
 /* SIGHUP after writing global/body; waits for this reload's "reload
  * done" (1) or "reload failed" (0). */
 static int reload(struct it_daemon *d, const char *glob, const char *body)
@@ -334,7 +315,7 @@ static void test_two_sockets_both_serve(void)
     struct it_daemon *d;
 
     CU_ASSERT_FATAL(port > 0);
-    d = serve(it_conf_global(global(2), echo_udp(port, "")));
+    d = it_serve(it_conf_global(global(2), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, s));
     clients(port, fds);
     all_answered(fds, 1, "workers = 2");
@@ -351,7 +332,7 @@ static void test_two_sockets_both_serve(void)
     ask(fds, got, 2, ANSWER_MS, 0, &answered, &refused);
     CU_ASSERT_EQUAL(answered, NCLIENTS);
     CU_ASSERT_EQUAL(refused, 0);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A reload keeps the sockets (same inodes), a change of the worker count
@@ -366,7 +347,7 @@ static void test_reload_and_kill(void)
     int64_t deadline;
 
     CU_ASSERT_FATAL(port > 0);
-    d = serve(it_conf_global(global(2), echo_udp(port, "")));
+    d = it_serve(it_conf_global(global(2), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, s));
     clients(port, fds);
     all_answered(fds, 1, "before the reload");
@@ -398,7 +379,7 @@ static void test_reload_and_kill(void)
     CU_ASSERT_FATAL(reload(d, global(1), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 1, 1, w, s));
     all_answered(fds, 7, "workers = 1");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A reload that fails (a port taken) after the kept listener was taken
@@ -411,7 +392,7 @@ static void test_failed_reload_keeps_sockets(void)
     struct it_daemon *d;
 
     CU_ASSERT_FATAL(port > 0);
-    d = serve(it_conf_global(global(2), echo_udp(port, "")));
+    d = it_serve(it_conf_global(global(2), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, s));
     clients(port, fds);
     busy = it_free_port(IT_UDP4);
@@ -430,7 +411,7 @@ static void test_failed_reload_keeps_sockets(void)
     CU_ASSERT_FATAL(reload(d, global(3), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 3, 3, w, s2));
     all_answered(fds, 2, "after the next reload");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A UDP socket passed by systemd (bound without SO_REUSEPORT) becomes
@@ -446,7 +427,7 @@ static void test_systemd_socket(void)
     ls = it_udp_socket(AF_INET, port);
     CU_ASSERT_FATAL(ls >= 0);
     it_listen_fd = ls;
-    d = serve(it_conf_global(global(2), echo_udp(port, "")));
+    d = it_serve(it_conf_global(global(2), echo_udp(port, "")));
     it_listen_fd = -1;
     it_close(ls);
     CU_ASSERT(strstr(it_stderr(d), it_printf("superd: [echo] listening on udp 127.0.0.1:%d "
@@ -454,7 +435,7 @@ static void test_systemd_socket(void)
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, s));
     clients(port, fds);
     all_answered(fds, 1, "passed socket and its companion");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* udp_per_worker = no: the workers share one socket; a unix datagram
@@ -470,7 +451,7 @@ static void test_shared_when_off(void)
     unsigned long ui, dummy;
 
     CU_ASSERT_FATAL(port > 0);
-    d = serve(it_conf_global(global(2), it_printf("%s%s", echo_udp(port, "udp_per_worker = no\n"),
+    d = it_serve(it_conf_global(global(2), it_printf("%s%s", echo_udp(port, "udp_per_worker = no\n"),
                                                   unix_svc)));
     CU_ASSERT_FATAL(layout(d, port, 1, 2, w, s));
     CU_ASSERT_EQUAL(s[0], s[1]);
@@ -483,7 +464,7 @@ static void test_shared_when_off(void)
     CU_ASSERT_FATAL(reload(d, global(2), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, s));
     all_answered(fds, 2, "switched to per worker by a reload");
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /*
@@ -535,7 +516,7 @@ static void test_nobody_cannot_join(void)
         printf("\n    skipped: not root, cannot become nobody\n");
         return;
     }
-    d = serve(it_conf_global(global(2), echo_udp(port, "")));
+    d = it_serve(it_conf_global(global(2), echo_udp(port, "")));
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, sk));
     CU_ASSERT_EQUAL(bind_as_nobody(port, SO_REUSEPORT), EADDRINUSE);
     CU_ASSERT_EQUAL(bind_as_nobody(port, SO_REUSEADDR), EADDRINUSE);
@@ -548,7 +529,7 @@ static void test_nobody_cannot_join(void)
     CU_ASSERT_EQUAL(r, -1);
     CU_ASSERT_EQUAL(e, EADDRINUSE);
     CU_ASSERT_FATAL(layout(d, port, 2, 2, w, sk));     /* still only superd's */
-    stop_ok(d);
+    it_stop_ok(d);
 
     /* The control: nobody's SO_REUSEPORT bind works where superd is not. */
     other = it_free_port(IT_UDP4);

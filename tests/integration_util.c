@@ -1085,3 +1085,22 @@ int it_main(int argc, char **argv, const char *prog, const char *suite_name,
     it_global_fini();
     return failed ? 1 : 0;
 }
+
+struct it_daemon *it_serve(const char *conf)
+{
+    struct it_daemon *d = it_alloc(sizeof(*d));
+    int ok = it_start(d, conf) == 0;
+
+    CU_ASSERT_FATAL(ok);
+    return d;
+}
+
+void it_stop_ok(struct it_daemon *d)
+{
+    int st = it_stop(d, SIGTERM);
+
+    if (!it_exited(st, 0))
+        printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
+               it_stderr(d));
+    CU_ASSERT(it_exited(st, 0));
+}

@@ -116,6 +116,12 @@ socklen_t it_sa_unix(const char *path, struct sockaddr_storage *ss);
 int it_tcp_connect(int family, int port); /* -1 on failure */
 int it_unix_connect(const char *path);    /* "@name": abstract */
 int it_tcp_listen(int family, int port);
+/* Start superd on conf (fatal to the test if it does not start); the
+ * daemon is freed with the test's other allocations. */
+struct it_daemon *it_serve(const char *conf);
+/* SIGTERM, and assert a clean exit 0 (printing the status and superd's
+ * stderr otherwise). */
+void it_stop_ok(struct it_daemon *d);
 int it_udp_socket(int family, int port);  /* bound to loopback:port */
 int it_unix_dgram(const char *bindpath);  /* bound when bindpath */
 

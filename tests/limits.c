@@ -64,16 +64,6 @@ static struct it_daemon *serve(const char *global, const char *body)
     return d;
 }
 
-static void stop_ok(struct it_daemon *d)
-{
-    int st = it_stop(d, SIGTERM);
-
-    if (!it_exited(st, 0))
-        printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
-               it_stderr(d));
-    CU_ASSERT(it_exited(st, 0));
-}
-
 /* BUILD/tests/plugins/NAME.so, from BUILD/superd. */
 static char *test_plugin(const char *name)
 {
@@ -382,7 +372,7 @@ static void test_only_from(void)
     CU_ASSERT(served(good, "from 127.0.0.2, again"));
     expect_counter(d, "echo", "refused", 1);
     expect_counter(d, "echo", "accepted", 1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* IPv6 blocks match IPv6 peers; a unix peer has no address and is never
@@ -420,7 +410,7 @@ static void test_ipv6_and_unix(void)
     expect_counter(d, "a", "refused", 2);
     expect_counter(d, "a", "accepted", 1);
     expect_counter(d, "b", "refused", 0);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 #define REFUSAL_FMT "superd: [%s] tcp 127.0.0.1:%d: refused %s:%d: %s (0 more refusals)"
@@ -467,7 +457,7 @@ static void test_global_lists(void)
     expect_counter(d, "own", "refused", 2);
     expect_counter(d, "plain", "accepted", 1);
     expect_counter(d, "own", "accepted", 1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_udp_refused_source(void)
@@ -493,7 +483,7 @@ static void test_udp_refused_source(void)
                                      port, local_port(bad))));
     expect_counter(d, "echo", "refused", 1);
     expect_counter(d, "echo", "dgrams_out", 1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* rate_limit counts datagrams per source too: over it they are dropped
@@ -521,7 +511,7 @@ static void test_udp_rate_limit(void)
     /* Another source is untouched. */
     fd = udp_from("127.0.0.3");
     CU_ASSERT(burst(fd, port, 3, 16, &span) == 3);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- max_per_source ---- */
@@ -571,7 +561,7 @@ static void test_max_per_source(void)
     CU_ASSERT(served(a2, "second, at the end") && served(again, "the new one"));
     expect_counter(d, "echo", "refused", 2 + retries);
     expect_counter(d, "echo", "active", 3);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* Read crashy's greeting "pid PID version V\n"; the pid, or -1. */
@@ -653,7 +643,7 @@ static void test_max_per_source_worker_killed(void)
     /* ... and it holds the one slot again. */
     CU_ASSERT(closed_at_once(connect_from("127.0.0.4", port), "another from 127.0.0.4"));
     expect_counter(d, "crashy", "refused", 2);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- rate_limit ---- */
@@ -697,7 +687,7 @@ static void test_rate_limit(void)
     CU_ASSERT(served(connect_from("127.0.0.2", port), "from 127.0.0.2 after 1.1 s"));
     expect_counter(d, "echo", "refused", 1);
     expect_counter(d, "echo", "accepted", 5);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- timeouts ---- */
@@ -742,7 +732,7 @@ static void test_idle_timeout(void)
                              " s, 0 bytes in, 0 bytes out: idle_timeout"));
     CU_ASSERT(served(busy, "the busy connection, at the end"));
     it_close(busy);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A client that trickles a byte every 100 ms is closed by max_lifetime. */
@@ -775,7 +765,7 @@ static void test_max_lifetime(void)
     CU_ASSERT(wait_line_ends(d, it_printf("superd: [echo] 127.0.0.1:%d: closed after ",
                                           local_port(fd)),
                              ": max_lifetime"));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- datagram abuse ---- */
@@ -808,7 +798,7 @@ static void test_udp_amplification_budget(void)
     /* Another source has its own budget. */
     fd = udp_from("127.0.0.2");
     CU_ASSERT(burst(fd, port, 1, 1, &span) == 1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_udp_reply_rate(void)
@@ -832,7 +822,7 @@ static void test_udp_reply_rate(void)
                                           port, local_port(fd)),
                              " more)"));
     expect_counter(d, "echo", "refused", 20 - got);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* Replies no larger than the request meet only the loop budget (100/s per
@@ -854,7 +844,7 @@ static void test_udp_same_size_unlimited(void)
     CU_ASSERT_EQUAL(got, 20);
     expect_counter(d, "echo", "dgrams_out", 20);
     expect_counter(d, "echo", "refused", 0);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* udp_guard = no answers a datagram from source port 7; the default does
@@ -899,7 +889,7 @@ static void test_udp_guard_off(void)
     expect_counter(d, "guarded", "loop_drops", 1);
     expect_counter(d, "open", "loop_drops", 0);
     expect_counter(d, "open", "dgrams_out", 1);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- logging of refusals, running out of descriptors ---- */
@@ -944,7 +934,7 @@ static void test_refusal_log_limited(void)
         printf("\n    51 refusals: %d lines, %lld more counted; stderr:\n%s", lines, more, err);
     CU_ASSERT(lines >= 2 && lines <= most);
     CU_ASSERT_EQUAL(lines + more, 51);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* Out of descriptors: the pending connection is accepted and closed at
@@ -988,7 +978,7 @@ static void test_out_of_descriptors(void)
     while ((r = outcome(connect_from("127.0.0.2", port))) != SERVED && it_left_ms(deadline))
         it_sleep_ms(50);
     CU_ASSERT(r == SERVED);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- registration ---- */

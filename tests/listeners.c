@@ -23,25 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct it_daemon *serve(const char *conf)
-{
-    struct it_daemon *d = it_alloc(sizeof(*d));
-    int ok = it_start(d, conf) == 0;
-
-    CU_ASSERT_FATAL(ok);
-    return d;
-}
-
-static void stop_ok(struct it_daemon *d)
-{
-    int st = it_stop(d, SIGTERM);
-
-    if (!it_exited(st, 0))
-        printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
-               it_stderr(d));
-    CU_ASSERT(it_exited(st, 0));
-}
-
 /* Exact string compare that shows both strings on a failure. */
 #define ASSERT_STR(actual, expected) assert_str((actual), (expected), __LINE__)
 static void assert_str(const char *actual, const char *expected, unsigned line)
@@ -131,7 +112,7 @@ static void test_mode_at_start(void)
 {
     char *path = it_path("m.sock");
     mode_t saved = umask(077); /* superd inherits it */
-    struct it_daemon *d = serve(it_conf(echo_unix(path, "0666")));
+    struct it_daemon *d = it_serve(it_conf(echo_unix(path, "0666")));
     umask(saved);
     int fd;
 
@@ -139,7 +120,7 @@ static void test_mode_at_start(void)
     fd = it_unix_connect(path);
     CU_ASSERT(it_echo_stream(fd, 1000, "unix, socket_mode = 0666"));
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
     CU_ASSERT(!it_exists(path));
 }
 
@@ -148,7 +129,7 @@ static void test_mode_at_start(void)
 static void test_reload_changes_mode(void)
 {
     char *path = it_path("kept.sock");
-    struct it_daemon *d = serve(it_conf(echo_unix(path, "0600")));
+    struct it_daemon *d = it_serve(it_conf(echo_unix(path, "0600")));
     struct stat before, after;
     const char *line;
     int fd;
@@ -171,7 +152,7 @@ static void test_reload_changes_mode(void)
     fd = it_unix_connect(path);
     CU_ASSERT(it_echo_stream(fd, 100, "after the reload"));
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* ---- a squatted path ---- */
@@ -206,7 +187,7 @@ static void test_squatted_full_backlog_reload(void)
     int fd;
 
     CU_ASSERT_FATAL(squat_full(squat) >= 0);
-    d = serve(it_conf(echo_unix(path, NULL)));
+    d = it_serve(it_conf(echo_unix(path, NULL)));
     line = reload(d, it_printf("[echo]\nplugin = echo\nlisten = unix:%s\nlisten = unix:%s\n",
                                path, squat));
     ASSERT_STR(line,
@@ -216,7 +197,7 @@ static void test_squatted_full_backlog_reload(void)
     fd = it_unix_connect(path);
     CU_ASSERT(it_echo_stream(fd, 100, "the old configuration"));
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
     CU_ASSERT(it_is_socket(squat));
 }
 
@@ -227,7 +208,7 @@ static void test_squatted_full_backlog_reload(void)
 static void test_reload_kind_change(void)
 {
     char *path = it_path("kind.sock");
-    struct it_daemon *d = serve(it_conf(echo_unix(path, NULL)));
+    struct it_daemon *d = it_serve(it_conf(echo_unix(path, NULL)));
     const char *line;
     int fd;
 
@@ -241,7 +222,7 @@ static void test_reload_kind_change(void)
     fd = it_unix_connect(path);
     CU_ASSERT(it_echo_stream(fd, 100, "the old unix stream socket"));
     it_close(fd);
-    stop_ok(d);
+    it_stop_ok(d);
     CU_ASSERT(!it_exists(path));
 }
 
@@ -258,7 +239,7 @@ static void test_udp_port_not_shareable(void)
     int one = 1, s, r, e;
 
     CU_ASSERT_FATAL(port > 0);
-    d = serve(it_conf(it_printf("[echo]\nplugin = echo\nlisten = udp://127.0.0.1:%d\n", port)));
+    d = it_serve(it_conf(it_printf("[echo]\nplugin = echo\nlisten = udp://127.0.0.1:%d\n", port)));
     s = it_track_fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     CU_ASSERT_FATAL(s >= 0);
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -266,7 +247,7 @@ static void test_udp_port_not_shareable(void)
     e = errno;
     CU_ASSERT_EQUAL(r, -1);
     CU_ASSERT_EQUAL(e, EADDRINUSE);
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* reuseport = yes: a second instance binds the same TCP and UDP port and

@@ -68,11 +68,6 @@ static char *stream_answer(int fd)
     return it_printf("%.*s", (int)x.rcvd, (const char *)buf);
 }
 
-static void stop_ok(struct it_daemon *d)
-{
-    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
-}
-
 static void test_tcp4(void)
 {
     int port = it_free_port(IT_TCP4);
@@ -83,7 +78,7 @@ static void test_tcp4(void)
     same_text("tcp4", stream_answer(fd),
               it_printf("peer inet 127.0.0.1 %d\nlocal inet 127.0.0.1 %d\nother -22\n"
                         "text 127.0.0.1:%d\n", me, port, me));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_tcp6(void)
@@ -100,7 +95,7 @@ static void test_tcp6(void)
     same_text("tcp6", stream_answer(fd),
               it_printf("peer inet6 ::1 %d\nlocal inet6 ::1 %d\nother -22\ntext [::1]:%d\n", me,
                         port, me));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A unix client that did not bind: an empty path, as superd_peer shows. */
@@ -110,7 +105,7 @@ static void test_unix(void)
     struct it_daemon *d = serve(it_printf("unix:%s", path), TP("addrs"));
     same_text("unix", stream_answer(it_unix_connect(path)),
               it_printf("peer unix \nlocal unix %s\nother -22\ntext unix:\n", path));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A request as long as the reply, so no reply budget is involved. */
@@ -136,7 +131,7 @@ static void test_udp4(void)
     same_text("udp4", dgram_answer(fd, &to, tolen),
               it_printf("peer inet 127.0.0.1 %d\nlocal inet 127.0.0.1 %d\nother -22\n"
                         "text 127.0.0.1:%d\n", me, port, me));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A listener on 0.0.0.0: the local address is the listener's, as the
@@ -154,7 +149,7 @@ static void test_udp_wildcard(void)
     same_text("udp 0.0.0.0", dgram_answer(fd, &to, tolen),
               it_printf("peer inet 127.0.0.1 %d\nlocal inet 0.0.0.0 %d\nother -22\n"
                         "text 127.0.0.1:%d\n", me, port, me));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 static void test_unix_dgram(void)
@@ -168,7 +163,7 @@ static void test_unix_dgram(void)
     same_text("unix-dgram", dgram_answer(fd, &to, tolen),
               it_printf("peer unix %s\nlocal unix %s\nother -22\ntext unix:%s\n", client, path,
                         client));
-    stop_ok(d);
+    it_stop_ok(d);
 }
 
 /* A plugin exporting more than superd_plugin is served, with a warning
@@ -182,7 +177,7 @@ static void test_extra_exports_warned(void)
     CU_ASSERT(fd >= 0 && it_echo_stream(fd, 1000, "extraexp"));
     if (fd >= 0)
         it_close(fd);   /* or the stop waits for it */
-    stop_ok(d);
+    it_stop_ok(d);
     const char *line = it_printf("superd: %s: exports extraexp_helper, extraexp_table besides "
                                  "superd_plugin: build it with -fvisibility=hidden, or mark "
                                  "them static", TP("extraexp"));
@@ -198,7 +193,7 @@ static void test_no_warning_when_hidden(void)
     int port = it_free_port(IT_TCP4);
     CU_ASSERT_FATAL(port > 0);
     struct it_daemon *d = serve(it_printf("tcp://127.0.0.1:%d", port), "echo");
-    stop_ok(d);
+    it_stop_ok(d);
     CU_ASSERT_EQUAL(it_count_prefix(it_stderr(d), "superd: exports"), 0);
     CU_ASSERT_PTR_NULL(strstr(it_stderr(d), "besides superd_plugin"));
 }
