@@ -270,14 +270,13 @@ static const struct conf_rate loop_rate = { 100, 1000 };
 static void handle(struct listener *l, struct superd_dgram *d, const char *data,
                    size_t len, int flags)
 {
-    static struct log_limit trunc_limit, guard_limit;
     unsigned long missed;
     const char *why;
     const struct conf_service *cs = l->svc->cs;
     struct serve *srv = l->srv;
     const struct sockaddr *from = (const struct sockaddr *)d->from;
     if (flags & MSG_TRUNC) {
-        if (log_limit_pass(&trunc_limit, &missed)) {
+        if (log_limit_pass(&l->svc->log_truncated, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
             log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s larger than %d bytes (%lu more)",
                     superd_service_name(l->svc), l->addr.text, d->peer, DGRAM_MAX, missed);
@@ -293,7 +292,7 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     if (cs->udp_guard && dgram_bad_source(srv->own, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
         STATS_ADD(l->row, loop_drops, 1);
-        if (log_limit_pass(&guard_limit, &missed)) {
+        if (log_limit_pass(&l->svc->log_guard, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
             log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s: %s could start a loop (%lu more)",
                     superd_service_name(l->svc), l->addr.text, d->peer, why, missed);
@@ -367,10 +366,9 @@ static const struct conf_rate *reply_budget(const struct conf_service *cs, size_
 }
 
 /* A reply over its budget: counted (a spent loop budget is loop
- * protection, the others are limits) and logged once a second. */
+ * protection, the others are limits) and logged once a second per service. */
 static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget)
 {
-    static struct log_limit limit;
     unsigned long missed;
     char why[128];
     struct listener *l = d->lsn;
@@ -382,7 +380,7 @@ static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget
         STATS_ADD(l->svc->row, budget_drops, 1);
         STATS_ADD(l->row, budget_drops, 1);
     }
-    if (!log_limit_pass(&limit, &missed))
+    if (!log_limit_pass(&l->svc->log_reply, &missed))
         return;
     if (budget == &loop_rate)
         snprintf(why, sizeof why, "over %u replies/s to one source, a loop? "
