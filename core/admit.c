@@ -17,15 +17,15 @@
 enum kind { STREAM, DGRAM };
 
 /* Count a refusal by its reason and log it, at most one line a second per
- * kind (a flood of refusals must not flood the log). */
+ * service and kind (a flood of refusals must not flood the log, nor hide
+ * another service's). */
 static void refuse(struct listener *l, enum kind k, const struct sockaddr *sa, socklen_t salen,
                    enum stats_refusal why, const char *rule)
 {
-    static struct log_limit limits[2];
     unsigned long missed;
     stats_refused(l->svc->row, why);
     STATS_ADD(l->row, refused_by[why], 1);
-    if (!log_limit_pass(&limits[k], &missed))
+    if (!log_limit_pass(&l->svc->log_refused[k], &missed))
         return;
     char peer[ADDR_FMT_MAX + 8];
     /* A unix stream peer reads as its connections do: "unix:PATH". */

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -107,8 +108,129 @@ static bool is_wildcard(const struct sockaddr *sa)
     return false;
 }
 
-bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
-                      const struct sockaddr *from, socklen_t fromlen, const char **why)
+/*
+ * The worker's own datagram listeners, for loop protection.  A datagram
+ * from one of them is refused; nearly no datagram is, and the check runs
+ * for each, so it must not cost a walk of every listener.  A listener's
+ * key: its port (IPv4, IPv6), or a hash of its address bytes (unix).  A
+ * 65,536-bit map per class says whether any listener has a key: a source
+ * whose key is in no map (nearly every datagram) costs one bit test.  Only
+ * a hit searches the listeners sorted by key, and compares the few that
+ * share the source's key exactly.  The key is a function of what the exact
+ * comparison compares, so a source equal to a listener always has its key.
+ */
+enum { OWN_V4, OWN_V6, OWN_UNIX, OWN_CLASSES };
+
+struct own_entry {
+    uint32_t key;                   /* class << 16 | port or hash */
+    const struct listener *lsn;
+};
+
+struct dgram_own {
+    uint64_t map[OWN_CLASSES][65536 / 64];
+    struct own_entry *v;            /* sorted by key */
+    size_t n;
+};
+
+/* 16 bits of FNV-1a over a unix address's bytes, family and length
+ * included: addr_equal compares exactly those. */
+static uint32_t unix_hash(const struct sockaddr *sa, socklen_t salen)
+{
+    const unsigned char *p = (const unsigned char *)sa;
+    uint32_t h = 2166136261u ^ (uint32_t)salen;
+    for (socklen_t i = 0; i < salen; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return (h ^ (h >> 16)) & 0xffff;
+}
+
+/* The key of an address, or false for a family no datagram listener has. */
+static bool own_key(const struct sockaddr *sa, socklen_t salen, uint32_t *key)
+{
+    switch (sa->sa_family) {
+    case AF_INET:
+        *key = (uint32_t)OWN_V4 << 16 | ntohs(((const struct sockaddr_in *)sa)->sin_port);
+        return true;
+    case AF_INET6:
+        *key = (uint32_t)OWN_V6 << 16 | ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+        return true;
+    case AF_UNIX:
+        *key = (uint32_t)OWN_UNIX << 16 | unix_hash(sa, salen);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int own_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const struct own_entry *)a)->key, y = ((const struct own_entry *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+int dgram_own_build(struct dgram_own **out, const struct listener *lsns, size_t nlsns)
+{
+    struct dgram_own *o = calloc(1, sizeof *o);
+    if (!o)
+        return -ENOMEM;
+    o->v = calloc(nlsns ? nlsns : 1, sizeof *o->v);
+    if (!o->v) {
+        free(o);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nlsns; i++) {
+        const struct listener *l = &lsns[i];
+        uint32_t key;
+        if ((l->addr.kind != ADDR_UDP && l->addr.kind != ADDR_UNIX_DGRAM) ||
+            !own_key((const struct sockaddr *)&l->addr.sa, l->addr.salen, &key))
+            continue;
+        o->map[key >> 16][(key & 0xffff) / 64] |= 1ull << (key % 64);
+        o->v[o->n++] = (struct own_entry){ key, l };
+    }
+    qsort(o->v, o->n, sizeof *o->v, own_cmp);
+    *out = o;
+    return 0;
+}
+
+void dgram_own_free(struct dgram_own *own)
+{
+    if (!own)
+        return;
+    free(own->v);
+    free(own);
+}
+
+/* Is `from` one of the listeners of `own` (NULL: none)? */
+static bool own_source(const struct dgram_own *own, const struct sockaddr *from,
+                       socklen_t fromlen)
+{
+    uint32_t key;
+    if (!own || !own_key(from, fromlen, &key) ||
+        !(own->map[key >> 16][(key & 0xffff) / 64] & 1ull << (key % 64)))
+        return false;
+    /* The first entry with the key, then every one that shares it. */
+    size_t lo = 0, hi = own->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (own->v[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < own->n && own->v[i].key == key; i++) {
+        const struct laddr *a = &own->v[i].lsn->addr;
+        const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
+        /* A wildcard listener's port is ours on every address of its family. */
+        if (addr_equal(sa, a->salen, from, fromlen) ||
+            (is_wildcard(sa) && addr_port(sa) == addr_port(from)))
+            return true;
+    }
+    return false;
+}
+
+bool dgram_bad_source(const struct dgram_own *own, const struct sockaddr *from,
+                      socklen_t fromlen, const char **why)
 {
     if (from->sa_family == AF_INET || from->sa_family == AF_INET6) {
         unsigned port = addr_port(from);
@@ -125,26 +247,9 @@ bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
             return true;
         }
     }
-    /* Per datagram, over every listener: cheap field tests first. */
-    in_port_t port = from->sa_family == AF_INET ? ((const struct sockaddr_in *)from)->sin_port
-                   : from->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)from)->sin6_port
-                   : 0;
-    for (size_t i = 0; i < nlsns; i++) {
-        const struct listener *l = &lsns[i];
-        const struct sockaddr *own = (const struct sockaddr *)&l->addr.sa;
-        if (own->sa_family != from->sa_family ||
-            (l->addr.kind != ADDR_UDP && l->addr.kind != ADDR_UNIX_DGRAM))
-            continue;
-        if (own->sa_family == AF_INET && ((const struct sockaddr_in *)own)->sin_port != port)
-            continue;
-        if (own->sa_family == AF_INET6 && ((const struct sockaddr_in6 *)own)->sin6_port != port)
-            continue;
-        bool same = addr_equal(own, l->addr.salen, from, fromlen) ||
-                    (is_wildcard(own) && addr_port(own) == addr_port(from));
-        if (same) {
-            *why = "one of superd's own datagram listeners";
-            return true;
-        }
+    if (own_source(own, from, fromlen)) {
+        *why = "one of superd's own datagram listeners";
+        return true;
     }
     return false;
 }
@@ -165,14 +270,13 @@ static const struct conf_rate loop_rate = { 100, 1000 };
 static void handle(struct listener *l, struct superd_dgram *d, const char *data,
                    size_t len, int flags)
 {
-    static struct log_limit trunc_limit, guard_limit;
     unsigned long missed;
     const char *why;
     const struct conf_service *cs = l->svc->cs;
     struct serve *srv = l->srv;
     const struct sockaddr *from = (const struct sockaddr *)d->from;
     if (flags & MSG_TRUNC) {
-        if (log_limit_pass(&trunc_limit, &missed)) {
+        if (log_limit_pass(&l->svc->log_truncated, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
             log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s larger than %d bytes (%lu more)",
                     superd_service_name(l->svc), l->addr.text, d->peer, DGRAM_MAX, missed);
@@ -185,10 +289,10 @@ static void handle(struct listener *l, struct superd_dgram *d, const char *data,
     STATS_ADD(l->row, bytes_in, len);
     if (!admit_dgram(l, from, d->fromlen))
         return;
-    if (cs->udp_guard && dgram_bad_source(srv->lsns, srv->nlsns, from, d->fromlen, &why)) {
+    if (cs->udp_guard && dgram_bad_source(srv->own, from, d->fromlen, &why)) {
         STATS_ADD(l->svc->row, loop_drops, 1);
         STATS_ADD(l->row, loop_drops, 1);
-        if (log_limit_pass(&guard_limit, &missed)) {
+        if (log_limit_pass(&l->svc->log_guard, &missed)) {
             addr_format(from, d->fromlen, d->peer, sizeof d->peer);
             log_msg(LOG_NOTICE, "[%s] %s: dropped a datagram from %s: %s could start a loop (%lu more)",
                     superd_service_name(l->svc), l->addr.text, d->peer, why, missed);
@@ -262,10 +366,9 @@ static const struct conf_rate *reply_budget(const struct conf_service *cs, size_
 }
 
 /* A reply over its budget: counted (a spent loop budget is loop
- * protection, the others are limits) and logged once a second. */
+ * protection, the others are limits) and logged once a second per service. */
 static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget)
 {
-    static struct log_limit limit;
     unsigned long missed;
     char why[128];
     struct listener *l = d->lsn;
@@ -277,7 +380,7 @@ static void reply_dropped(struct superd_dgram *d, const struct conf_rate *budget
         STATS_ADD(l->svc->row, budget_drops, 1);
         STATS_ADD(l->row, budget_drops, 1);
     }
-    if (!log_limit_pass(&limit, &missed))
+    if (!log_limit_pass(&l->svc->log_reply, &missed))
         return;
     if (budget == &loop_rate)
         snprintf(why, sizeof why, "over %u replies/s to one source, a loop? "

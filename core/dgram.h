@@ -33,15 +33,31 @@ void dgram_release_all(struct superd_service *svc);
 /* Listener callback: receive a bounded batch of datagrams. */
 void dgram_ready(struct loop_watch *w, uint32_t events);
 
+/* The worker's own datagram listeners, indexed for dgram_bad_source. */
+struct dgram_own;
+
+/*
+ * Index the datagram listeners (UDP, unix-dgram) among lsns[0 .. nlsns):
+ * the caller keeps the listeners (their addresses are read at each check)
+ * alive and unmoved while the index lives, and frees the index with
+ * dgram_own_free.  Returns 0 or -ENOMEM.
+ */
+int dgram_own_build(struct dgram_own **own, const struct listener *lsns, size_t nlsns);
+
+/* Free an index of dgram_own_build (NULL is fine). */
+void dgram_own_free(struct dgram_own *own);
+
 /*
  * Loop protection: true when a datagram from `from` must not be answered,
  * because an answer could start two servers talking forever: source port
  * 0, a classic chatty service port (7, 9, 13, 17, 19, 37), a broadcast or
- * multicast source, or one of this worker's own datagram listeners.
- * `why` gets a short reason.
+ * multicast source, or one of this worker's own datagram listeners (`own`,
+ * NULL: none), a wildcard one's port on any address of its family.  Costs
+ * the same with a thousand listeners as with one.  `why` gets a short
+ * reason.
  */
-bool dgram_bad_source(const struct listener *lsns, size_t nlsns,
-                      const struct sockaddr *from, socklen_t fromlen, const char **why);
+bool dgram_bad_source(const struct dgram_own *own, const struct sockaddr *from,
+                      socklen_t fromlen, const char **why);
 
 /* Answer `to` on listener l as superd_reply would (loop protection and
  * reply budgets included), for a reply made outside a receive batch (a

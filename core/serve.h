@@ -11,6 +11,7 @@
 #include "loop.h"
 
 struct conf;
+struct dgram_own;
 struct listener;
 struct sources;
 struct stats;
@@ -30,8 +31,8 @@ struct serve {
     struct sources *sources;        /* shared per-source table, or NULL */
     int stats_row;                  /* this process's row in stats */
     int spare_fd;                   /* given up to shed a connection on EMFILE */
-    const struct listener *lsns;    /* every datagram listener served here, */
-    size_t nlsns;                   /* ... for loop protection */
+    struct dgram_own *own;          /* the datagram listeners served here, for
+                                     * loop protection (dgram.h), or NULL */
     struct conn_set conns;
     /* The connection whose callback is running: it is settled when the
      * callback returns, so writes to it need no settle-list entry. */

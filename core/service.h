@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "loader.h"
+#include "log.h"
 #include "stats.h"
 
 struct tls_ctx;
@@ -34,6 +35,12 @@ struct superd_service {
                              * suggest one for a typo; freed by service_start */
     size_t nasked;
     struct tls_ctx *tls;    /* its TLS contexts (a tls:// listener), or NULL */
+    /* Its own log throttles: each service logs its refusals and drops at
+     * most once a second, counting only its own in "(N more)". */
+    struct log_limit log_refused[2];    /* admit.c: streams, datagrams */
+    struct log_limit log_truncated;     /* dgram.c: datagrams too large */
+    struct log_limit log_guard;         /* dgram.c: loop protection */
+    struct log_limit log_reply;         /* dgram.c: replies over a budget */
 };
 
 /*

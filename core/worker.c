@@ -80,9 +80,8 @@ int worker_attach(struct worker *wk, const struct lsn_set *set)
         if (l->svc)
             wk->nlsns++;
     }
-    wk->srv.lsns = wk->lsns;
-    wk->srv.nlsns = wk->nlsns;
-    return 0;
+    /* Built once: a reload starts new workers, which build their own. */
+    return dgram_own_build(&wk->srv.own, wk->lsns, wk->nlsns);
 }
 
 /* Stop accepting: close this worker's copies of the listeners. */
@@ -190,6 +189,7 @@ void worker_fini(struct worker *wk)
         close_listeners(wk);
         free(wk->lsns);
     }
+    dgram_own_free(wk->srv.own);
     for (size_t i = 0; i < wk->nsvcs; i++)
         service_stop(&wk->svcs[i]);
     free(wk->svcs);

@@ -383,7 +383,10 @@ static void check_source_at(unsigned line, const struct listener *l, size_t n,
 {
     char text[ADDR_FMT_MAX], got[256], want[256];
     const char *reason = NULL;
-    bool bad = dgram_bad_source(l, n, from, fromlen, &reason);
+    struct dgram_own *own;
+    CU_ASSERT_EQUAL_FATAL(dgram_own_build(&own, l, n), 0);
+    bool bad = dgram_bad_source(own, from, fromlen, &reason);
+    dgram_own_free(own);
     addr_format(from, fromlen, text, sizeof text);
     snprintf(got, sizeof got, "%s: %s", text, bad ? (reason ? reason : "(no reason)") : "allowed");
     snprintf(want, sizeof want, "%s: %s", text, why ? why : "allowed");
