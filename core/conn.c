@@ -57,7 +57,8 @@ enum {
     CONN_SHUT_DONE = 1 << 10, /* ... sent */
     CONN_CONNECTING = 1 << 11, /* outbound: connect() not finished */
     CONN_OUTBOUND = 1 << 12, /* made by superd_connect */
-    CONN_PARKED = 1 << 13,  /* paused and hung up: off the loop until resumed */
+    CONN_PARKED = 1 << 13,  /* off the loop: paused and hung up (until resumed),
+                             * or just accepted (until on_open settled) */
     CONN_HANDSHAKE = 1 << 14,   /* TLS: the handshake runs; no plugin yet */
 };
 
@@ -745,7 +746,13 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
             memcpy(&c->src, src, sizeof(struct sockaddr));
     }
     struct conn_set *set = set_of(c);
-    if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
+    c->w.fd = -1;
+    if (!l->addr.tls) {
+        /* Off the loop until the plugin's on_open has settled: a service
+         * that answers and closes there (daytime) never costs an
+         * epoll_ctl; the others are added by update() with what they want. */
+        c->flags |= CONN_PARKED;
+    } else if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
         close(fd);
         admit_release(l, admitted, src_sa);
         free(c);
