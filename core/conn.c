@@ -57,9 +57,9 @@ enum {
     CONN_SHUT_DONE = 1 << 10, /* ... sent */
     CONN_CONNECTING = 1 << 11, /* outbound: connect() not finished */
     CONN_OUTBOUND = 1 << 12, /* made by superd_connect */
-    CONN_PARKED = 1 << 13,  /* off the loop: paused and hung up (until resumed),
-                             * or just accepted (until on_open settled) */
+    CONN_PARKED = 1 << 13,  /* paused and hung up: off the loop until resumed */
     CONN_HANDSHAKE = 1 << 14,   /* TLS: the handshake runs; no plugin yet */
+    CONN_UNWATCHED = 1 << 15,   /* just accepted: joins the loop once on_open settled */
 };
 
 /* One read's worth.  Per process, so per worker: no sharing. */
@@ -302,6 +302,14 @@ static void settle(struct superd_conn *c)
         /* Decrypted bytes no readiness will announce: read them next. */
         if (reading && tls_pending(c->tls) > 0)
             loop_pending_add(loop_of(c), &c->more);
+    }
+    if (c->flags & CONN_UNWATCHED) {
+        /* Even with nothing wanted (paused in on_open): a reset or a
+         * hang-up is reported all the same, as for any paused connection. */
+        c->flags &= ~(unsigned)CONN_UNWATCHED;
+        if (loop_add(loop_of(c), &c->w, c->fd, want, conn_event) < 0)
+            kill_conn(c);
+        return;
     }
     if (c->flags & CONN_PARKED) {
         if (want == 0)
@@ -751,7 +759,7 @@ static void conn_open(struct listener *l, int fd, const struct sockaddr_storage 
         /* Off the loop until the plugin's on_open has settled: a service
          * that answers and closes there (daytime) never costs an
          * epoll_ctl; the others are added by update() with what they want. */
-        c->flags |= CONN_PARKED;
+        c->flags |= CONN_UNWATCHED;
     } else if (loop_add(loop_of(c), &c->w, fd, LOOP_READABLE, conn_event) < 0) {
         close(fd);
         admit_release(l, admitted, src_sa);
