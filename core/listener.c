@@ -515,10 +515,10 @@ int lsn_set_bind(struct lsn_set *set, const struct conf *c, struct lsn_set *old,
                 }
                 continue;
             }
-            /* A group of per-worker sockets: slot 0's too, from the start. */
-            l->reuseport = cs->reuseport || slots_wanted(c, cs, l) > 1;
+            /* Slot 0 is bound as the user asked (reuseport = no: alone), so
+             * that a port another socket holds with SO_REUSEPORT is "in use",
+             * never silently shared; set_slots makes it a group after. */
             r = bind_one(l, cs->backlog, cs->socket_mode, old, msg, sizeof msg);
-            l->reuseport = cs->reuseport;
             if (r < 0) {
                 snprintf(err, errlen, "%s:%d: [%s] listen: %s", cs->file->path, l->addr.line,
                          cs->name, msg);

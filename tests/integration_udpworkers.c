@@ -414,6 +414,35 @@ static void test_failed_reload_keeps_sockets(void)
     it_stop_ok(d);
 }
 
+/* A port another socket holds with SO_REUSEPORT is in use: superd with
+ * per-worker sockets exits 1 rather than join that socket's group and
+ * share the datagrams with it (it used to start and answer about 2/3). */
+static void test_port_held_with_reuseport(void)
+{
+    int port = it_free_port(IT_UDP4), one = 1, st;
+    struct sockaddr_storage ss;
+    socklen_t len = it_sa_inet(AF_INET, port, &ss);
+    int hold = it_track_fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    char *conf, *out, *err, *want;
+    const char *args[] = { "-c", NULL, NULL };
+
+    CU_ASSERT_FATAL(port > 0 && hold >= 0);
+    CU_ASSERT_FATAL(setsockopt(hold, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0);
+    CU_ASSERT_FATAL(bind(hold, (struct sockaddr *)&ss, len) == 0);
+    conf = it_conf_global(global(2), echo_udp(port, ""));
+    args[1] = conf;
+    want = it_printf("superd: %s:%d: [echo] listen: cannot bind udp 127.0.0.1:%d: "
+                     "Address already in use\n", conf,
+                     it_line_of(it_read_file(conf), "listen = udp"), port);
+    st = it_run(args, &out, &err);
+    if (!it_exited(st, 1) || !strstr(err, want))
+        printf("\n    expected exit 1 and \"%s\"; wait status 0x%x, stderr:\n%s", want,
+               (unsigned)st, err);
+    CU_ASSERT(it_exited(st, 1));
+    CU_ASSERT(strstr(err, want) != NULL);
+    it_close(hold);
+}
+
 /* A UDP socket passed by systemd (bound without SO_REUSEPORT) becomes
  * slot 0's, and the second worker's socket is bound beside it. */
 static void test_systemd_socket(void)
@@ -566,6 +595,8 @@ static void test_two_instances(void)
 static const struct it_test tests[] = {
     { "udp per worker: two sockets, both workers serve", test_two_sockets_both_serve },
     { "udp per worker: reload, worker count, killed worker", test_reload_and_kill },
+    { "udp per worker: a port held by another SO_REUSEPORT socket is in use",
+      test_port_held_with_reuseport },
     { "udp per worker: a failed reload gives the sockets back",
       test_failed_reload_keeps_sockets },
     { "udp per worker: beside a socket passed by systemd", test_systemd_socket },
