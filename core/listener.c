@@ -195,6 +195,13 @@ static int bind_mode(int fd, const struct sockaddr *sa, socklen_t salen, int mod
     return r;
 }
 
+void lsn_lock_filter(int fd)
+{
+    int one = 1;
+    /* Fails only on kernels before 3.9; nothing to do about it then. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof one);
+}
+
 /* lsn_bind, told about the listeners of the configuration being replaced
  * (`old`, may be NULL): a path one of them made is named as superd's own. */
 static int bind_one(struct listener *l, int backlog, int socket_mode, const struct lsn_set *old,
@@ -220,6 +227,7 @@ static int bind_one(struct listener *l, int backlog, int socket_mode, const stru
         return r;
     }
     int one = 1;
+    lsn_lock_filter(l->fd);
     /* TCP only: SO_REUSEADDR lets a restart bind over TIME_WAIT.  On UDP it
      * would let any local user bind the same port beside ours (the kernel
      * checks no owner) and take a share of the datagrams. */

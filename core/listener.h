@@ -97,4 +97,10 @@ void lsn_set_use_slot(struct lsn_set *set, int slot);
 /* Close every listener of the set (lsn_close) and free it. */
 void lsn_set_close(struct lsn_set *set);
 
+/* Lock the socket's filters (SO_LOCK_FILTER): a worker, which may run
+ * hostile plugin code and holds every listener, cannot attach a socket
+ * filter or a SO_REUSEPORT steering program that would outlive it on the
+ * master's socket (drop all, or send every datagram to one worker). */
+void lsn_lock_filter(int fd);
+
 #endif

@@ -99,6 +99,7 @@ int systemd_listen_fds(struct lsn_set *set, char *err, size_t errlen)
             return r;
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        lsn_lock_filter(fd);
     }
     return 0;
 }
