@@ -50,10 +50,12 @@ static void family(struct out *o, const char *name, const char *type, const char
     fprintf(o->f, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)n, name, help, (int)n, name, type);
 }
 
-/* A label value, escaped as both formats want: \\, \" and \n. */
-static void label_value(FILE *f, const char *v)
+/* A label value, escaped as both formats want: \\, \" and \n.  At most
+ * `max` bytes: the names come from the shared map, which a worker can
+ * write without a terminating NUL. */
+static void label_value(FILE *f, const char *v, size_t max)
 {
-    for (; *v; v++) {
+    for (const char *end = v + max; v < end && *v; v++) {
         if (*v == '\\' || *v == '"')
             fprintf(f, "\\%c", *v);
         else if (*v == '\n')
@@ -68,7 +70,7 @@ static void svc_sample(struct out *o, const char *name, const char *svc, const c
                        uint64_t v)
 {
     fprintf(o->f, "%s{service=\"", name);
-    label_value(o->f, svc);
+    label_value(o->f, svc, STATS_NAME_MAX);
     fprintf(o->f, "\"%s%s} %llu\n", extra ? "," : "", extra ? extra : "", (unsigned long long)v);
 }
 
@@ -187,7 +189,7 @@ static void service_figures(struct out *o, const struct stats *st)
                        cum);
         }
         fprintf(o->f, "superd_connection_duration_seconds_sum{service=\"");
-        label_value(o->f, st->svc[i].name);
+        label_value(o->f, st->svc[i].name, sizeof st->svc[i].name);
         fprintf(o->f, "\"} %.3f\n", (double)sums[i].lifetime_ms / 1000.0);
         svc_sample(o, "superd_connection_duration_seconds_count", st->svc[i].name, NULL, cum);
     }
@@ -199,9 +201,9 @@ static void lsn_sample(struct out *o, const char *name, const struct stats_liste
                        const char *extra, uint64_t v)
 {
     fprintf(o->f, "%s{service=\"", name);
-    label_value(o->f, l->svc);
+    label_value(o->f, l->svc, sizeof l->svc);
     fputs("\",listener=\"", o->f);
-    label_value(o->f, l->label);
+    label_value(o->f, l->label, sizeof l->label);
     fprintf(o->f, "\"%s%s} %llu\n", extra ? "," : "", extra ? extra : "", (unsigned long long)v);
 }
 

@@ -537,6 +537,7 @@ static int child_setup(struct start *st)
  * returns (a failure is reported on st->rep, then _exit(127)).  A vforked
  * child runs on this stack until execve: it only calls child_setup and
  * _exit, and writes nothing of the spawner's but st->step and errno. */
+__attribute__((noinline))     /* its frame is the one a vforked child may use */
 static pid_t spawn_child(struct start *st)
 {
     pid_t pid = st->shared_vm ? vfork() : fork();
@@ -706,6 +707,10 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     struct start st = { .xs = x, .envp = envp, .in = fd, .out = fd, .errfd = errfd,
                         .rep = rep[1], .rep_parent = rep[0], .spawner = getpid(),
                         .not_default = sp->not_default, .shared_vm = x->vfork_ok };
+    /* A vforked child runs its program before the spawner closes its copy:
+     * switch a worker's linger off now, not on the program's socket then. */
+    if (own && st.shared_vm)
+        unlinger(fd);
     pid_t pid = spawn_child(&st);
     int e_no = errno;
     if (errfd != fd && errfd != pipefd[1])
@@ -718,7 +723,9 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     rep[1] = -1;
     exec_args_free(envp);
     envp = NULL;
-    if (own)
+    if (own && st.shared_vm)
+        close(fd);      /* lingers no more (above); the program holds it */
+    else if (own)
         close_received(fd);
     own = false;
     if (pid < 0) {
