@@ -545,6 +545,18 @@ static bool fail_near_miss(struct conf_parse *p, const struct conf_service *s,
     return false;
 }
 
+/* A program service has no plugin to read the keys the core left: the
+ * first of them is a typo, refused as a plugin service's would be. */
+static void fail_unread(struct conf_parse *p, const struct conf_service *s)
+{
+    const struct conf_opt *o = &s->opts[0];
+    const char *near = conf_key_suggest(CONF_SERVICE, o->key);
+    if (near)
+        fail(p, -EINVAL, o->line, s->name, o->key, "unknown key (did you mean %s?)", near);
+    else
+        fail(p, -EINVAL, o->line, s->name, o->key, "unknown key");
+}
+
 /* Set key of [superd] (s NULL) or of service s through its row. */
 static void set_key(struct conf_parse *p, struct conf_service *s, const char *key,
                     const char *value)
@@ -834,6 +846,8 @@ static void check_services(struct conf_parse *p)
         int xr = exec_conf_check(s, &xkey, &xline, xmsg, sizeof xmsg);
         if (xr < 0)
             fail(p, xr, xline, s->name, xkey, "%s", xmsg);
+        else if (s->exec.program && s->nopts)
+            fail_unread(p, s);
         else if (!s->plugin && !s->exec.program && !s->builtin) {
             if (!fail_near_miss(p, s, "plugin", "program"))
                 fail(p, -EINVAL, s->line, s->name, "plugin", "missing (every service needs plugin = NAME or program = PATH)");

@@ -60,9 +60,20 @@ static void finish(struct waiting *p, bool close_fd)
     loop_pending_add(p->l->srv->loop, &p->reap);
 }
 
+/* A connection the PROXY stage refuses was accepted first, as one a TLS
+ * handshake refuses: it counts in _accepted_total and as refused{proxy}
+ * (docs/metrics.md); admission, which runs after the header, never saw it. */
+static void refuse_proxy(struct listener *l, const struct sockaddr *sa, socklen_t salen,
+                         const char *rule)
+{
+    STATS_ADD(l->svc->row, accepted, 1);
+    STATS_ADD(l->row, accepted, 1);
+    admit_refused(l, sa, salen, STATS_REFUSED_PROXY, rule);
+}
+
 static void fail(struct waiting *p, const char *rule)
 {
-    admit_refused(p->l, (const struct sockaddr *)&p->real, p->reallen, STATS_REFUSED_PROXY, rule);
+    refuse_proxy(p->l, (const struct sockaddr *)&p->real, p->reallen, rule);
     finish(p, true);
 }
 
@@ -147,8 +158,8 @@ void proxy_wait(struct listener *l, int fd, const struct sockaddr_storage *ss, s
     char rule[160];
     if (!acl_allowed(&cs->trusted_proxies, NULL, (const struct sockaddr *)ss, rule,
                      sizeof rule)) {
-        admit_refused(l, (const struct sockaddr *)ss, sslen, STATS_REFUSED_PROXY,
-                      "not in trusted_proxies: a PROXY header from it is not believed");
+        refuse_proxy(l, (const struct sockaddr *)ss, sslen,
+                     "not in trusted_proxies: a PROXY header from it is not believed");
         close(fd);
         return;
     }

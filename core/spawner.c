@@ -51,6 +51,7 @@
 #include "exec_env.h"
 #include "log.h"
 #include "loop.h"
+#include "stats.h"
 
 extern char **environ;
 
@@ -657,6 +658,26 @@ static void on_child_report(struct loop_watch *w, uint32_t events)
  * A failure in the child before execve is logged when it reports it; the
  * child then exits with status 127.
  */
+/* The exec figures of docs/metrics.md, in the memory the master shares
+ * with every process it forked: spawners of two generations may write
+ * them at once, hence the atomic additions. */
+static void count_exec(int status, bool started)
+{
+    struct stats *st = stats_mapped();
+    if (!st)
+        return;
+    struct stats_proc *pr = &st->proc;
+    if (started) {
+        __atomic_add_fetch(&pr->exec_started, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&pr->exec_running, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint64_t *how = WIFSIGNALED(status) ? &pr->exec_killed
+                  : WEXITSTATUS(status) == 0 ? &pr->exec_exited_ok : &pr->exec_exited_error;
+    __atomic_add_fetch(how, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&pr->exec_running, 1, __ATOMIC_RELAXED);
+}
+
 static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
                            const struct exec_facts *f, bool own)
 {
@@ -756,6 +777,7 @@ static struct child *start(struct spawner *sp, struct xsvc *x, int fd,
     sp->children = ch;
     sp->nchildren++;
     x->live++;
+    count_exec(0, true);
     log_msg(LOG_DEBUG, "[%s] pid %ld started", name, (long)pid);
     return ch;
 fail:
@@ -1160,6 +1182,7 @@ static void child_gone(struct spawner *sp, struct child *ch, int status)
     ch->xs->live--;
     sp->nchildren--;
     ch->dead = true;
+    count_exec(status, false);
     if (ch->peer) {
         reply(ch->peer, SPAWN_EXITED, ch->cookie, ch->pid, status);
         ch->peer->refs--;

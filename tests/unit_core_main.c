@@ -34,6 +34,7 @@ int main(void)
         test_core_loop_register,
         test_core_stats_register,
         test_core_dgram_own_register,
+        test_core_exec_keys_register,
     };
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
