@@ -101,6 +101,8 @@ struct wlsn {
     struct xsvc *xs;
     const struct listener *l;
     bool busy;                  /* its child runs */
+    bool full;                  /* readable while max_instances children of its
+                                 * service ran: watched again when one exits */
     long long rewatch_at;       /* 0, or when to watch again after a failure */
 };
 
@@ -1136,6 +1138,18 @@ static void on_wait_lsn(struct loop_watch *w, uint32_t events)
     (void)events;
     /* Not watched while its child runs: the child owns the socket. */
     loop_del(&sp->loop, &wl->w);
+    /* max_instances counts the service's children across its listeners:
+     * the datagram (or connection) waits in the socket for a free turn. */
+    long max = wl->xs->cs->exec.max_instances;
+    if (max && wl->xs->live >= max) {
+        static struct log_limit limit;
+        unsigned long missed;
+        if (log_limit_pass(&limit, &missed))
+            log_msg(LOG_WARNING, "[%s] max_instances %ld reached: %s waits for a child to "
+                    "exit (%lu more)", wl->xs->cs->name, max, wl->l->addr.text, missed);
+        wl->full = true;
+        return;
+    }
     /* The child reads it as inetd's children do: blocking.  The flag
      * belongs to the open file description, which the master and every
      * worker share: workers set O_NONBLOCK again on each listener they
@@ -1187,6 +1201,12 @@ static void child_gone(struct spawner *sp, struct child *ch, int status)
         reply(ch->peer, SPAWN_EXITED, ch->cookie, ch->pid, status);
         ch->peer->refs--;
     }
+    if (!sp->stopping && !sp->retiring)
+        for (size_t i = 0; i < sp->nwl; i++)
+            if (sp->wl[i].full && sp->wl[i].xs == ch->xs) {
+                sp->wl[i].full = false;
+                watch_wait(sp, &sp->wl[i]);
+            }
     struct wlsn *wl = ch->wl;
     if (wl) {
         wl->busy = false;

@@ -297,6 +297,41 @@ static void test_exec_wait_udp(void)
     CU_ASSERT(it_exited(it_stop(&d, SIGTERM), 0));
 }
 
+/* max_instances counts a wait = yes service's children across its
+ * listeners: with 1, a datagram on the second listener waits until the
+ * first listener's child has exited (it used to start a second child). */
+static void test_exec_wait_max_instances(void)
+{
+    struct it_daemon d;
+    int p1 = it_free_port(IT_UDP4), p2 = 0;
+    for (int i = 0; i < 20 && (p2 == 0 || p2 == p1); i++)
+        p2 = it_free_port(IT_UDP4);
+    CU_ASSERT_FATAL(p1 > 0 && p2 > 0 && p1 != p2);
+    const char *conf = it_conf_global("workers = 1\nlog_level = debug\nshutdown_timeout = 1s\n",
+        it_printf("[x]\nprogram = %s\nargs = udpwait\nwait = yes\nmax_instances = 1\n"
+                  "listen = udp://127.0.0.1:%d udp://127.0.0.1:%d\n", xprog(), p1, p2));
+    CU_ASSERT_FATAL(it_start(&d, conf) == 0);
+    int fd = it_udp_socket(AF_INET, 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    struct sockaddr_storage t1, t2;
+    socklen_t l1 = it_sa_inet(AF_INET, p1, &t1), l2 = it_sa_inet(AF_INET, p2, &t2);
+    char a[256], b[256];
+    ssize_t na = it_dgram_ask(fd, &t1, l1, "one", 3, a, sizeof a - 1, 3);
+    CU_ASSERT_FATAL(na > 4);
+    ssize_t nb = it_dgram_ask(fd, &t2, l2, "two", 3, b, sizeof b - 1, 6);
+    CU_ASSERT_FATAL(nb > 4);
+    a[na] = b[nb] = '\0';
+    CU_ASSERT(atoi(a) != atoi(b));
+    const char *err = it_stderr(&d);
+    int exited_a = it_line_of(err, it_printf("superd: [x] pid %d exited", atoi(a)));
+    int started_b = it_line_of(err, it_printf("superd: [x] pid %d started", atoi(b)));
+    CU_ASSERT(exited_a > 0 && started_b > exited_a);
+    CU_ASSERT(it_line_of(err, "max_instances 1 reached: udp 127.0.0.1:") > 0);
+    if (!(exited_a > 0 && started_b > exited_a))
+        printf("\n    superd said:\n%s\n", err);
+    CU_ASSERT(it_exited(it_stop(&d, SIGTERM), 0));
+}
+
 static void test_exec_config_errors(void)
 {
     char *out, *err;
@@ -322,6 +357,8 @@ static const struct it_test exec_tests[] = {
     { "exec: groups = yes", test_exec_groups },
     { "exec: nowait datagram, one program per datagram", test_exec_dgram_nowait },
     { "exec: wait = yes datagram server", test_exec_wait_udp },
+    { "exec: wait = yes: max_instances counts across the listeners",
+      test_exec_wait_max_instances },
     { "exec: program errors at load", test_exec_config_errors },
 };
 IT_REGISTER(exec_tests)
