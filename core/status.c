@@ -1,6 +1,7 @@
 /* status.c - `superd status`: the running daemon's figures as a table for
  * a person, read from its metrics endpoint (metrics_listen). */
 #include "status.h"
+#include "log.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -280,6 +281,9 @@ int status_main(const char *path)
 {
     char err[CONF_ERR_MAX];
     struct conf *c = NULL;
+    /* The file is read for metrics_listen only: its warnings are the
+     * daemon's to print, and status says one line when it fails. */
+    log_setup(LOG_TO_STDERR, LOG_ERR, 0);
     if (conf_load(path, &c, err, sizeof err) < 0) {
         fprintf(stderr, "superd: %s\n", err);
         return 1;
@@ -300,7 +304,10 @@ int status_main(const char *path)
     if (fd >= 0)
         close(fd);
     if (!text || strncmp(text, "HTTP/1.1 200 ", 13) != 0) {
-        if (text) {
+        if (text && text[0] == '\0') {
+            snprintf(err, sizeof err, "%s closed the connection without an answer (refused: "
+                     "only_from or no_access of [superd]?)", a->text);
+        } else if (text) {
             snprintf(err, sizeof err, "%s answered: %.60s", a->text, text);
             printable(err);
         }

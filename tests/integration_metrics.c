@@ -598,6 +598,34 @@ static void test_unix_max_per_source_per_uid(void)
     CU_ASSERT(it_stop(d, SIGTERM) == 0);
 }
 
+/* superd status fails in one line: the file's warnings are not printed
+ * again (proxy_protocol without trusted_proxies warns), whether the daemon
+ * is down or its only_from closes the connection without an answer (that
+ * used to end in "answered: " and nothing). */
+static void test_status_one_line(void)
+{
+    int port = it_free_port(IT_TCP4), mport = it_free_port(IT_TCP4);
+    char *out, *err;
+    const char *args[] = { "status", "-c", NULL, NULL };
+    CU_ASSERT_FATAL(port > 0 && mport > 0 && port != mport);
+    char *svc = it_printf("[echo]\nplugin = echo\nlisten = tcp://127.0.0.1:%d\n"
+                          "proxy_protocol = yes\n", port);
+    char *conf = it_conf_global(it_printf("workers = 1\nmetrics_listen = tcp://127.0.0.1:%d\n"
+                                          "only_from = 10.0.0.1\n", mport), svc);
+    args[2] = conf;
+    int st = it_run(args, &out, &err);      /* nothing runs yet */
+    CU_ASSERT(it_exited(st, 1));
+    CU_ASSERT_EQUAL(it_lines(err), 1);
+    CU_ASSERT(strstr(err, "warning") == NULL && strstr(err, "trusted_proxies") == NULL);
+    struct it_daemon *d = it_serve(conf);
+    st = it_run(args, &out, &err);
+    CU_ASSERT(it_exited(st, 1));
+    CU_ASSERT_STRING_EQUAL(err, it_printf("superd: status: tcp 127.0.0.1:%d closed the "
+                                          "connection without an answer (refused: only_from or "
+                                          "no_access of [superd]?)\n", mport));
+    CU_ASSERT(it_exited(it_stop(d, SIGTERM), 0));
+}
+
 static const struct it_test metrics_tests[] = {
     { "metrics: exact counters after a known workload", test_metrics_exact_counters },
     { "metrics: OpenMetrics when the Accept header asks", test_metrics_openmetrics },
@@ -609,6 +637,7 @@ static const struct it_test metrics_tests[] = {
     { "metrics: promtool check metrics passes", test_promtool_check },
     { "metrics: a real Prometheus scrapes exact counts", test_prometheus_scrapes },
     { "metrics: exact figures per listener, and in superd status", test_metrics_per_listener },
+    { "metrics: superd status fails in one line", test_status_one_line },
     { "metrics: max_per_source on a unix listener counts per uid",
       test_unix_max_per_source_per_uid },
 };
