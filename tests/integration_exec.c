@@ -11,8 +11,6 @@
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
-#include <libgen.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,16 +21,6 @@
 
 #define LOG_MS 5000
 
-/* Absolute path of build/tests/programs/xprog. */
-static const char *xprog(void)
-{
-    static char path[PATH_MAX];
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", it_superd);
-    snprintf(path, sizeof path, "%s/tests/programs/xprog", dirname(copy));
-    return path;
-}
-
 /* Start superd with one exec service [x] running `xprog ARGS` on `listen`,
  * plus `extra` lines.  Returns the port used (TCP or UDP, by `udp`). */
 static int start_x(struct it_daemon *d, int udp, const char *args, const char *extra)
@@ -40,7 +28,7 @@ static int start_x(struct it_daemon *d, int udp, const char *args, const char *e
     int port = it_free_port(udp ? IT_UDP4 : IT_TCP4);
     CU_ASSERT_FATAL(port > 0);
     const char *conf = it_conf_global("workers = 2\nlog_level = debug\nshutdown_timeout = 1s\n",
-        it_printf("[x]\nprogram = %s\nargs = %s\nlisten = %s://127.0.0.1:%d\n%s", xprog(), args,
+        it_printf("[x]\nprogram = %s\nargs = %s\nlisten = %s://127.0.0.1:%d\n%s", it_xprog(), args,
                   udp ? "udp" : "tcp", port, extra ? extra : ""));
     CU_ASSERT_FATAL(it_start(d, conf) == 0);
     return port;
@@ -125,7 +113,7 @@ static void test_exec_env_unix(void)
     struct it_daemon d;
     char *sock = it_path("env.sock");
     CU_ASSERT_FATAL(it_start(&d, it_conf(it_printf("[x]\nprogram = %s\nargs = env\n"
-                                                   "listen = unix:%s\n", xprog(), sock))) == 0);
+                                                   "listen = unix:%s\n", it_xprog(), sock))) == 0);
     int fd = it_unix_connect(sock);
     CU_ASSERT_FATAL(fd >= 0);
     static uint8_t buf[16384];
@@ -205,7 +193,7 @@ static void test_exec_identity_chroot_rlimits(void)
     char *root = it_path("root");
     CU_ASSERT_FATAL(mkdir(root, 0755) == 0);
     char *text = NULL;
-    FILE *f = fopen(xprog(), "rb");
+    FILE *f = fopen(it_xprog(), "rb");
     CU_ASSERT_FATAL(f != NULL);
     static char bin[4 << 20];
     size_t n = fread(bin, 1, sizeof bin, f);
@@ -309,7 +297,7 @@ static void test_exec_wait_max_instances(void)
     CU_ASSERT_FATAL(p1 > 0 && p2 > 0 && p1 != p2);
     const char *conf = it_conf_global("workers = 1\nlog_level = debug\nshutdown_timeout = 1s\n",
         it_printf("[x]\nprogram = %s\nargs = udpwait\nwait = yes\nmax_instances = 1\n"
-                  "listen = udp://127.0.0.1:%d udp://127.0.0.1:%d\n", xprog(), p1, p2));
+                  "listen = udp://127.0.0.1:%d udp://127.0.0.1:%d\n", it_xprog(), p1, p2));
     CU_ASSERT_FATAL(it_start(&d, conf) == 0);
     int fd = it_udp_socket(AF_INET, 0);
     CU_ASSERT_FATAL(fd >= 0);

@@ -13,8 +13,6 @@
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
-#include <libgen.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,22 +26,12 @@
 
 #include <openssl/ssl.h>
 
-/* Absolute path of build/tests/programs/xprog. */
-static const char *xprog(void)
-{
-    static char path[PATH_MAX];
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", it_superd);
-    snprintf(path, sizeof path, "%s/tests/programs/xprog", dirname(copy));
-    return path;
-}
-
 /* superd with [x] running `xprog env` behind PROXY on `listen`. */
 static void start_env(struct it_daemon *d, const char *listen)
 {
     const char *conf = it_conf_global("workers = 1\nshutdown_timeout = 1s\n",
         it_printf("[x]\nprogram = %s\nargs = env\nlisten = %s\nproxy_protocol = yes\n"
-                  "trusted_proxies = 127.0.0.1 ::1\n", xprog(), listen));
+                  "trusted_proxies = 127.0.0.1 ::1\n", it_xprog(), listen));
     CU_ASSERT_FATAL(it_start(d, conf) == 0);
 }
 
@@ -146,7 +134,7 @@ static void test_exec_proxy_wait_refused(void)
     char *out, *err;
     const char *conf = it_conf(it_printf("[x]\nprogram = %s\nargs = env\nwait = yes\n"
                                          "listen = tcp://127.0.0.1:1\nproxy_protocol = yes\n",
-                                         xprog()));
+                                         it_xprog()));
     const char *args[] = { "-t", "-c", conf, NULL };
     CU_ASSERT(it_exited(it_run(args, &out, &err), 1));
     CU_ASSERT(it_count_line(err, it_printf("superd: %s:7: [x] wait: a wait = yes program "
@@ -190,7 +178,7 @@ static void test_exec_proxy_tls(void)
     const char *conf = it_conf_global("workers = 1\nshutdown_timeout = 250ms\n",
         it_printf("[x]\nprogram = %s\nargs = env\nlisten = tls://127.0.0.1:%d\n"
                   "tls_cert = %s/a.pem\ntls_key = %s/a.key\nproxy_protocol = yes\n"
-                  "trusted_proxies = 127.0.0.1\n", xprog(), port, certs, certs));
+                  "trusted_proxies = 127.0.0.1\n", it_xprog(), port, certs, certs));
     CU_ASSERT_FATAL(it_start(&d, conf) == 0);
     int fd = it_tcp_connect(AF_INET, port);
     CU_ASSERT_FATAL(fd >= 0);

@@ -10,36 +10,10 @@
 #include "integration_util.h"
 
 #include <CUnit/Basic.h>
-#include <libgen.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-
-/* Absolute path of build/tests/programs/xprog. */
-static const char *xprog(void)
-{
-    static char path[PATH_MAX];
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", it_superd);
-    snprintf(path, sizeof path, "%s/tests/programs/xprog", dirname(copy));
-    return path;
-}
-
-static char *scrape(const char *sock)
-{
-    static uint8_t buf[1 << 20];
-    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: superd\r\n\r\n";
-    struct it_xfer x;
-    int fd = it_unix_connect(sock);
-    CU_ASSERT_FATAL(fd >= 0);
-    memset(buf, 0, sizeof buf);
-    it_xfer(fd, (const uint8_t *)req, strlen(req), 0, NULL, 0, buf, sizeof buf - 1, 0, 1,
-            IT_OP_MS, &x);
-    it_close(fd);
-    return it_printf("%s", (char *)buf);
-}
 
 /* Scrape until every line of `want` (NULL-ended) is there, bounded: the
  * spawner counts an exit just after the client sees the connection end. */
@@ -48,7 +22,7 @@ static char *scrape_until(const char *sock, const char *const *want)
     int64_t deadline = it_now_ms() + IT_OP_MS;
     char *text;
     for (;;) {
-        text = scrape(sock);
+        text = it_scrape(sock);
         int all = 1;
         for (size_t i = 0; want[i]; i++)
             all &= it_count_line(text, want[i]) == 1;
@@ -81,7 +55,7 @@ static void test_exec_figures(void)
     int bad = it_free_port(IT_TCP4);
     int sig = it_free_port(IT_TCP4);
     int slp = it_free_port(IT_TCP4);
-    const char *p = xprog();
+    const char *p = it_xprog();
     CU_ASSERT_FATAL(ok > 0 && bad > 0 && sig > 0 && slp > 0);
     CU_ASSERT_FATAL(ok != bad && bad != sig && sig != slp && ok != sig && ok != slp &&
                     bad != slp);
@@ -108,7 +82,7 @@ static void test_exec_figures(void)
     };
     scrape_until(sock, done);
     for (size_t i = 0; done[i]; i++)
-        CU_ASSERT(it_count_line(scrape(sock), done[i]) == 1);
+        CU_ASSERT(it_count_line(it_scrape(sock), done[i]) == 1);
 
     int fd = it_tcp_connect(AF_INET, slp);   /* "sleeping", then 60 s */
     CU_ASSERT_FATAL(fd >= 0);

@@ -15,20 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static char *scrape(const char *sock)
-{
-    static uint8_t buf[1 << 20];
-    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: superd\r\n\r\n";
-    struct it_xfer x;
-    int fd = it_unix_connect(sock);
-    CU_ASSERT_FATAL(fd >= 0);
-    memset(buf, 0, sizeof buf);
-    it_xfer(fd, (const uint8_t *)req, strlen(req), 0, NULL, 0, buf, sizeof buf - 1, 0, 1,
-            IT_OP_MS, &x);
-    it_close(fd);
-    return it_printf("%s", (char *)buf);
-}
-
 /* Send `out` on a new connection and read until the server closes. */
 static void send_and_wait(int port, const char *out, const char *want)
 {
@@ -71,7 +57,7 @@ static void test_proxy_refusals_were_accepted(void)
     char *text;
     int all;
     do {
-        text = scrape(sock);
+        text = it_scrape(sock);
         all = 1;
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
             all &= it_count_line(text, want[i]) == 1;

@@ -13,8 +13,6 @@
 
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +23,6 @@
 #include <unistd.h>
 
 #define WAIT_MS 5000
-
-static const char *xprog_path(void)
-{
-    static char path[PATH_MAX];
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", it_superd);
-    snprintf(path, sizeof path, "%s/tests/programs/xprog", dirname(copy));
-    return path;
-}
 
 /* Wait (bounded) for the daemon's stderr to contain `needle`. */
 static int log_has(struct it_daemon *d, const char *needle)
@@ -110,7 +99,7 @@ static void test_spawner_lingering_socket(void)
     int hp = it_free_port(IT_TCP4), xp = it_free_port(IT_TCP4);
     const char *conf = it_conf_global("user = nobody\nworkers = 1\nshutdown_timeout = 1s\n",
         it_printf("[x]\nprogram = %s\nargs = echo\nlisten = tcp://127.0.0.1:%d\n%s",
-                  xprog_path(), xp, hostile_section(hp)));
+                  it_xprog(), xp, hostile_section(hp)));
     CU_ASSERT_FATAL(it_start(&d, conf) == 0);
     CU_ASSERT_STRING_EQUAL(say(hp, "linger\n", 5), "done\n");
     CU_ASSERT(log_has(&d, "spawner: refused a worker's request: bad magic"));
@@ -129,7 +118,7 @@ static void test_spawner_dgram_cap_and_kind(void)
     const char *conf = it_conf_global(
         "user = nobody\nworkers = 1\nshutdown_timeout = 1s\nmax_connections = 3\n",
         it_printf("[d]\nprogram = %s\nargs = sleep\nlisten = udp://127.0.0.1:%d\n"
-                  "stderr = null\n%s", xprog_path(), up, hostile_section(hp)));
+                  "stderr = null\n%s", it_xprog(), up, hostile_section(hp)));
     CU_ASSERT_FATAL(it_start(&d, conf) == 0);
     CU_ASSERT_STRING_EQUAL(say(hp, "dgram 0 6\n", 5), "done\n");
     CU_ASSERT(log_has(&d, "superd: [d] cannot start "));
@@ -187,7 +176,7 @@ static void test_spawner_listener_nonblocking_after_reload(void)
     const char *global = "workers = 1\nshutdown_timeout = 1s\nlog_level = debug\n";
     const char *conf = it_conf_global(global, it_printf(
         "[x]\nprogram = %s\nargs = exit 0\nwait = yes\nlisten = tcp://127.0.0.1:%d\n"
-        "stderr = null\n", xprog_path(), xp));
+        "stderr = null\n", it_xprog(), xp));
     CU_ASSERT_FATAL(it_start(&d, conf) == 0);
     /* A connection makes the spawner start the program on the listener. */
     int fd = it_tcp_connect(AF_INET, xp);
@@ -212,7 +201,7 @@ static void test_spawner_plugin_init_without_wait_listener(void)
     int hp = it_free_port(IT_TCP4), up = it_free_port(IT_UDP4);
     CU_ASSERT_FATAL(it_start(&d, it_conf_global("workers = 1\nlog_level = debug\n",
         it_printf("[w]\nprogram = %s\nargs = udpwait\nwait = yes\nlisten = udp://127.0.0.1:%d\n"
-                  "%s", xprog_path(), up, hostile_section(hp)))) == 0);
+                  "%s", it_xprog(), up, hostile_section(hp)))) == 0);
     CU_ASSERT_STRING_EQUAL(say(hp, "nothing\n", 5), "done\n");   /* a worker serves */
     CU_ASSERT(strstr(it_stderr(&d), "init holds a UDP socket") == NULL);
     CU_ASSERT(it_exited(it_stop(&d, SIGTERM), 0));
@@ -248,7 +237,7 @@ static void test_spawner_env_escapes_unix_path(void)
     struct it_daemon d;
     char *name = it_printf("@superd-env-%ld", (long)getpid());
     CU_ASSERT_FATAL(it_start(&d, it_conf(it_printf(
-        "[x]\nprogram = %s\nargs = env\nlisten = unix:%s\n", xprog_path(), name))) == 0);
+        "[x]\nprogram = %s\nargs = env\nlisten = unix:%s\n", it_xprog(), name))) == 0);
     int fd = it_track_fd(socket(AF_UNIX, SOCK_STREAM, 0));
     struct sockaddr_un me = { .sun_family = AF_UNIX }, to = { .sun_family = AF_UNIX };
     const char evil[] = "\0sdt\nFAKE=1";

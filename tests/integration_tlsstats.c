@@ -132,20 +132,6 @@ static void workload(int port)
     SSL_CTX_free(old);
 }
 
-static char *scrape(const char *sock)
-{
-    static uint8_t buf[1 << 20];
-    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: superd\r\n\r\n";
-    struct it_xfer x;
-    int fd = it_unix_connect(sock);
-    CU_ASSERT_FATAL(fd >= 0);
-    memset(buf, 0, sizeof buf);
-    it_xfer(fd, (const uint8_t *)req, sizeof req - 1, 0, NULL, 0, buf, sizeof buf - 1, 0, 1,
-            IT_OP_MS, &x);
-    it_close(fd);
-    return it_printf("%s", (char *)buf);
-}
-
 static int has_line(const char *text, const char *line)
 {
     int n = it_count_line(text, line);
@@ -212,7 +198,7 @@ static void test_tlsstats_plugin_and_program(void)
     char *text = NULL;
     int64_t deadline = it_now_ms() + IT_OP_MS;
     do {
-        text = scrape(sock);
+        text = it_scrape(sock);
         if (it_count_line(text, "superd_connections_active{service=\"plug\"} 0") == 1 &&
             it_count_line(text, "superd_connections_active{service=\"prog\"} 0") == 1)
             break;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1103,4 +1104,27 @@ void it_stop_ok(struct it_daemon *d)
         printf("\n    superd: wait status 0x%x after SIGTERM; stderr:\n%s", (unsigned)st,
                it_stderr(d));
     CU_ASSERT(it_exited(st, 0));
+}
+
+char *it_scrape(const char *sock)
+{
+    static uint8_t buf[1 << 20];
+    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: superd\r\n\r\n";
+    struct it_xfer x;
+    int fd = it_unix_connect(sock);
+    CU_ASSERT_FATAL(fd >= 0);
+    memset(buf, 0, sizeof buf);
+    it_xfer(fd, (const uint8_t *)req, sizeof req - 1, 0, NULL, 0, buf, sizeof buf - 1, 0, 1,
+            IT_OP_MS, &x);
+    it_close(fd);
+    return it_printf("%s", (char *)buf);
+}
+
+const char *it_xprog(void)
+{
+    static char path[PATH_MAX];
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", it_superd);
+    snprintf(path, sizeof path, "%s/tests/programs/xprog", dirname(copy));
+    return path;
 }

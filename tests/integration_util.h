@@ -122,6 +122,11 @@ struct it_daemon *it_serve(const char *conf);
 /* SIGTERM, and assert a clean exit 0 (printing the status and superd's
  * stderr otherwise). */
 void it_stop_ok(struct it_daemon *d);
+/* GET /metrics from the metrics endpoint on unix socket `sock`: the whole
+ * answer, headers included (fatal to the test if it cannot connect). */
+char *it_scrape(const char *sock);
+/* Absolute path of BUILD/tests/programs/xprog, the exec tests' program. */
+const char *it_xprog(void);
 int it_udp_socket(int family, int port);  /* bound to loopback:port */
 int it_unix_dgram(const char *bindpath);  /* bound when bindpath */
 
