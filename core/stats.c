@@ -3,18 +3,69 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static struct stats *mapped;
 
+/*
+ * The master's own record of the slots, in its private memory: every
+ * decision about slots and rows (what fits, what to take, what to free)
+ * is made from it, never from the map, which any worker can write.  The
+ * map's names, `assigned`, `users`, hashes, worker_used and serves bits
+ * are a copy the master publishes for the workers' look-ups and sums;
+ * it writes them and reads them back only to publish a key again that a
+ * worker has overwritten (stats_assign).  A process forked from the
+ * master (a worker, the check child) inherits a copy it does not use:
+ * the book belongs to the process that made the map.
+ */
+struct book {
+    const struct stats *st;                 /* the map it keeps */
+    pid_t pid;                              /* the process that made it */
+    char name[STATS_MAX_SERVICES][STATS_NAME_MAX];     /* "" when free */
+    bool assigned[STATS_MAX_SERVICES];
+    int32_t users[STATS_MAX_SERVICES];
+    char lsvc[STATS_MAX_LISTENERS][STATS_NAME_MAX];    /* "" when free */
+    char llabel[STATS_MAX_LISTENERS][STATS_LABEL_MAX];
+    uint32_t lhash[STATS_MAX_LISTENERS];
+    bool lassigned[STATS_MAX_LISTENERS];
+    int32_t lusers[STATS_MAX_LISTENERS];
+    bool used[STATS_MAX_WORKERS];
+    uint64_t serves[STATS_MAX_WORKERS][STATS_MAX_SERVICES / 64];
+    uint64_t lserves[STATS_MAX_WORKERS][STATS_MAX_LISTENERS / 64];
+};
+
+static struct book *book;
+
+/* The book of st, in the process that made st only; NULL elsewhere. */
+static struct book *book_of(const struct stats *st)
+{
+    return book && book->st == st && book->pid == getpid() ? book : NULL;
+}
+
+static bool has_bit(const uint64_t *bits, int i)
+{
+    return bits[i / 64] & 1ull << (i % 64);
+}
+
 struct stats *stats_create(void)
 {
+    struct book *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
     /* Mostly listener rows that stay untouched: no reserve for them. */
     void *p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED) {
+        free(b);
         return NULL;
+    }
+    b->st = p;
+    b->pid = getpid();
+    free(book);     /* one map per process keeps a book: the last made */
+    book = b;
     mapped = p;
     return p;
 }
@@ -28,22 +79,32 @@ void stats_destroy(struct stats *st)
 {
     if (st == mapped)
         mapped = NULL;
+    if (st && book && book->st == st) {
+        free(book);
+        book = NULL;
+    }
     if (st)
         munmap(st, sizeof *st);
 }
 
-/* A worker may be looking names up while the master changes a slot: the
- * first byte is written last when a slot is taken and first when it is
- * freed, so a reader never matches a half-written name. */
+/* Write a name into the map for workers to look up: the first byte is
+ * cleared first and written last, so a reader never matches a
+ * half-written name. */
+static void publish_name(char *dst, size_t size, const char *name)
+{
+    __atomic_store_n(&dst[0], '\0', __ATOMIC_RELEASE);
+    if (!name[0])
+        return;
+    snprintf(dst + 1, size - 1, "%s", name + 1);
+    __atomic_store_n(&dst[0], name[0], __ATOMIC_RELEASE);
+}
+
+/* ---- service slots: look-ups in the map (workers) ---- */
+
 static bool slot_is(const struct stats *st, int i, const char *name)
 {
     return __atomic_load_n(&st->svc[i].name[0], __ATOMIC_ACQUIRE) == name[0] &&
            name[0] && strcmp(st->svc[i].name, name) == 0;
-}
-
-static bool slot_free(const struct stats *st, int i)
-{
-    return __atomic_load_n(&st->svc[i].name[0], __ATOMIC_ACQUIRE) == '\0';
 }
 
 static int find(const struct stats *st, const char *name)
@@ -54,32 +115,60 @@ static int find(const struct stats *st, const char *name)
     return -ENOENT;
 }
 
-static void free_slot(struct stats *st, int i)
+/* ---- service slots: the master's book ---- */
+
+static int bfind(const struct book *b, const char *name)
 {
+    for (int i = 0; i < STATS_MAX_SERVICES; i++)
+        if (name[0] && strncmp(b->name[i], name, STATS_NAME_MAX - 1) == 0)
+            return i;
+    return -ENOENT;
+}
+
+/* Publish slot i's `assigned` and `users` (the metrics read `assigned`). */
+static void publish_svc(struct stats *st, const struct book *b, int i)
+{
+    st->svc[i].assigned = b->assigned[i];
+    st->svc[i].users = b->users[i];
+}
+
+static void free_slot(struct stats *st, struct book *b, int i)
+{
+    b->name[i][0] = '\0';
+    b->assigned[i] = false;
+    b->users[i] = 0;
     __atomic_store_n(&st->svc[i].name[0], '\0', __ATOMIC_RELEASE);
-    st->svc[i].assigned = false;
-    st->svc[i].users = 0;
+    publish_svc(st, b, i);
+}
+
+/* The book's slot of `name`, taking a free one if it has none. */
+static int bslot(struct stats *st, struct book *b, const char *name)
+{
+    int i = bfind(b, name);
+    if (i >= 0)
+        return i;
+    for (i = 0; i < STATS_MAX_SERVICES && b->name[i][0]; i++)
+        ;
+    if (i == STATS_MAX_SERVICES || !name[0])
+        return -ENOSPC;
+    snprintf(b->name[i], sizeof b->name[i], "%s", name);
+    b->assigned[i] = false;
+    b->users[i] = 0;
+    struct stats_service *s = &st->svc[i];
+    __atomic_store_n(&s->name[0], '\0', __ATOMIC_RELEASE);
+    memset(&s->retired, 0, sizeof s->retired);
+    publish_svc(st, b, i);
+    /* No row serves a free slot, but clear it anyway: its counters start at 0. */
+    for (int w = 0; w < STATS_MAX_WORKERS; w++)
+        memset(&st->rows[w][i], 0, sizeof st->rows[w][i]);
+    publish_name(s->name, sizeof s->name, b->name[i]);
+    return i;
 }
 
 int stats_service_slot(struct stats *st, const char *name)
 {
-    int i = find(st, name);
-    if (i >= 0)
-        return i;
-    for (i = 0; i < STATS_MAX_SERVICES && !slot_free(st, i); i++)
-        ;
-    if (i == STATS_MAX_SERVICES || !name[0])
-        return -ENOSPC;
-    struct stats_service *s = &st->svc[i];
-    memset(&s->retired, 0, sizeof s->retired);
-    s->assigned = false;
-    s->users = 0;
-    /* No row serves a free slot, but clear it anyway: its counters start at 0. */
-    for (int w = 0; w < STATS_MAX_WORKERS; w++)
-        memset(&st->rows[w][i], 0, sizeof st->rows[w][i]);
-    snprintf(s->name + 1, sizeof s->name - 1, "%s", name + 1);
-    __atomic_store_n(&s->name[0], name[0], __ATOMIC_RELEASE);
-    return i;
+    struct book *b = book_of(st);
+    return b ? bslot(st, b, name) : find(st, name);
 }
 
 /* Is `name` an enabled service of c? */
@@ -92,18 +181,6 @@ static bool in_conf(const struct conf *c, const char *name)
 }
 
 /* ---- listener slots ---- */
-
-static bool lslot_free(const struct stats *st, int i)
-{
-    return __atomic_load_n(&st->lsn[i].svc[0], __ATOMIC_ACQUIRE) == '\0';
-}
-
-static void lfree_slot(struct stats *st, int i)
-{
-    __atomic_store_n(&st->lsn[i].svc[0], '\0', __ATOMIC_RELEASE);
-    st->lsn[i].assigned = false;
-    st->lsn[i].users = 0;
-}
 
 /* FNV-1a of the service's name and the label. */
 static uint32_t lhash(const char *svc, const char *label)
@@ -131,6 +208,34 @@ static int lfind(const struct stats *st, const char *svc, const char *label, uin
     return -ENOENT;
 }
 
+/* The same look-up in the master's book. */
+static int blfind(const struct book *b, const char *svc, const char *label, uint32_t h)
+{
+    if (!svc[0])
+        return -ENOENT;
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++)
+        if (b->lhash[i] == h && b->lsvc[i][0] &&
+            strncmp(b->lsvc[i], svc, STATS_NAME_MAX - 1) == 0 &&
+            strncmp(b->llabel[i], label, STATS_LABEL_MAX - 1) == 0)
+            return i;
+    return -ENOENT;
+}
+
+static void publish_lsn(struct stats *st, const struct book *b, int i)
+{
+    st->lsn[i].assigned = b->lassigned[i];
+    st->lsn[i].users = b->lusers[i];
+}
+
+static void lfree_slot(struct stats *st, struct book *b, int i)
+{
+    b->lsvc[i][0] = '\0';
+    b->lassigned[i] = false;
+    b->lusers[i] = 0;
+    __atomic_store_n(&st->lsn[i].svc[0], '\0', __ATOMIC_RELEASE);
+    publish_lsn(st, b, i);
+}
+
 void stats_listener_label(const struct laddr *a, char *out, size_t size)
 {
     /* a->text is "KIND ADDRESS" ("tcp 127.0.0.1:7", "unix /run/x.sock"). */
@@ -148,9 +253,17 @@ int stats_listener_slot(const struct stats *st, const char *svc, const char *lab
     return lfind(st, svc, label, lhash(svc, label));
 }
 
+/* The book's slot of listener `label` of service `name`, or -ENOENT. */
+static int blslot(const struct book *b, const char *name, const char *label)
+{
+    char svc[STATS_NAME_MAX];
+    snprintf(svc, sizeof svc, "%s", name);
+    return blfind(b, svc, label, lhash(svc, label));
+}
+
 /* Mark in keep[] the slots that listeners of c have now; the number of
  * listeners of c. */
-static size_t mark_kept(const struct stats *st, const struct conf *c, bool *keep)
+static size_t mark_kept(const struct book *b, const struct conf *c, bool *keep)
 {
     size_t n = 0;
     char label[STATS_LABEL_MAX];
@@ -160,7 +273,7 @@ static size_t mark_kept(const struct stats *st, const struct conf *c, bool *keep
             continue;
         for (size_t a = 0; a < c->svcs[i].naddrs; a++, n++) {
             stats_listener_label(&c->svcs[i].addrs[a], label, sizeof label);
-            int slot = stats_listener_slot(st, c->svcs[i].name, label);
+            int slot = blslot(b, c->svcs[i].name, label);
             if (slot >= 0)
                 keep[slot] = true;
         }
@@ -168,14 +281,14 @@ static size_t mark_kept(const struct stats *st, const struct conf *c, bool *keep
     return n;
 }
 
-static int listeners_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
+static int listeners_fit(const struct book *b, const struct conf *c, char *err, size_t errlen)
 {
     bool keep[STATS_MAX_LISTENERS];
-    size_t want = mark_kept(st, c, keep);
+    size_t want = mark_kept(b, c, keep);
     /* Slots of listeners that c drops but whose workers still run. */
     int held = 0;
     for (int i = 0; i < STATS_MAX_LISTENERS; i++)
-        if (!lslot_free(st, i) && st->lsn[i].users > 0 && !keep[i])
+        if (b->lsvc[i][0] && b->lusers[i] > 0 && !keep[i])
             held++;
     if (want <= (size_t)(STATS_MAX_LISTENERS - held))
         return 0;
@@ -191,36 +304,58 @@ static int listeners_fit(const struct stats *st, const struct conf *c, char *err
 }
 
 /* Take a free slot for (svc, label); -ENOSPC when none is left. */
-static int ltake(struct stats *st, const char *svc, const char *label, uint32_t h)
+static int ltake(struct stats *st, struct book *b, const char *svc, const char *label,
+                 uint32_t h)
 {
     int i;
-    for (i = 0; i < STATS_MAX_LISTENERS && !lslot_free(st, i); i++)
+    for (i = 0; i < STATS_MAX_LISTENERS && b->lsvc[i][0]; i++)
         ;
     if (i == STATS_MAX_LISTENERS || !svc[0])
         return -ENOSPC;
+    snprintf(b->lsvc[i], sizeof b->lsvc[i], "%s", svc);
+    snprintf(b->llabel[i], sizeof b->llabel[i], "%s", label);
+    b->lhash[i] = h;
+    b->lassigned[i] = false;
+    b->lusers[i] = 0;
     struct stats_listener *l = &st->lsn[i];
+    __atomic_store_n(&l->svc[0], '\0', __ATOMIC_RELEASE);
     memset(&l->retired, 0, sizeof l->retired);
-    l->assigned = false;
-    l->users = 0;
+    publish_lsn(st, b, i);
     st->lhash[i] = h;
-    snprintf(l->label, sizeof l->label, "%s", label);
-    snprintf(l->svc + 1, sizeof l->svc - 1, "%s", svc + 1);
-    __atomic_store_n(&l->svc[0], svc[0], __ATOMIC_RELEASE);
+    snprintf(l->label, sizeof l->label, "%s", b->llabel[i]);
+    publish_name(l->svc, sizeof l->svc, b->lsvc[i]);
     return i;
 }
 
+/* Publish listener slot i's key again where a worker has overwritten it,
+ * so that new workers find their listeners. */
+static void republish_lsn(struct stats *st, const struct book *b, int i)
+{
+    struct stats_listener *l = &st->lsn[i];
+    if (st->lhash[i] == b->lhash[i] &&
+        strncmp(l->svc, b->lsvc[i], STATS_NAME_MAX) == 0 &&
+        strncmp(l->label, b->llabel[i], STATS_LABEL_MAX) == 0)
+        return;
+    __atomic_store_n(&l->svc[0], '\0', __ATOMIC_RELEASE);
+    st->lhash[i] = b->lhash[i];
+    snprintf(l->label, sizeof l->label, "%s", b->llabel[i]);
+    publish_name(l->svc, sizeof l->svc, b->lsvc[i]);
+}
+
 /* After listeners_fit: the listeners of c are the assigned ones. */
-static void listeners_assign(struct stats *st, const struct conf *c)
+static void listeners_assign(struct stats *st, struct book *b, const struct conf *c)
 {
     bool keep[STATS_MAX_LISTENERS];
     char label[STATS_LABEL_MAX];
-    mark_kept(st, c, keep);
+    mark_kept(b, c, keep);
     for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
-        if (lslot_free(st, i) || keep[i])
+        if (!b->lsvc[i][0] || keep[i])
             continue;
-        st->lsn[i].assigned = false;
-        if (st->lsn[i].users <= 0)
-            lfree_slot(st, i);
+        b->lassigned[i] = false;
+        if (b->lusers[i] <= 0)
+            lfree_slot(st, b, i);
+        else
+            publish_lsn(st, b, i);
     }
     for (size_t i = 0; i < c->nsvcs; i++) {
         if (!c->svcs[i].enabled)
@@ -230,11 +365,14 @@ static void listeners_assign(struct stats *st, const struct conf *c)
         for (size_t a = 0; a < c->svcs[i].naddrs; a++) {
             stats_listener_label(&c->svcs[i].addrs[a], label, sizeof label);
             uint32_t h = lhash(name, label);
-            int slot = lfind(st, name, label, h);
+            int slot = blfind(b, name, label, h);
             if (slot < 0)
-                slot = ltake(st, name, label, h);
-            if (slot >= 0)      /* always, after listeners_fit */
-                st->lsn[slot].assigned = true;
+                slot = ltake(st, b, name, label, h);
+            if (slot >= 0) {    /* always, after listeners_fit */
+                b->lassigned[slot] = true;
+                publish_lsn(st, b, slot);
+                republish_lsn(st, b, slot);
+            }
         }
     }
 }
@@ -280,7 +418,8 @@ void stats_listener_sum(const struct stats *st, int slot, struct stats_lrow *out
     }
 }
 
-static int services_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
+static int services_fit(const struct book *b, const struct conf *c, char *err,
+                        size_t errlen)
 {
     size_t want = 0;
     for (size_t i = 0; i < c->nsvcs; i++)
@@ -288,7 +427,7 @@ static int services_fit(const struct stats *st, const struct conf *c, char *err,
     /* Slots of services that c drops but whose workers still run. */
     int held = 0;
     for (int i = 0; i < STATS_MAX_SERVICES; i++)
-        if (!slot_free(st, i) && st->svc[i].users > 0 && !in_conf(c, st->svc[i].name))
+        if (b->name[i][0] && b->users[i] > 0 && !in_conf(c, b->name[i]))
             held++;
     if (want <= (size_t)(STATS_MAX_SERVICES - held))
         return 0;
@@ -303,10 +442,20 @@ static int services_fit(const struct stats *st, const struct conf *c, char *err,
     return -ENOSPC;
 }
 
+static int fit(const struct book *b, const struct conf *c, char *err, size_t errlen)
+{
+    int r = services_fit(b, c, err, errlen);
+    return r < 0 ? r : listeners_fit(b, c, err, errlen);
+}
+
 int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen)
 {
-    int r = services_fit(st, c, err, errlen);
-    return r < 0 ? r : listeners_fit(st, c, err, errlen);
+    const struct book *b = book_of(st);
+    if (!b) {
+        snprintf(err, errlen, "statistics: not the master's map");
+        return -EINVAL;
+    }
+    return fit(b, c, err, errlen);
 }
 
 int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errlen)
@@ -314,51 +463,72 @@ int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errle
     int r = stats_fit(st, c, err, errlen);
     if (r < 0)
         return r;
+    struct book *b = book_of(st);
     for (int i = 0; i < STATS_MAX_SERVICES; i++) {
-        if (slot_free(st, i) || in_conf(c, st->svc[i].name))
+        if (!b->name[i][0] || in_conf(c, b->name[i]))
             continue;
-        st->svc[i].assigned = false;
-        if (st->svc[i].users <= 0)
-            free_slot(st, i);
+        b->assigned[i] = false;
+        if (b->users[i] <= 0)
+            free_slot(st, b, i);
+        else
+            publish_svc(st, b, i);
     }
     for (size_t i = 0; i < c->nsvcs; i++) {
         if (!c->svcs[i].enabled)
             continue;
-        int slot = stats_service_slot(st, c->svcs[i].name);
+        int slot = bslot(st, b, c->svcs[i].name);
         if (slot < 0) {     /* cannot happen after stats_fit */
             snprintf(err, errlen, "[%s] no statistics slot left", c->svcs[i].name);
             return slot;
         }
-        st->svc[slot].assigned = true;
+        b->assigned[slot] = true;
+        publish_svc(st, b, slot);
+        /* A worker may have overwritten the name: new workers look it up. */
+        if (strncmp(st->svc[slot].name, b->name[slot], STATS_NAME_MAX) != 0)
+            publish_name(st->svc[slot].name, sizeof st->svc[slot].name, b->name[slot]);
     }
-    listeners_assign(st, c);
+    listeners_assign(st, b, c);
     return 0;
+}
+
+/* Row w serves the slots assigned now, in the book and in the map. */
+static void serve_assigned(struct stats *st, struct book *b, int w)
+{
+    memset(b->serves[w], 0, sizeof b->serves[w]);
+    for (int i = 0; i < STATS_MAX_SERVICES; i++) {
+        if (!b->name[i][0] || !b->assigned[i])
+            continue;
+        b->serves[w][i / 64] |= 1ull << (i % 64);
+        b->users[i]++;
+        publish_svc(st, b, i);
+    }
+    memcpy(st->serves[w], b->serves[w], sizeof st->serves[w]);
+    memset(b->lserves[w], 0, sizeof b->lserves[w]);
+    for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
+        if (!b->lsvc[i][0] || !b->lassigned[i])
+            continue;
+        /* Zero already (a release clears what it folds); made sure. */
+        memset(&st->lrows[w][i], 0, sizeof st->lrows[w][i]);
+        b->lserves[w][i / 64] |= 1ull << (i % 64);
+        b->lusers[i]++;
+        publish_lsn(st, b, i);
+    }
+    memcpy(st->lserves[w], b->lserves[w], sizeof st->lserves[w]);
 }
 
 int stats_worker_take(struct stats *st)
 {
+    struct book *b = book_of(st);
+    if (!b)
+        return -EINVAL;
     for (int w = 0; w < STATS_MAX_WORKERS; w++) {
-        if (st->worker_used[w])
+        if (b->used[w])
             continue;
         __atomic_store_n(&st->worker_ready[w], 0, __ATOMIC_RELAXED);
         memset(st->rows[w], 0, sizeof st->rows[w]);
-        memset(st->serves[w], 0, sizeof st->serves[w]);
         __atomic_store_n(&st->row_active[w], 0, __ATOMIC_RELAXED);
-        for (int i = 0; i < STATS_MAX_SERVICES; i++) {
-            if (slot_free(st, i) || !st->svc[i].assigned)
-                continue;
-            st->serves[w][i / 64] |= 1ull << (i % 64);
-            st->svc[i].users++;
-        }
-        memset(st->lserves[w], 0, sizeof st->lserves[w]);
-        for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
-            if (lslot_free(st, i) || !st->lsn[i].assigned)
-                continue;
-            /* Zero already (a release clears what it folds); made sure. */
-            memset(&st->lrows[w][i], 0, sizeof st->lrows[w][i]);
-            st->lserves[w][i / 64] |= 1ull << (i % 64);
-            st->lsn[i].users++;
-        }
+        serve_assigned(st, b, w);
+        b->used[w] = true;
         __atomic_store_n(&st->worker_used[w], true, __ATOMIC_RELEASE);
         return w;
     }
@@ -399,29 +569,37 @@ void stats_closed(struct stats_row *row, long long ms)
 
 void stats_worker_release(struct stats *st, int w)
 {
-    if (w < 0 || w >= STATS_MAX_WORKERS || !st->worker_used[w])
+    struct book *b = book_of(st);
+    if (!b || w < 0 || w >= STATS_MAX_WORKERS || !b->used[w])
         return;
     /* Out of every sum first: its connections died with it. */
+    b->used[w] = false;
     __atomic_store_n(&st->worker_used[w], false, __ATOMIC_RELEASE);
     for (int i = 0; i < STATS_MAX_SERVICES; i++) {
         fold(&st->svc[i].retired, &st->rows[w][i]);
         memset(&st->rows[w][i], 0, sizeof st->rows[w][i]);
-        if (!(st->serves[w][i / 64] & 1ull << (i % 64)))
+        if (!has_bit(b->serves[w], i))
             continue;
-        if (--st->svc[i].users <= 0 && !st->svc[i].assigned && !slot_free(st, i))
-            free_slot(st, i);
+        if (--b->users[i] <= 0 && !b->assigned[i] && b->name[i][0])
+            free_slot(st, b, i);
+        else
+            publish_svc(st, b, i);
     }
+    memset(b->serves[w], 0, sizeof b->serves[w]);
     memset(st->serves[w], 0, sizeof st->serves[w]);
     __atomic_store_n(&st->row_active[w], 0, __ATOMIC_RELAXED);
-    /* Only the listener rows it served were ever written. */
+    /* Only the listener rows it served are counted (and cleared). */
     for (int i = 0; i < STATS_MAX_LISTENERS; i++) {
-        if (!(st->lserves[w][i / 64] & 1ull << (i % 64)))
+        if (!has_bit(b->lserves[w], i))
             continue;
         lfold(&st->lsn[i].retired, &st->lrows[w][i]);
         memset(&st->lrows[w][i], 0, sizeof st->lrows[w][i]);
-        if (--st->lsn[i].users <= 0 && !st->lsn[i].assigned && !lslot_free(st, i))
-            lfree_slot(st, i);
+        if (--b->lusers[i] <= 0 && !b->lassigned[i] && b->lsvc[i][0])
+            lfree_slot(st, b, i);
+        else
+            publish_lsn(st, b, i);
     }
+    memset(b->lserves[w], 0, sizeof b->lserves[w]);
     memset(st->lserves[w], 0, sizeof st->lserves[w]);
 }
 

@@ -12,6 +12,12 @@
  * configuration a slot (stats_assign), every worker row it takes serves
  * the slots assigned at that time, and a slot is freed when it is no
  * longer assigned and the last row that served it is released.
+ *
+ * A worker may be compromised, and it can write the whole map.  So the
+ * master keeps the slot bookkeeping (names, assigned, users, which rows
+ * are taken and which slots each serves) in its own memory and decides
+ * from that alone; the same fields in the map are a copy it publishes for
+ * the workers' look-ups and sums, and never reads back.
  */
 #ifndef SUPERD_STATS_H
 #define SUPERD_STATS_H
@@ -114,8 +120,8 @@ struct stats_proc {
 
 struct stats_service {
     char name[STATS_NAME_MAX];  /* "" when the slot is free */
-    bool assigned;              /* a service of the running configuration */
-    int32_t users;              /* worker rows that serve it */
+    bool assigned;              /* published by the master (metrics read it) */
+    int32_t users;              /* published; the master decides from its own */
     struct stats_row retired;   /* rows of workers that are gone (no `active`) */
 };
 
@@ -126,8 +132,8 @@ struct stats_service {
 struct stats_listener {
     char svc[STATS_NAME_MAX];   /* "" when the slot is free (first byte last) */
     char label[STATS_LABEL_MAX];
-    bool assigned;              /* a listener of the running configuration */
-    int32_t users;              /* worker rows that serve it */
+    bool assigned;              /* published by the master (metrics read it) */
+    int32_t users;              /* published; the master decides from its own */
     struct stats_lrow retired;  /* rows of workers that are gone (no `active`) */
 };
 
@@ -166,16 +172,19 @@ struct stats *stats_create(void);
 struct stats *stats_mapped(void);
 void stats_destroy(struct stats *st);
 
-/* The slot of the service `name`, taking a free one if it has none.
- * Returns the index or -ENOSPC.  Workers only look up (the master assigned
- * their slots before forking them). */
+/* The slot of the service `name`.  In the master (the process that made
+ * the map): from its own bookkeeping, taking a free slot if the name has
+ * none; the index or -ENOSPC.  Elsewhere (workers): looked up in the map,
+ * where the master published it before forking them; the index or
+ * -ENOENT. */
 int stats_service_slot(struct stats *st, const char *name);
 
 /*
  * Master only.  Can every enabled service of `c`, and every listen address
  * of them, have a slot, counting the slots that assigning `c` would free?
  * Returns 0, or -ENOSPC with one line in err saying how many are needed
- * and free.  Changes nothing.
+ * and free (-EINVAL in a process that did not make st).  Changes nothing.
+ * Reads the master's own bookkeeping only, never the map.
  */
 int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t errlen);
 
@@ -190,12 +199,15 @@ int stats_fit(const struct stats *st, const struct conf *c, char *err, size_t er
 int stats_assign(struct stats *st, const struct conf *c, char *err, size_t errlen);
 
 /* Master only.  Take a free worker row (zeroed) that serves the slots
- * assigned now: the index, or -ENOSPC. */
+ * assigned now: the index, or -ENOSPC (-EINVAL in a process that did not
+ * make st). */
 int stats_worker_take(struct stats *st);
 
 /* Master only; never blocks.  A worker is gone: fold its counters into
  * `retired`, drop its connections (they died with it), free the row, and
- * free the slots that only it served and are no longer assigned. */
+ * free the slots that only it served and are no longer assigned.  Which
+ * slots it served comes from the master's bookkeeping, not the row's bits
+ * in the map (the worker could have rewritten them). */
 void stats_worker_release(struct stats *st, int worker);
 
 /* The label of a listen address: "tcp://127.0.0.1:7", "udp://[::1]:7",

@@ -29,6 +29,7 @@ int test_core_config_keys_register(void);
 int test_core_tls_register(void);
 int test_core_loop_register(void);
 int test_core_stats_register(void);
+int test_core_stats_hostile_register(void);
 int test_core_dgram_own_register(void);
 int test_core_exec_keys_register(void);
 

@@ -33,6 +33,7 @@ int main(void)
         test_core_tls_register,
         test_core_loop_register,
         test_core_stats_register,
+        test_core_stats_hostile_register,
         test_core_dgram_own_register,
         test_core_exec_keys_register,
     };
