@@ -93,7 +93,7 @@ $(BUILD)/tools/%.o: tools/%.c
 $(BUILD)/superd-import: $(IMPORT_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(BUILD)/plugins/%.so: plugins/%.c include/superd/plugin.h
+$(BUILD)/plugins/%.so: plugins/%.c include/superd/plugin.h $(wildcard plugins/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared $< -o $@
 

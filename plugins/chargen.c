@@ -33,12 +33,11 @@
  */
 #include <superd/plugin.h>
 
+#include "xorshift.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #define LINE_CHARS 72                       /* printable characters per line */
 #define LINE_LEN (LINE_CHARS + 2)           /* ... and CR LF */
@@ -61,28 +60,6 @@ struct stream {
     size_t offset;                          /* into cycle, < CYCLE_LEN */
 };
 
-/* A seed that differs between workers and restarts; lengths of datagrams
- * need no cryptographic quality, only not to be all the same. */
-static uint64_t seed(void)
-{
-    uint64_t s = 0;
-
-    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
-        s = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15u ^ (uint64_t)getpid();
-    return s != 0 ? s : 0x2545f4914f6cdd1du;
-}
-
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
 static int chargen_init(struct superd_service *svc)
 {
     struct chargen *cg = malloc(sizeof *cg);
@@ -99,7 +76,7 @@ static int chargen_init(struct superd_service *svc)
     }
     for (size_t i = 0; i < DGRAM_MAX; i++)
         cg->cycle[CYCLE_LEN + i] = cg->cycle[i];
-    cg->rng = seed();
+    cg->rng = xorshift_seed();
     cg->next_line = 0;
     superd_service_set_data(svc, cg);
     return 0;
@@ -179,7 +156,7 @@ static void chargen_datagram(struct superd_service *svc, struct superd_dgram *dg
                              const void *data, size_t len)
 {
     struct chargen *cg = superd_service_data(svc);
-    size_t n = (size_t)(next_random(&cg->rng) % (DGRAM_MAX + 1));
+    size_t n = (size_t)(xorshift_next(&cg->rng) % (DGRAM_MAX + 1));
     size_t start = cg->next_line * LINE_LEN;
 
     (void)data;

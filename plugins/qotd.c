@@ -29,15 +29,14 @@
  */
 #include <superd/plugin.h>
 
+#include "xorshift.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #define QUOTE_MAX 512                       /* RFC 865 */
 #define FILE_MAX (4u << 20)
@@ -55,28 +54,6 @@ struct qotd {
     size_t nquotes;
     uint64_t rng;                           /* xorshift64 state, never 0 */
 };
-
-/* A seed that differs between workers and restarts; the choice of a quote
- * needs no cryptographic quality. */
-static uint64_t seed(void)
-{
-    uint64_t s = 0;
-
-    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
-        s = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15u ^ (uint64_t)getpid();
-    return s != 0 ? s : 0x2545f4914f6cdd1du;
-}
-
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
 
 static void qotd_free(struct qotd *q)
 {
@@ -274,7 +251,7 @@ static int qotd_init(struct superd_service *svc)
         qotd_free(q);
         return r;
     }
-    q->rng = seed();
+    q->rng = xorshift_seed();
     superd_service_set_data(svc, q);
     return 0;
 }
@@ -291,7 +268,7 @@ static const struct quote *pick(struct superd_service *svc, const char **text)
     struct qotd *q = superd_service_data(svc);
 
     *text = q->text;
-    return &q->quotes[next_random(&q->rng) % q->nquotes];
+    return &q->quotes[xorshift_next(&q->rng) % q->nquotes];
 }
 
 /* Send a quote and close: the whole exchange happens on connect. */
