@@ -256,6 +256,45 @@ put_section() {
     ' "$out" > "$out.tmp" && mv "$out.tmp" "$out"
 }
 
+# One round of a side table (forwarders, TLS terminators): start the
+# backend and every server named in SERVERS (as PREFIX_NAME, with START),
+# run each measurement of the array named MEASUREMENTS ("name|loadgen
+# arguments") against each server in turn, the order turning by one each
+# round, then stop them all.  The servers' address goes under ADDRKEY.
+# side_round PREFIX SERVERS START BACKEND_START BACKEND_STOP ADDRKEY MEASUREMENTS WHAT
+side_round() {
+    local prefix=$1 servers=$2 start=$3 bstart=$4 bstop=$5 key=$6 what=$8
+    local -n specs=$7
+    local s spec m args live=() order=() i n
+    [ -n "$servers" ] || return 0
+    "$bstart" || { note "$what did not start"; "$bstop"; return 1; }
+    for s in $servers; do
+        if ! "$start" "${prefix}_$s"; then
+            stop_server
+            continue
+        fi
+        ADDR[${prefix}_$s|$key]=$A_ECHO
+        PIDS[${prefix}_$s]="${SRV_PIDS[*]}"
+        live+=("${prefix}_$s")
+    done
+    n=${#live[@]}
+    for ((i = 0; i < n; i++)); do
+        order+=("${live[$(((i + ROUND - 1) % n))]}")
+    done
+    for spec in "${specs[@]}"; do
+        IFS='|' read -r m args <<< "$spec"
+        for s in "${order[@]}"; do
+            # shellcheck disable=SC2086
+            measure "$s" "$m" "$key" $args
+        done
+    done
+    for s in "${live[@]}"; do
+        # shellcheck disable=SC2086
+        stop_pids ${PIDS[$s]}
+    done
+    "$bstop"
+}
+
 machine_line() {
     local cpu kernel distro
     cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)

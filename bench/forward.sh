@@ -132,34 +132,8 @@ FWD_MEASUREMENTS=(
 # One round: the backend and every forwarder, each measurement against
 # each forwarder in turn (the order turning by one each round).
 fwd_round() {
-    local s spec m args live=() order=() i n
-    [ -n "$FWD_SERVERS" ] || return 0
-    fwd_start_backend || { note "the forwarding backend did not start"; fwd_stop_backend; return 1; }
-    for s in $FWD_SERVERS; do
-        if ! fwd_start "fwd_$s"; then
-            stop_server
-            continue
-        fi
-        ADDR[fwd_$s|A_FWD]=$A_ECHO
-        PIDS[fwd_$s]="${SRV_PIDS[*]}"
-        live+=("fwd_$s")
-    done
-    n=${#live[@]}
-    for ((i = 0; i < n; i++)); do
-        order+=("${live[$(((i + ROUND - 1) % n))]}")
-    done
-    for spec in "${FWD_MEASUREMENTS[@]}"; do
-        IFS='|' read -r m args <<< "$spec"
-        for s in "${order[@]}"; do
-            # shellcheck disable=SC2086
-            measure "$s" "$m" A_FWD $args
-        done
-    done
-    for s in "${live[@]}"; do
-        # shellcheck disable=SC2086
-        stop_pids ${PIDS[$s]}
-    done
-    fwd_stop_backend
+    side_round fwd "$FWD_SERVERS" fwd_start fwd_start_backend fwd_stop_backend A_FWD \
+        FWD_MEASUREMENTS "the forwarding backend"
 }
 
 # Memory per idle forwarded connection, once per forwarder.

@@ -137,34 +137,8 @@ TLS_MEASUREMENTS=(
 # One round: the backend and every terminator, each measurement against
 # each in turn (the order turning by one each round).
 tls_round() {
-    local s spec m args live=() order=() i n
-    [ -n "$TLS_SERVERS" ] || return 0
-    tls_start_backend || { note "the TLS backend did not start"; tls_stop_backend; return 1; }
-    for s in $TLS_SERVERS; do
-        if ! tls_start "tls_$s"; then
-            stop_server
-            continue
-        fi
-        ADDR[tls_$s|A_TLS]=$A_ECHO
-        PIDS[tls_$s]="${SRV_PIDS[*]}"
-        live+=("tls_$s")
-    done
-    n=${#live[@]}
-    for ((i = 0; i < n; i++)); do
-        order+=("${live[$(((i + ROUND - 1) % n))]}")
-    done
-    for spec in "${TLS_MEASUREMENTS[@]}"; do
-        IFS='|' read -r m args <<< "$spec"
-        for s in "${order[@]}"; do
-            # shellcheck disable=SC2086
-            measure "$s" "$m" A_TLS $args
-        done
-    done
-    for s in "${live[@]}"; do
-        # shellcheck disable=SC2086
-        stop_pids ${PIDS[$s]}
-    done
-    tls_stop_backend
+    side_round tls "$TLS_SERVERS" tls_start tls_start_backend tls_stop_backend A_TLS \
+        TLS_MEASUREMENTS "the TLS backend"
 }
 
 # Memory per idle TLS connection, once per terminator.
