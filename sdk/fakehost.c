@@ -742,6 +742,15 @@ struct superd_conn *fake_conn_open(struct superd_service *svc, const char *peer)
     return conn;
 }
 
+/* What the core does after a client's event: deliver, end what is over,
+ * then settle every connection the callbacks touched. */
+static void host_turn(struct superd_conn *conn)
+{
+    pump(conn);
+    finish(conn);
+    settle_all(conn->cn_svc);
+}
+
 /*
  * The client sends bytes.  See fakehost.h.
  */
@@ -751,9 +760,7 @@ int fake_conn_feed(struct superd_conn *conn, const void *data, size_t len)
         return -EPIPE;
     if (buf_append(&conn->cn_pending, data, len) < 0)
         return -ENOMEM;
-    pump(conn);
-    finish(conn);
-    settle_all(conn->cn_svc);
+    host_turn(conn);
     return 0;
 }
 
@@ -765,9 +772,7 @@ int fake_conn_eof(struct superd_conn *conn)
     if (conn->cn_closed)
         return -EPIPE;
     conn->cn_eof = true;
-    pump(conn);
-    finish(conn);
-    settle_all(conn->cn_svc);
+    host_turn(conn);
     return 0;
 }
 
@@ -784,9 +789,7 @@ int fake_conn_drain(struct superd_conn *conn)
         return -EPIPE;
     if (was > 0 && on_drain != NULL && !conn->cn_shut && !conn->cn_connecting)
         on_drain(conn);
-    pump(conn);
-    finish(conn);
-    settle_all(conn->cn_svc);
+    host_turn(conn);
     return 0;
 }
 
@@ -1481,9 +1484,7 @@ int fake_connect_result(struct superd_conn *conn, int status)
     }
     if (conn->cn_ops.on_connect != NULL)
         conn->cn_ops.on_connect(conn, status < 0 ? status : 0);
-    pump(conn);
-    finish(conn);
-    settle_all(conn->cn_svc);
+    host_turn(conn);
     return 0;
 }
 
